@@ -1,0 +1,219 @@
+import * as arrow from 'apache-arrow';
+import path from 'node:path';
+import { batchConverter } from '../arrow/batches.js';
+import { arrowSchema } from '../arrow/types.js';
+import { columnsOf, objectsOf } from '../arrow/values.js';
+import { EngineConnection, type Description, type Statement } from '../engine/engine.js';
+import { BundlebaseError, invalidArgument } from '../errors.js';
+import type { Operation } from '../operations/operation.js';
+import { compile, recordedRowCount, wrap } from '../plan/compile.js';
+import { quoteLiteral } from '../plan/sql.js';
+import { PlanState } from '../plan/state.js';
+import { allCommits, versionOf, type LoadedBundle } from './load.js';
+import { verifySources } from './sources.js';
+import type { Change, Commit, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
+
+/** The read side shared by {@link Bundle} and {@link BundleBuilder}. */
+export abstract class BundleBase implements AsyncDisposable {
+  private metaConnection: Promise<EngineConnection> | undefined;
+  private readonly descriptions = new Map<string, Promise<Description>>();
+  private closed = false;
+
+  protected constructor(protected loaded: LoadedBundle) {}
+
+  /** Every operation in effect, in order. */
+  protected abstract effectiveOperations(): Operation[];
+
+  /** Resolves once queued changes have been recorded (builders queue them). */
+  protected async settled(): Promise<void> {}
+
+  get id(): string {
+    return this.loaded.id;
+  }
+
+  get url(): string {
+    return this.loaded.url;
+  }
+
+  get version(): string {
+    return versionOf(this.loaded);
+  }
+
+  get name(): string | undefined {
+    return this.plan().name;
+  }
+
+  get description(): string | undefined {
+    return this.plan().description;
+  }
+
+  /** Configuration set with `setConfig`: key (or `urlPrefix|key`) → value. */
+  get config(): Map<string, { value: string; urlPrefix?: string }> {
+    return this.plan().config;
+  }
+
+  protected plan(): PlanState {
+    const state = new PlanState();
+    for (const op of this.effectiveOperations()) op.apply(state);
+    return state;
+  }
+
+  /** The compiled statement, after checking that the sources are still the ones attached. */
+  protected async statement(): Promise<Statement | undefined> {
+    this.assertOpen();
+    await this.settled();
+    return this.currentStatement();
+  }
+
+  /** The statement for the operations recorded so far, without waiting for queued ones. */
+  protected async currentStatement(): Promise<Statement | undefined> {
+    await verifySources(this.effectiveOperations());
+    return compile(this.plan());
+  }
+
+  protected connection(): Promise<EngineConnection> {
+    this.assertOpen();
+    this.metaConnection ??= EngineConnection.open();
+    return this.metaConnection;
+  }
+
+  /** DuckDB's description of a statement, cached per SQL text (the schema never needs a scan). */
+  protected async describe(sql: string): Promise<Description> {
+    let cached = this.descriptions.get(sql);
+    if (!cached) {
+      cached = this.connection().then((c) => c.describe(sql, `Bundle ${this.url}`));
+      this.descriptions.set(sql, cached);
+      cached.catch(() => this.descriptions.delete(sql));
+    }
+    return cached;
+  }
+
+  async schema(): Promise<arrow.Schema> {
+    return this.schemaOf(await this.statement());
+  }
+
+  protected async schemaOf(stmt: Statement | undefined): Promise<arrow.Schema> {
+    if (!stmt) return new arrow.Schema([]);
+    return arrowSchema((await this.describe(stmt.sql)).columns);
+  }
+
+  async numRows(): Promise<number> {
+    const stmt = await this.statement();
+    if (!stmt) return 0;
+    const recorded = recordedRowCount(this.plan());
+    if (recorded !== undefined) return recorded;
+    const rows = await (await this.connection()).queryRows(wrap(stmt, 'SELECT count(*) AS n FROM '), `Counting rows of ${this.url}`);
+    return Number(rows[0]!.n);
+  }
+
+  /** DuckDB's physical plan for the pipeline, exactly as EXPLAIN prints it. */
+  async explain(): Promise<string> {
+    const stmt = (await this.statement()) ?? { sql: 'SELECT NULL LIMIT 0', params: [] };
+    const rows = await (await this.connection()).queryRows({ sql: `EXPLAIN ${stmt.sql}`, params: stmt.params }, `Explaining ${this.url}`);
+    return rows.map((r) => String(r.explain_value)).join('\n');
+  }
+
+  /**
+   * Streams the result as Arrow RecordBatches, one DuckDB chunk at a time: memory stays flat
+   * whatever the data size. Breaking out of the loop stops the query.
+   */
+  stream(options: StreamOptions = {}): AsyncIterable<arrow.RecordBatch> {
+    return { [Symbol.asyncIterator]: () => this.batches(options) };
+  }
+
+  private async *batches(options: StreamOptions): AsyncGenerator<arrow.RecordBatch> {
+    const stmt = await this.statement();
+    if (!stmt) return;
+    const { columns } = await this.describe(stmt.sql);
+    const schema = arrowSchema(columns);
+    const connection = await EngineConnection.open();
+    const abort = () => connection.raw.interrupt();
+    options.signal?.addEventListener('abort', abort);
+    try {
+      const converter = batchConverter(connection.raw, schema, columns.map((c) => c.type));
+      for await (const chunk of connection.chunks(stmt, `Reading ${this.url}`)) {
+        if (options.signal?.aborted) return;
+        yield converter.convert(chunk);
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+      connection.close();
+    }
+  }
+
+  /** The whole result as one Arrow Table. Materialises: use `stream()` for large data. */
+  async toArrow(): Promise<arrow.Table> {
+    const batches: arrow.RecordBatch[] = [];
+    for await (const batch of this.stream()) batches.push(batch);
+    return batches.length > 0 ? new arrow.Table(batches) : new arrow.Table(await this.schema());
+  }
+
+  /** Every row as a plain object (see README for the value mapping). Materialises. */
+  async toObjects(): Promise<Record<string, unknown>[]> {
+    return objectsOf(await this.toArrow());
+  }
+
+  /** Column name → every value of that column. Materialises. */
+  async toColumns(): Promise<Record<string, unknown[]>> {
+    return columnsOf(await this.toArrow());
+  }
+
+  /** Writes the result to a file; DuckDB streams it from the sources to the file, no rows pass through JS. */
+  async export(file: string, options: ExportOptions = {}): Promise<{ rows: number }> {
+    if (typeof file !== 'string' || file.trim() === '') throw invalidArgument('Export path must be a non-empty string');
+    const format = options.format ?? formatFromExtension(file);
+    const copyOptions: Record<ExportFormat, string> = {
+      parquet: 'FORMAT parquet',
+      csv: 'FORMAT csv, HEADER true',
+      json: 'FORMAT json',
+    };
+    if (!Object.hasOwn(copyOptions, format)) throw invalidArgument(`Unknown export format '${format}'; use parquet, csv or json`);
+    const stmt = await this.statement();
+    if (!stmt) throw invalidArgument(`Bundle ${this.url} has no sources to export`);
+    const target = path.resolve(file);
+    const copy = wrap(stmt, 'COPY ', ` TO ${quoteLiteral(target)} (${copyOptions[format]})`);
+    const rows = await (await this.connection()).execute(copy, `Exporting ${this.url} to ${target}`);
+    return { rows };
+  }
+
+  /** Commits across the whole from-chain, oldest first. */
+  history(): Commit[] {
+    return allCommits(this.loaded).map((c) => ({
+      version: c.version,
+      author: c.doc.author,
+      message: c.doc.message,
+      timestamp: c.doc.timestamp,
+      changes: c.doc.changes.map((change, i) => ({ id: change.id, description: change.description, operations: c.changes[i]! })),
+      operations: c.changes.flat(),
+    }));
+  }
+
+  operations(): OperationInfo[] {
+    return this.effectiveOperations();
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new BundlebaseError('CLOSED', `Bundle ${this.url} is closed`);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const connection = this.metaConnection;
+    this.metaConnection = undefined;
+    (await connection?.catch(() => undefined))?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function formatFromExtension(file: string): ExportFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.json' || ext === '.jsonl' || ext === '.ndjson') return 'json';
+  return 'parquet';
+}
+
+export type { Change };

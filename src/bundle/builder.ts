@@ -1,0 +1,286 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { validateParams, type ParamValue } from '../engine/params.js';
+import { invalidArgument } from '../errors.js';
+import { ensureInit, publishCommit, serialize, type CommitFile } from '../manifest/commits.js';
+import { AttachBlock, detectFormat, type AttachBlockFields } from '../operations/attachBlock.js';
+import { DefinePack } from '../operations/definePack.js';
+import { Filter } from '../operations/filter.js';
+import { SetConfig, SetDescription, SetName } from '../operations/metadata.js';
+import type { Operation } from '../operations/operation.js';
+import { RemoveColumns } from '../operations/removeColumns.js';
+import { RenameColumn } from '../operations/renameColumn.js';
+import { Select } from '../operations/select.js';
+import { compile } from '../plan/compile.js';
+import { maxParamIndex } from '../plan/sql.js';
+import { PlanState, type CsvOptions } from '../plan/state.js';
+import { requireNonEmpty } from '../storage/location.js';
+import { storeFor } from '../storage/store.js';
+import { BundleBase } from './base.js';
+import { BuilderChain } from './chain.js';
+import { inspectSource } from './inspect.js';
+import { committedOperations, newBundle, type LoadedBundle } from './load.js';
+import type { Change, Status } from './types.js';
+
+export interface AttachOptions extends CsvOptions {
+  format?: 'parquet' | 'csv' | 'json';
+  /** Attach into the named join instead of the base pack. */
+  join?: string;
+}
+
+interface RecordedChange {
+  id: string;
+  description: string;
+  operations: Operation[];
+}
+
+/** A bundle being built: operations are recorded (never executed) until `commit()` writes them. */
+export class BundleBuilder extends BundleBase {
+  private changes: RecordedChange[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(loaded: LoadedBundle, changes: RecordedChange[] = []) {
+    super(loaded);
+    this.changes = changes;
+  }
+
+  protected effectiveOperations(): Operation[] {
+    return [...committedOperations(this.loaded), ...this.changes.flatMap((c) => c.operations)];
+  }
+
+  protected override async settled(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  /** Runs `step` after every earlier call, as one link of a chain. */
+  private enqueue(step: () => Promise<void>): BuilderChain {
+    const run = this.queue.catch(() => undefined).then(() => {
+      this.assertOpen();
+      return step();
+    });
+    this.queue = run;
+    return new BuilderChain(run.then(() => this));
+  }
+
+  /**
+   * Records one change after validating it: the operations must apply and the resulting pipeline
+   * must compile and bind in DuckDB. A failure records nothing.
+   */
+  private record(description: string, build: () => Operation[] | Promise<Operation[]>): BuilderChain {
+    return this.enqueue(async () => {
+      const operations = await build();
+      await this.validate([...this.effectiveOperations(), ...operations]);
+      this.changes.push({ id: randomUUID(), description, operations });
+    });
+  }
+
+  private async validate(operations: Operation[]): Promise<void> {
+    const state = new PlanState();
+    for (const op of operations) op.apply(state);
+    const stmt = compile(state);
+    if (!stmt) return;
+    const { parameterCount } = await this.describe(stmt.sql);
+    if (parameterCount !== stmt.params.length) {
+      throw invalidArgument(`The pipeline uses ${parameterCount} parameter(s) but ${stmt.params.length} were given`);
+    }
+  }
+
+  private async columnNames(): Promise<string[]> {
+    return (await this.schemaOf(await this.currentStatement())).fields.map((f) => f.name);
+  }
+
+  private async requireColumns(names: readonly string[], action: string): Promise<void> {
+    const columns = await this.columnNames();
+    const missing = names.filter((n) => !columns.includes(n));
+    if (missing.length > 0) {
+      throw invalidArgument(`Cannot ${action}: column '${missing.join("', '")}' not found; columns: ${columns.join(', ') || '(none)'}`);
+    }
+  }
+
+  attach(url: string, options: AttachOptions = {}): BuilderChain {
+    return this.record(`Attach ${url}`, async () => {
+      requireNonEmpty(url, 'Attach URL');
+      if (options.join !== undefined) throw invalidArgument(`Join '${options.join}' not found`);
+      const format = detectFormat(url, options.format);
+      const csv = pickCsv(options);
+      const source = await inspectSource(await this.connection(), url, format, csv, this.loaded.store.dir);
+      const state = this.plan();
+      const ops: Operation[] = [];
+      let packId = state.basePackId;
+      if (packId === undefined) {
+        packId = shortId();
+        ops.push(new DefinePack(packId));
+      }
+      const fields: AttachBlockFields = {
+        source: url,
+        version: source.version,
+        id: shortId(),
+        packId,
+        numRows: source.numRows,
+        bytes: source.bytes,
+        schema: { fields: source.fields },
+        format: options.format,
+        csv,
+      };
+      ops.push(new AttachBlock(fields, { baseDir: this.loaded.store.dir }));
+      return ops;
+    });
+  }
+
+  filter(where: string, params?: ParamValue[]): BuilderChain {
+    return this.record(`Filter ${where}`, () => {
+      requireNonEmpty(where, 'Filter condition');
+      const values = validateParams(params, where);
+      requireParamCount(where, values);
+      return [new Filter(where, values)];
+    });
+  }
+
+  removeColumn(name: string): BuilderChain {
+    return this.removeColumns([name]);
+  }
+
+  removeColumns(names: string[]): BuilderChain {
+    const list = Array.isArray(names) ? names : [];
+    const description = list.length === 1 ? `Remove column ${list[0]}` : `Remove columns ${list.join(', ')}`;
+    return this.record(description, async () => {
+      if (list.length === 0) throw invalidArgument('removeColumns needs at least one column name');
+      list.forEach((n) => requireNonEmpty(n, 'Column name'));
+      await this.requireColumns(list, `remove ${description.toLowerCase().replace('remove ', '')}`);
+      return [new RemoveColumns(list)];
+    });
+  }
+
+  renameColumn(from: string, to: string): BuilderChain {
+    return this.record(`Rename column ${from} to ${to}`, async () => {
+      requireNonEmpty(from, 'Column name');
+      requireNonEmpty(to, 'New column name');
+      await this.requireColumns([from], `rename column '${from}'`);
+      if (from !== to && (await this.columnNames()).includes(to)) {
+        throw invalidArgument(`Cannot rename column '${from}' to '${to}': a column '${to}' already exists`);
+      }
+      return [new RenameColumn(from, to)];
+    });
+  }
+
+  setName(name: string): BuilderChain {
+    return this.record(`Set name to ${name}`, () => [new SetName(requireNonEmpty(name, 'Name'))]);
+  }
+
+  setDescription(description: string): BuilderChain {
+    return this.record(`Set description to ${description}`, () => {
+      if (typeof description !== 'string') throw invalidArgument('Description must be a string');
+      return [new SetDescription(description)];
+    });
+  }
+
+  setConfig(key: string, value: string, urlPrefix?: string): BuilderChain {
+    return this.record(`Set config ${key}`, () => {
+      requireNonEmpty(key, 'Config key');
+      if (typeof value !== 'string') throw invalidArgument(`Config value for '${key}' must be a string`);
+      return [new SetConfig(key, value, urlPrefix)];
+    });
+  }
+
+  /** A new, independent builder whose rows are the result of `sql` over the table `bundle`. */
+  select(sql: string, params?: ParamValue[]): BuilderChain {
+    return new BuilderChain(
+      this.settled().then(() => new BundleBuilder(this.loaded, [...this.changes]).recordSelect(sql, params)),
+    );
+  }
+
+  private recordSelect(sql: string, params?: ParamValue[]): BuilderChain {
+    return this.record(`Select ${sql}`, () => {
+      requireNonEmpty(sql, 'Select SQL');
+      const values = validateParams(params, sql);
+      requireParamCount(sql, values);
+      return [new Select(Select.normalize(sql), values)];
+    });
+  }
+
+  /** A builder on top of this bundle's committed state: same bundle without `dataDir`, else a new one. */
+  extend(dataDir?: string): BuilderChain {
+    return new BuilderChain(this.settled().then(() => extendBundle(this.loaded, dataDir)));
+  }
+
+  status(): Status {
+    const changes: Change[] = this.changes.map((c) => ({ id: c.id, description: c.description, operations: [...c.operations] }));
+    const totalOperations = changes.reduce((n, c) => n + c.operations.length, 0);
+    return { changes, totalOperations, isEmpty: () => changes.length === 0 };
+  }
+
+  undo(): BuilderChain {
+    return this.enqueue(async () => {
+      this.changes.pop();
+    });
+  }
+
+  reset(): BuilderChain {
+    return this.enqueue(async () => {
+      this.changes = [];
+    });
+  }
+
+  /** Writes the uncommitted changes as the next commit, atomically. */
+  async commit(message: string): Promise<void> {
+    if (typeof message !== 'string') throw invalidArgument('Commit message must be a string');
+    await this.enqueue(async () => {
+      const number = (this.loaded.own.at(-1)?.number ?? 0) + 1;
+      const doc: CommitFile = {
+        author: author(),
+        message,
+        timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        changes: this.changes.map((c) => ({ id: c.id, description: c.description, operations: c.operations.map((op) => op.toManifest()) })),
+      };
+      const store = this.loaded.store;
+      await ensureInit(store, this.loaded.parent ? { from: this.loaded.parent.url } : { id: this.loaded.id });
+      const file = await publishCommit(store, number, serialize(doc));
+      const version = file.slice(5, 17);
+      this.loaded = {
+        ...this.loaded,
+        init: this.loaded.init ?? (this.loaded.parent ? { from: this.loaded.parent.url } : { id: this.loaded.id }),
+        own: [...this.loaded.own, { number, version, file, url: store.url, doc, changes: this.changes.map((c) => c.operations) }],
+      };
+      this.changes = [];
+    });
+  }
+}
+
+function requireParamCount(sql: string, params: readonly ParamValue[]): void {
+  const used = maxParamIndex(sql);
+  if (used > params.length) {
+    throw invalidArgument(`'${sql}' uses $${used} but ${params.length} parameter(s) were given`);
+  }
+  if (used < params.length) {
+    throw invalidArgument(`'${sql}' uses ${used} parameter(s) but ${params.length} were given`);
+  }
+}
+
+function pickCsv(options: AttachOptions): CsvOptions | undefined {
+  const csv: CsvOptions = {};
+  if (options.delimiter !== undefined) csv.delimiter = options.delimiter;
+  if (options.header !== undefined) csv.header = options.header;
+  if (options.quote !== undefined) csv.quote = options.quote;
+  return Object.keys(csv).length > 0 ? csv : undefined;
+}
+
+function shortId(): string {
+  return randomUUID().replaceAll('-', '').slice(0, 8);
+}
+
+function author(): string {
+  if (process.env.BUNDLEBASE_AUTHOR) return process.env.BUNDLEBASE_AUTHOR;
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** `extend()` of a loaded bundle: the same bundle when `dataDir` is absent or its own directory. */
+export function extendBundle(loaded: LoadedBundle, dataDir?: string): BundleBuilder {
+  if (dataDir === undefined) return new BundleBuilder(loaded);
+  const store = storeFor(requireNonEmpty(dataDir, 'Extend directory'));
+  if (store.url === loaded.url) return new BundleBuilder(loaded);
+  return new BundleBuilder(newBundle(store, loaded.id, loaded));
+}

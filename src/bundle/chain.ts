@@ -1,0 +1,82 @@
+import type { AttachOptions, BundleBuilder } from './builder.js';
+import type { ParamValue } from '../engine/params.js';
+
+/**
+ * What a mutating builder call returns: awaitable (resolves to the builder once the operation is
+ * recorded, or rejects with its error) and chainable (`b.attach(x).filter(y)`), calls running in order.
+ */
+export class BuilderChain implements PromiseLike<BundleBuilder> {
+  constructor(private readonly done: Promise<BundleBuilder>) {}
+
+  then<A = BundleBuilder, B = never>(
+    onFulfilled?: ((value: BundleBuilder) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.done.then(onFulfilled, onRejected);
+  }
+
+  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<BundleBuilder | B> {
+    return this.done.catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<BundleBuilder> {
+    return this.done.finally(onFinally);
+  }
+
+  private next(call: (b: BundleBuilder) => PromiseLike<BundleBuilder>): BuilderChain {
+    return new BuilderChain(this.done.then(call));
+  }
+
+  attach(url: string, options?: AttachOptions): BuilderChain {
+    return this.next((b) => b.attach(url, options));
+  }
+
+  filter(where: string, params?: ParamValue[]): BuilderChain {
+    return this.next((b) => b.filter(where, params));
+  }
+
+  select(sql: string, params?: ParamValue[]): BuilderChain {
+    return this.next((b) => b.select(sql, params));
+  }
+
+  removeColumn(name: string): BuilderChain {
+    return this.next((b) => b.removeColumn(name));
+  }
+
+  removeColumns(names: string[]): BuilderChain {
+    return this.next((b) => b.removeColumns(names));
+  }
+
+  renameColumn(from: string, to: string): BuilderChain {
+    return this.next((b) => b.renameColumn(from, to));
+  }
+
+  setName(name: string): BuilderChain {
+    return this.next((b) => b.setName(name));
+  }
+
+  setDescription(description: string): BuilderChain {
+    return this.next((b) => b.setDescription(description));
+  }
+
+  setConfig(key: string, value: string, urlPrefix?: string): BuilderChain {
+    return this.next((b) => b.setConfig(key, value, urlPrefix));
+  }
+
+  undo(): BuilderChain {
+    return this.next((b) => b.undo());
+  }
+
+  reset(): BuilderChain {
+    return this.next((b) => b.reset());
+  }
+
+  extend(dataDir?: string): BuilderChain {
+    return this.next((b) => b.extend(dataDir));
+  }
+
+  /** Commits once every call before it has been recorded. */
+  async commit(message: string): Promise<void> {
+    await (await this.done).commit(message);
+  }
+}

@@ -1,0 +1,39 @@
+import { arrowSchema, typeName } from '../arrow/types.js';
+import type { EngineConnection } from '../engine/engine.js';
+import type { SchemaField } from '../operations/attachBlock.js';
+import { sourceSql } from '../plan/sources.js';
+import { quoteLiteral } from '../plan/sql.js';
+import type { CsvOptions, SourceFormat } from '../plan/state.js';
+import { resolveSource, schemeOf, stampFile } from '../storage/location.js';
+
+export interface SourceFacts {
+  version?: string;
+  bytes?: number;
+  numRows: number;
+  fields: SchemaField[];
+}
+
+/**
+ * What attach records about a source (DESIGN §3a, one of the two eager steps): its schema, its
+ * size and modification stamp, and its row count (Parquet from metadata, CSV/JSON by one count).
+ */
+export async function inspectSource(
+  connection: EngineConnection,
+  source: string,
+  format: SourceFormat,
+  csv: CsvOptions | undefined,
+  baseDir: string | undefined,
+): Promise<SourceFacts> {
+  const location = resolveSource(source, baseDir);
+  const isLocal = schemeOf(location) === undefined;
+  const stamp = isLocal ? await stampFile(location) : undefined;
+  const read = sourceSql({ id: '', packId: '', location, format, csv });
+  const context = `Attach ${source}`;
+  const { columns } = await connection.describe(`SELECT * FROM ${read}`, context);
+  const countSql = format === 'parquet'
+    ? `SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata(${quoteLiteral(location)})`
+    : `SELECT count(*) AS n FROM ${read}`;
+  const rows = await connection.queryRows({ sql: countSql, params: [] }, context);
+  const fields = arrowSchema(columns).fields.map((f) => ({ name: f.name, data_type: typeName(f.type), nullable: true }));
+  return { version: stamp?.version, bytes: stamp?.bytes, numRows: Number(rows[0]!.n), fields };
+}

@@ -1,0 +1,112 @@
+import path from 'node:path';
+import { stat } from 'node:fs/promises';
+import { invalidArgument, notFound } from '../errors.js';
+import {
+  listCommits,
+  readCommit,
+  readInit,
+  sha256Hex,
+  type CommitFile,
+  type InitFile,
+} from '../manifest/commits.js';
+import { operationFromManifest } from '../operations/registry.js';
+import type { Operation } from '../operations/operation.js';
+import { schemeOf } from '../storage/location.js';
+import { storeFor, type ManifestStore } from '../storage/store.js';
+
+/** One numbered commit, with its operations replayed in the context of the bundle that wrote it. */
+export interface CommitRecord {
+  number: number;
+  /** 12 hex of the commit file (its name's hash part). */
+  version: string;
+  file: string;
+  /** Url of the bundle whose `_bundlebase` holds the file. */
+  url: string;
+  doc: CommitFile;
+  /** Operations per change, in order. */
+  changes: Operation[][];
+}
+
+/** A bundle's committed state: its own commits on top of the chain it extends. */
+export interface LoadedBundle {
+  store: ManifestStore;
+  url: string;
+  id: string;
+  init: InitFile | undefined;
+  parent: LoadedBundle | undefined;
+  own: CommitRecord[];
+}
+
+export interface OpenOptions {
+  /** Open as of a past commit: its 12-hex version or its commit number. */
+  version?: string | number;
+}
+
+export function allCommits(bundle: LoadedBundle): CommitRecord[] {
+  return [...(bundle.parent ? allCommits(bundle.parent) : []), ...bundle.own];
+}
+
+export function committedOperations(bundle: LoadedBundle): Operation[] {
+  return allCommits(bundle).flatMap((c) => c.changes.flat());
+}
+
+/** 12 hex naming the state: the newest commit's, or (before any) one derived from the id. */
+export function versionOf(bundle: LoadedBundle): string {
+  return allCommits(bundle).at(-1)?.version ?? sha256Hex(bundle.id).slice(0, 12);
+}
+
+/** A bundle not yet committed anywhere. */
+export function newBundle(store: ManifestStore, id: string, parent?: LoadedBundle): LoadedBundle {
+  return { store, url: store.url, id: parent?.id ?? id, init: undefined, parent, own: [] };
+}
+
+export async function loadBundle(url: string, options: OpenOptions = {}): Promise<LoadedBundle> {
+  const store = storeFor(url);
+  const init = await readInit(store);
+  if (!init) throw await missingBundle(store);
+  const parent = init.from !== undefined ? await loadBundle(resolveFrom(init.from, store)) : undefined;
+  const refs = await listCommits(store);
+  const own: CommitRecord[] = [];
+  for (const ref of refs) {
+    const doc = await readCommit(store, ref.file);
+    const context = { baseDir: store.dir };
+    const changes = doc.changes.map((change) =>
+      change.operations.map((op) => operationFromManifest(op, context, `${store.url}/_bundlebase/${ref.file}`)),
+    );
+    own.push({ number: ref.number, version: ref.hash, file: ref.file, url: store.url, doc, changes });
+  }
+  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own };
+  return options.version === undefined ? bundle : asOf(bundle, options.version);
+}
+
+/** `from:` may be absolute or relative to the extending bundle's directory. */
+function resolveFrom(from: string, store: ManifestStore): string {
+  if (schemeOf(from) !== undefined || path.isAbsolute(from) || !store.dir) return from;
+  return path.resolve(store.dir, from);
+}
+
+async function missingBundle(store: ManifestStore) {
+  if (store.dir) {
+    const exists = await stat(store.dir).then(() => true, () => false);
+    if (exists) return notFound(`${store.dir} is not a bundle (it has no _bundlebase/00000000000000000.yaml)`);
+  }
+  return notFound(`Bundle not found at ${store.url}`);
+}
+
+/** The bundle as it was at `version` (12 hex or commit number), anywhere along its chain. */
+function asOf(bundle: LoadedBundle, version: string | number): LoadedBundle {
+  const matches = (c: CommitRecord) =>
+    typeof version === 'number' ? c.number === version : c.version === version || String(c.number) === version;
+  const cut = (b: LoadedBundle): LoadedBundle | undefined => {
+    const index = b.own.findIndex(matches);
+    if (index >= 0) return { ...b, own: b.own.slice(0, index + 1) };
+    const parent = b.parent && cut(b.parent);
+    return parent && { ...b, parent, own: [] };
+  };
+  const found = cut(bundle);
+  if (!found) {
+    const known = allCommits(bundle).map((c) => `${c.number}:${c.version}`).join(', ');
+    throw invalidArgument(`Version '${version}' not found in ${bundle.url}; versions: ${known || 'none'}`);
+  }
+  return found;
+}

@@ -1,0 +1,24 @@
+import { BundlebaseError } from '../errors.js';
+import { AttachBlock } from '../operations/attachBlock.js';
+import type { Operation } from '../operations/operation.js';
+import { stampFile } from '../storage/location.js';
+
+/**
+ * Refuses to read a bundle whose local source files changed or vanished since they were attached:
+ * the data would silently differ from what was committed.
+ */
+export async function verifySources(operations: readonly Operation[]): Promise<void> {
+  const checks = operations
+    .filter((op): op is AttachBlock => op instanceof AttachBlock && op.format !== 'function' && op.fields.version !== undefined)
+    .filter((op) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(op.location))
+    .map(async (op) => {
+      const stamp = await stampFile(op.location);
+      if (stamp.version !== op.fields.version) {
+        throw new BundlebaseError(
+          'SOURCE_CHANGED',
+          `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); re-attach it in a new bundle version`,
+        );
+      }
+    });
+  await Promise.all(checks);
+}

@@ -1,0 +1,145 @@
+import {
+  DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  DuckDBPreparedStatement,
+  DuckDBType,
+} from '@duckdb/node-api';
+import { fromEngineError } from '../errors.js';
+import { bindParams, type ParamValue } from './params.js';
+
+/** One SQL statement with its `$n` parameters: the unit the engine runs. */
+export interface Statement {
+  sql: string;
+  params: readonly ParamValue[];
+}
+
+export interface ColumnInfo {
+  name: string;
+  type: DuckDBType;
+}
+
+export interface Description {
+  columns: ColumnInfo[];
+  parameterCount: number;
+}
+
+let sharedInstance: Promise<DuckDBInstance> | undefined;
+
+/** One DuckDB database per process: function sources registered on it are visible to every connection. */
+function instance(): Promise<DuckDBInstance> {
+  sharedInstance ??= DuckDBInstance.create(':memory:');
+  return sharedInstance;
+}
+
+/**
+ * A connection to the engine. Each streaming read takes a connection of its own, because a DuckDB
+ * connection holds one streaming result at a time and two streams must be readable interleaved.
+ */
+export class EngineConnection {
+  private closed = false;
+
+  private constructor(readonly raw: DuckDBConnection) {}
+
+  static async open(): Promise<EngineConnection> {
+    return new EngineConnection(await (await instance()).connect());
+  }
+
+  private async prepareSql(sql: string, context: string): Promise<DuckDBPreparedStatement> {
+    try {
+      return await this.raw.prepare(sql);
+    } catch (err) {
+      throw fromEngineError(err, context);
+    }
+  }
+
+  private async prepare(stmt: Statement, context: string): Promise<DuckDBPreparedStatement> {
+    const prepared = await this.prepareSql(stmt.sql, context);
+    try {
+      bindParams(prepared, stmt.params);
+    } catch (err) {
+      prepared.destroySync();
+      throw err;
+    }
+    return prepared;
+  }
+
+  /** Column names and types of a statement, from DuckDB binding it: no data is read. */
+  async describe(sql: string, context: string): Promise<Description> {
+    const prepared = await this.prepareSql(sql, context);
+    try {
+      const columns: ColumnInfo[] = [];
+      for (let i = 0; i < prepared.columnCount; i++) {
+        columns.push({ name: prepared.columnName(i), type: prepared.columnType(i) });
+      }
+      return { columns, parameterCount: prepared.parameterCount };
+    } finally {
+      prepared.destroySync();
+    }
+  }
+
+  /** Runs a statement whose result is small (counts, plans, metadata) and returns its rows. */
+  async queryRows(stmt: Statement, context: string): Promise<Record<string, unknown>[]> {
+    const prepared = await this.prepare(stmt, context);
+    try {
+      const reader = await prepared.runAndReadAll();
+      return reader.getRowObjectsJS() as Record<string, unknown>[];
+    } catch (err) {
+      throw fromEngineError(err, context);
+    } finally {
+      prepared.destroySync();
+    }
+  }
+
+  /** Runs a statement for its effect (COPY …) and returns the rows it changed. */
+  async execute(stmt: Statement, context: string): Promise<number> {
+    const prepared = await this.prepare(stmt, context);
+    try {
+      return (await prepared.run()).rowsChanged;
+    } catch (err) {
+      throw fromEngineError(err, context);
+    } finally {
+      prepared.destroySync();
+    }
+  }
+
+  /**
+   * Streams a statement's chunks. One chunk is prefetched while the caller converts the current one,
+   * so DuckDB and JS work in parallel with at most two chunks in flight. Leaving the loop early
+   * interrupts the query.
+   */
+  async *chunks(stmt: Statement, context: string): AsyncGenerator<DuckDBDataChunk> {
+    const prepared = await this.prepare(stmt, context);
+    let pending: Promise<DuckDBDataChunk | null> | undefined;
+    let finished = false;
+    try {
+      const result = await prepared.stream().catch((err) => {
+        throw fromEngineError(err, context);
+      });
+      const fetch = () => result.fetchChunk().catch((err) => {
+        throw fromEngineError(err, context);
+      });
+      pending = fetch();
+      for (;;) {
+        const chunk = await pending;
+        pending = undefined;
+        if (chunk === null || chunk.rowCount === 0) break;
+        pending = fetch();
+        yield chunk;
+      }
+      finished = true;
+    } finally {
+      if (!finished) {
+        this.raw.interrupt();
+        await pending?.catch(() => undefined);
+      }
+      prepared.destroySync();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.raw.closeSync();
+  }
+}

@@ -1,0 +1,49 @@
+import {
+  DuckDBPreparedStatement,
+  DuckDBTimestampValue,
+} from '@duckdb/node-api';
+import { invalidArgument } from '../errors.js';
+
+/** A value a user may bind to `$n` in a filter or select. */
+export type ParamValue = string | number | bigint | boolean | Date | null;
+
+/** Binds each value by its JS type; values never become SQL text. */
+export function bindParams(prepared: DuckDBPreparedStatement, params: readonly ParamValue[]): void {
+  if (prepared.parameterCount !== params.length) {
+    throw invalidArgument(
+      `The statement expects ${prepared.parameterCount} parameter(s) ($1..$${prepared.parameterCount}) but ${params.length} were given`,
+    );
+  }
+  params.forEach((value, i) => bindOne(prepared, i + 1, value));
+}
+
+function bindOne(prepared: DuckDBPreparedStatement, index: number, value: ParamValue): void {
+  if (value === null || value === undefined) return prepared.bindNull(index);
+  switch (typeof value) {
+    case 'number':
+      return Number.isSafeInteger(value)
+        ? prepared.bindBigInt(index, BigInt(value))
+        : prepared.bindDouble(index, value);
+    case 'bigint':
+      return prepared.bindHugeInt(index, value);
+    case 'string':
+      return prepared.bindVarchar(index, value);
+    case 'boolean':
+      return prepared.bindBoolean(index, value);
+  }
+  if (value instanceof Date) {
+    return prepared.bindTimestamp(index, new DuckDBTimestampValue(BigInt(value.getTime()) * 1000n));
+  }
+  throw invalidArgument(`Parameter $${index} has an unsupported type: ${typeof value}`);
+}
+
+/** Checks user-supplied params before they are recorded. */
+export function validateParams(params: unknown, where: string): ParamValue[] {
+  if (params === undefined) return [];
+  if (!Array.isArray(params)) throw invalidArgument(`Parameters for '${where}' must be an array`);
+  for (const [i, v] of params.entries()) {
+    const ok = v === null || ['string', 'number', 'bigint', 'boolean'].includes(typeof v) || v instanceof Date;
+    if (!ok) throw invalidArgument(`Parameter $${i + 1} for '${where}' has an unsupported type: ${typeof v}`);
+  }
+  return params as ParamValue[];
+}

@@ -1,0 +1,52 @@
+/** Error codes carried by every {@link BundlebaseError}. */
+export type ErrorCode =
+  | 'NOT_FOUND'
+  | 'INVALID_ARGUMENT'
+  | 'CONFLICT'
+  | 'SQL_ERROR'
+  | 'IO_ERROR'
+  | 'CLOSED'
+  | 'SOURCE_CHANGED';
+
+/** The one error type bundlebase throws: a stable `code` plus a message naming the offending thing. */
+export class BundlebaseError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BundlebaseError';
+    this.code = code;
+  }
+}
+
+export const notFound = (message: string, cause?: unknown) =>
+  new BundlebaseError('NOT_FOUND', message, { cause });
+export const invalidArgument = (message: string, cause?: unknown) =>
+  new BundlebaseError('INVALID_ARGUMENT', message, { cause });
+export const conflict = (message: string) => new BundlebaseError('CONFLICT', message);
+export const ioError = (message: string, cause?: unknown) =>
+  new BundlebaseError('IO_ERROR', message, { cause });
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Node's fs errors carry a string `code`; this reads it without casting everywhere. */
+export function fsErrorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err
+    ? String((err as { code: unknown }).code)
+    : undefined;
+}
+
+/** Maps a DuckDB error to a BundlebaseError, keeping DuckDB's message (it names the column or file). */
+export function fromEngineError(err: unknown, context: string): BundlebaseError {
+  if (err instanceof BundlebaseError) return err;
+  const message = errorMessage(err);
+  if (/No files found|does not exist|No such file|Cannot open file|could not open/i.test(message)) {
+    return new BundlebaseError('NOT_FOUND', `${context}: ${message}`, { cause: err });
+  }
+  if (/^(IO|Permission) Error/i.test(message)) {
+    return new BundlebaseError('IO_ERROR', `${context}: ${message}`, { cause: err });
+  }
+  return new BundlebaseError('SQL_ERROR', `${context}: ${message}`, { cause: err });
+}

@@ -1,0 +1,113 @@
+import type { PlanState, CsvOptions, SourceFormat } from '../plan/state.js';
+import { resolveSource } from '../storage/location.js';
+import { compact, field, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
+import { invalidArgument } from '../errors.js';
+
+export interface SchemaField {
+  name: string;
+  data_type: string;
+  nullable: boolean;
+}
+
+export interface AttachBlockFields {
+  source: string;
+  version?: string;
+  id: string;
+  packId: string;
+  numRows?: number;
+  bytes?: number;
+  schema?: { fields: SchemaField[] };
+  layout?: string;
+  /** Only written when given explicitly: the extension decides otherwise. */
+  format?: SourceFormat;
+  csv?: CsvOptions;
+}
+
+const EXTENSIONS: [RegExp, SourceFormat][] = [
+  [/\.(parquet|pq)$/i, 'parquet'],
+  [/\.(csv|tsv|txt)(\.(gz|zst))?$/i, 'csv'],
+  [/\.(json|jsonl|ndjson)(\.(gz|zst))?$/i, 'json'],
+];
+
+/** The source's format: explicit, by `function://` scheme, or by file extension. */
+export function detectFormat(source: string, explicit?: string): SourceFormat {
+  if (explicit !== undefined) {
+    if (!['parquet', 'csv', 'json'].includes(explicit)) {
+      throw invalidArgument(`Unknown format '${explicit}' for '${source}'; use parquet, csv or json`);
+    }
+    return explicit as SourceFormat;
+  }
+  if (/^function:\/\//i.test(source)) return 'function';
+  const found = EXTENSIONS.find(([re]) => re.test(source.replace(/[?#].*$/, '')));
+  if (!found) {
+    throw invalidArgument(`Cannot tell the format of '${source}' from its extension; pass { format: 'parquet' | 'csv' | 'json' }`);
+  }
+  return found[1];
+}
+
+/** Adds one source (a block) to a pack. `source` is kept exactly as the user passed it. */
+export class AttachBlock implements Operation {
+  readonly type = 'attachBlock';
+
+  constructor(readonly fields: AttachBlockFields, readonly context: ReplayContext) {}
+
+  static fromManifest(op: ManifestOp, context: ReplayContext): AttachBlock {
+    const fields = { ...op } as unknown as AttachBlockFields;
+    field(op, 'source');
+    field(op, 'id');
+    field(op, 'packId');
+    return new AttachBlock(fields, context);
+  }
+
+  get source(): string {
+    return this.fields.source;
+  }
+
+  /** Absolute path or URL the engine reads. */
+  get location(): string {
+    return resolveSource(this.fields.source, this.context.baseDir);
+  }
+
+  get format(): SourceFormat {
+    return detectFormat(this.fields.source, this.fields.format);
+  }
+
+  describe(): string {
+    return `Attach ${this.fields.source}`;
+  }
+
+  toManifest(): ManifestOp {
+    const f = this.fields;
+    return compact({
+      type: this.type,
+      source: f.source,
+      version: f.version,
+      id: f.id,
+      packId: f.packId,
+      numRows: f.numRows,
+      bytes: f.bytes,
+      schema: f.schema,
+      layout: f.layout,
+      format: f.format,
+      csv: f.csv,
+    });
+  }
+
+  apply(state: PlanState): void {
+    const blocks = state.packs.get(this.fields.packId);
+    if (!blocks) throw invalidArgument(`attachBlock ${this.fields.id} refers to undefined pack '${this.fields.packId}'`);
+    blocks.push({
+      id: this.fields.id,
+      packId: this.fields.packId,
+      location: this.format === 'function' ? functionTableName(this.fields.source) : this.location,
+      format: this.format,
+      csv: this.fields.csv,
+      numRows: this.fields.numRows,
+    });
+  }
+}
+
+/** `function://name` → the DuckDB table function registered for it. */
+export function functionTableName(source: string): string {
+  return `bundlebase_fn_${source.replace(/^function:\/\//i, '').replace(/[^A-Za-z0-9_]/g, '_')}`;
+}

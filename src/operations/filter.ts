@@ -1,0 +1,30 @@
+import type { ParamValue } from '../engine/params.js';
+import type { PlanState } from '../plan/state.js';
+import { field, type ManifestOp, type Operation } from './operation.js';
+
+/** Keeps the rows matching a SQL predicate; values are bound `$n` parameters. */
+export class Filter implements Operation {
+  readonly type = 'filter';
+
+  constructor(readonly whereClause: string, readonly parameters: readonly ParamValue[]) {}
+
+  static fromManifest(op: ManifestOp): Filter {
+    return new Filter(field(op, 'whereClause'), (op.parameters as ParamValue[] | undefined) ?? []);
+  }
+
+  describe(): string {
+    return `Filter ${this.whereClause}`;
+  }
+
+  toManifest(): ManifestOp {
+    return { type: this.type, whereClause: this.whereClause, parameters: [...this.parameters] };
+  }
+
+  apply(state: PlanState): void {
+    state.steps.push({
+      sql: (prev) => `SELECT * FROM ${prev} WHERE (${this.whereClause})`,
+      params: this.parameters,
+      changesRows: true,
+    });
+  }
+}

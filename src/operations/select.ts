@@ -1,0 +1,37 @@
+import type { ParamValue } from '../engine/params.js';
+import type { PlanState } from '../plan/state.js';
+import { field, type ManifestOp, type Operation } from './operation.js';
+
+/** Replaces the rows with the result of SQL over the table `bundle`. */
+export class Select implements Operation {
+  readonly type = 'select';
+
+  constructor(readonly sql: string, readonly parameters: readonly ParamValue[]) {}
+
+  static fromManifest(op: ManifestOp): Select {
+    return new Select(field(op, 'sql'), (op.parameters as ParamValue[] | undefined) ?? []);
+  }
+
+  /** `SELECT ` is implied when the SQL starts with neither SELECT nor WITH. */
+  static normalize(sql: string): string {
+    const trimmed = sql.trim().replace(/;\s*$/, '');
+    return /^(select|with)\b/i.test(trimmed) ? trimmed : `SELECT ${trimmed}`;
+  }
+
+  describe(): string {
+    return `Select ${this.sql}`;
+  }
+
+  toManifest(): ManifestOp {
+    return { type: this.type, sql: this.sql, parameters: [...this.parameters] };
+  }
+
+  apply(state: PlanState): void {
+    state.steps.push({
+      // the user's statement is a subquery of its own, with `bundle` bound to the previous step
+      sql: (prev) => `WITH bundle AS (SELECT * FROM ${prev}) SELECT * FROM (${this.sql}\n)`,
+      params: this.parameters,
+      changesRows: true,
+    });
+  }
+}

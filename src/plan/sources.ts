@@ -1,0 +1,28 @@
+import { quoteLiteral } from './sql.js';
+import type { SourceBlock } from './state.js';
+
+/** The table-function call that reads one source, so DuckDB can push filters and columns into it. */
+export function sourceSql(block: SourceBlock): string {
+  const path = quoteLiteral(block.location);
+  switch (block.format) {
+    case 'parquet':
+      return `read_parquet(${path})`;
+    case 'json':
+      return `read_json(${path})`;
+    case 'function':
+      return `${block.location}()`;
+    case 'csv': {
+      const opts: string[] = [];
+      const csv = block.csv ?? {};
+      if (csv.delimiter !== undefined) opts.push(`delim = ${quoteLiteral(csv.delimiter)}`);
+      if (csv.header !== undefined) opts.push(`header = ${csv.header}`);
+      if (csv.quote !== undefined) opts.push(`quote = ${quoteLiteral(csv.quote)}`);
+      return `read_csv(${[path, ...opts].join(', ')})`;
+    }
+  }
+}
+
+/** Sources unioned by column name: a column missing from one source is NULL in its rows. */
+export function unionSql(blocks: readonly SourceBlock[]): string {
+  return blocks.map((b) => `SELECT * FROM ${sourceSql(b)}`).join(' UNION ALL BY NAME ');
+}

@@ -1,0 +1,77 @@
+/** SQL text helpers. Values never go through here: they are bound as `$n` parameters. */
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+export function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Shifts every `$n` parameter reference in `sql` by `offset`, leaving string literals, quoted
+ * identifiers and comments alone, so each operation can number its own parameters from `$1`.
+ */
+export function renumberParams(sql: string, offset: number): string {
+  if (offset === 0) return sql;
+  return mapCode(sql, (code) => code.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`));
+}
+
+/** Applies `fn` to the parts of `sql` outside literals, quoted identifiers and comments. */
+export function mapCode(sql: string, fn: (code: string) => string): string {
+  let out = '';
+  let code = '';
+  let i = 0;
+  const flush = () => {
+    out += fn(code);
+    code = '';
+  };
+  while (i < sql.length) {
+    const c = sql[i]!;
+    const end = skipQuoted(sql, i);
+    if (end > i) {
+      flush();
+      out += sql.slice(i, end);
+      i = end;
+    } else {
+      code += c;
+      i++;
+    }
+  }
+  flush();
+  return out;
+}
+
+/** Returns the index past a literal, quoted identifier or comment starting at `i`, or `i`. */
+function skipQuoted(sql: string, i: number): number {
+  const c = sql[i];
+  if (c === "'" || c === '"') {
+    let j = i + 1;
+    while (j < sql.length) {
+      if (sql[j] === c) {
+        if (sql[j + 1] === c) j += 2;
+        else return j + 1;
+      } else j++;
+    }
+    return sql.length;
+  }
+  if (c === '-' && sql[i + 1] === '-') {
+    const nl = sql.indexOf('\n', i);
+    return nl < 0 ? sql.length : nl;
+  }
+  if (c === '/' && sql[i + 1] === '*') {
+    const close = sql.indexOf('*/', i + 2);
+    return close < 0 ? sql.length : close + 2;
+  }
+  return i;
+}
+
+/** Highest `$n` referenced in `sql` (0 if none), ignoring literals and comments. */
+export function maxParamIndex(sql: string): number {
+  let max = 0;
+  mapCode(sql, (code) => {
+    for (const m of code.matchAll(/\$(\d+)/g)) max = Math.max(max, Number(m[1]));
+    return code;
+  });
+  return max;
+}

@@ -1,0 +1,43 @@
+import type { ParamValue } from '../engine/params.js';
+
+export type SourceFormat = 'parquet' | 'csv' | 'json' | 'function';
+
+export interface CsvOptions {
+  delimiter?: string;
+  header?: boolean;
+  quote?: string;
+}
+
+/** One attached source as the compiler needs it: where DuckDB reads it and how. */
+export interface SourceBlock {
+  id: string;
+  packId: string;
+  /** Absolute path or URL DuckDB reads (relative sources already resolved). */
+  location: string;
+  format: SourceFormat;
+  csv?: CsvOptions;
+  numRows?: number;
+}
+
+/** One relational step over the previous relation (filter, select, rename…). */
+export interface Step {
+  /** SQL of this step, reading from the relation named `prev`; its own parameters are `$1…`. */
+  sql(prev: string): string;
+  params: readonly ParamValue[];
+  /** False when the step keeps every row (rename, remove column): row counts can then skip the scan. */
+  changesRows: boolean;
+}
+
+/** What replaying the operations builds: sources, relational steps and metadata. */
+export class PlanState {
+  readonly packs = new Map<string, SourceBlock[]>();
+  basePackId: string | undefined;
+  readonly steps: Step[] = [];
+  name: string | undefined;
+  description: string | undefined;
+  readonly config = new Map<string, { value: string; urlPrefix?: string }>();
+
+  baseBlocks(): SourceBlock[] {
+    return this.basePackId === undefined ? [] : (this.packs.get(this.basePackId) ?? []);
+  }
+}

@@ -1,0 +1,51 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { stat } from 'node:fs/promises';
+import { fsErrorCode, invalidArgument, ioError, notFound } from '../errors.js';
+
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+export function schemeOf(url: string): string | undefined {
+  return SCHEME.exec(url)?.[1]?.toLowerCase();
+}
+
+/** A local path or file:// URL as an absolute path; other URLs unchanged. */
+export function localPath(url: string): string | undefined {
+  const scheme = schemeOf(url);
+  if (scheme === undefined) return path.resolve(url);
+  if (scheme === 'file') return fileURLToPath(url);
+  return undefined;
+}
+
+/**
+ * Where a source given to attach() lives: URLs as they are, relative paths against the directory of
+ * the bundle that recorded them (the working directory for in-memory bundles).
+ */
+export function resolveSource(source: string, baseDir: string | undefined): string {
+  if (schemeOf(source) !== undefined) return localPath(source) ?? source;
+  return path.resolve(baseDir ?? process.cwd(), source);
+}
+
+export function requireNonEmpty(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw invalidArgument(`${what} must be a non-empty string`);
+  return value;
+}
+
+export interface FileStamp {
+  bytes: number;
+  /** `<size>-<mtime ms>`: changes whenever the file is rewritten. */
+  version: string;
+}
+
+/** Size and modification stamp of a local file; NOT_FOUND naming it when missing. */
+export async function stampFile(file: string): Promise<FileStamp> {
+  try {
+    const s = await stat(file);
+    if (!s.isFile()) throw invalidArgument(`Source '${file}' is not a file`);
+    return { bytes: s.size, version: `${s.size}-${Math.trunc(s.mtimeMs)}` };
+  } catch (err) {
+    if (fsErrorCode(err) === 'ENOENT') throw notFound(`Source file '${file}' does not exist`, err);
+    if (err instanceof Error && err.name === 'BundlebaseError') throw err;
+    throw ioError(`Cannot read source file '${file}': ${String(err)}`, err);
+  }
+}
