@@ -42,7 +42,7 @@ export function fsErrorCode(err: unknown): string | undefined {
 export function fromEngineError(err: unknown, context: string): BundlebaseError {
   if (err instanceof BundlebaseError) return err;
   const message = errorMessage(err);
-  if (/No files found|does not exist|No such file|Cannot open file|could not open/i.test(message)) {
+  if (/^IO Error: (No files found|Cannot open file|.*No such file)/i.test(message)) {
     return new BundlebaseError('NOT_FOUND', `${context}: ${message}`, { cause: err });
   }
   if (/^(IO|Permission) Error/i.test(message)) {

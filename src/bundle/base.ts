@@ -78,10 +78,10 @@ export abstract class BundleBase implements AsyncDisposable {
   }
 
   /** DuckDB's description of a statement, cached per SQL text (the schema never needs a scan). */
-  protected async describe(sql: string): Promise<Description> {
+  protected async describe(sql: string, context = `Bundle ${this.url}`): Promise<Description> {
     let cached = this.descriptions.get(sql);
     if (!cached) {
-      cached = this.connection().then((c) => c.describe(sql, `Bundle ${this.url}`));
+      cached = this.connection().then((c) => c.describe(sql, context));
       this.descriptions.set(sql, cached);
       cached.catch(() => this.descriptions.delete(sql));
     }

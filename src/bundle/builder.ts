@@ -69,17 +69,17 @@ export class BundleBuilder extends BundleBase {
   private record(description: string, build: () => Operation[] | Promise<Operation[]>): BuilderChain {
     return this.enqueue(async () => {
       const operations = await build();
-      await this.validate([...this.effectiveOperations(), ...operations]);
+      await this.validate([...this.effectiveOperations(), ...operations], description);
       this.changes.push({ id: randomUUID(), description, operations });
     });
   }
 
-  private async validate(operations: Operation[]): Promise<void> {
+  private async validate(operations: Operation[], description: string): Promise<void> {
     const state = new PlanState();
     for (const op of operations) op.apply(state);
     const stmt = compile(state);
     if (!stmt) return;
-    const { parameterCount } = await this.describe(stmt.sql);
+    const { parameterCount } = await this.describe(stmt.sql, description);
     if (parameterCount !== stmt.params.length) {
       throw invalidArgument(`The pipeline uses ${parameterCount} parameter(s) but ${stmt.params.length} were given`);
     }
