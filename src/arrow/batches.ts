@@ -25,17 +25,18 @@ export function batchConverter(
   const structType = new arrow.Struct(schema.fields);
   const toBatch = (length: number, children: arrow.Data[]) =>
     new arrow.RecordBatch(schema, arrow.makeData({ type: structType, length, nullCount: 0, children }));
-  const native = prefer === 'js' ? undefined : nativeConverter(connection, schema, types);
-  if (native) {
-    return {
-      conversion: 'native',
-      convert: (chunk) => toBatch(chunk.rowCount, native(chunk)),
-    };
-  }
+  const native = prefer === 'js' ? undefined : nativeConverter(connection, schema);
+  let conversion: Conversion = native ? 'native' : 'js';
   return {
-    conversion: 'js',
+    get conversion() {
+      return conversion;
+    },
     convert(chunk) {
-      const batch = toBatch(chunk.rowCount, convertChunkJs(chunk, schema.fields, types));
+      const length = chunk.rowCount;
+      const children = native?.(chunk);
+      if (children) return toBatch(length, children);
+      conversion = 'js';
+      const batch = toBatch(length, convertChunkJs(chunk, schema.fields, types));
       // the batch owns copies of everything: drop DuckDB's string heap now rather than at GC
       duckdb.data_chunk_reset(chunk.chunk);
       return batch;

@@ -1,0 +1,84 @@
+// One measured path, in a process of its own: prints { seconds, rows, rss } (rss = peak, bytes).
+import { DuckDBInstance } from '@duckdb/node-api';
+import { rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { open } from '../dist/index.js';
+
+const [kind, bundleDir, file, format] = process.argv.slice(2);
+const READERS = { parquet: 'read_parquet', csv: 'read_csv', json: 'read_json' };
+const query = () => `SELECT * FROM ${READERS[format]}('${file}') WHERE age >= 18`;
+const out = path.join(os.tmpdir(), `bundlebase-bench-${process.pid}.parquet`);
+
+async function rawConnection() {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  return instance.connect();
+}
+
+const cases = {
+  // ours
+  async stream() {
+    const b = await open(bundleDir);
+    let rows = 0;
+    for await (const batch of b.stream()) rows += batch.numRows;
+    const conversion = process.env.BUNDLEBASE_CONVERSION === 'js' ? 'js' : 'native';
+    await b.close();
+    return { rows, conversion };
+  },
+  async export() {
+    const b = await open(bundleDir);
+    const { rows } = await b.export(out, { format: 'parquet' });
+    await b.close();
+    return { rows };
+  },
+  async numRows() {
+    const b = await open(bundleDir);
+    const rows = await b.numRows();
+    await b.close();
+    return { rows };
+  },
+  async toArrow() {
+    const b = await open(bundleDir);
+    const table = await b.toArrow();
+    await b.close();
+    return { rows: table.numRows };
+  },
+  async open() {
+    const b = await open(bundleDir);
+    const rows = b.history().length;
+    await b.schema();
+    await b.close();
+    return { rows };
+  },
+  // raw DuckDB: the floor (no data moved into JS)
+  async 'raw-stream'() {
+    const connection = await rawConnection();
+    const result = await connection.stream(query());
+    let rows = 0;
+    let chunks = 0;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      rows += chunk.rowCount;
+      if (++chunks % 128 === 0) globalThis.gc?.();
+    }
+    return { rows };
+  },
+  async 'raw-copy'() {
+    const connection = await rawConnection();
+    const result = await connection.run(`COPY (${query()}) TO '${out}' (FORMAT parquet)`);
+    return { rows: result.rowsChanged };
+  },
+  async 'raw-count'() {
+    const connection = await rawConnection();
+    const reader = await connection.runAndReadAll(`SELECT count(*) AS n FROM (${query()})`);
+    return { rows: Number(reader.getRows()[0][0]) };
+  },
+};
+
+const start = process.hrtime.bigint();
+const result = await cases[kind]();
+const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+rmSync(out, { force: true });
+console.log(JSON.stringify({ ...result, seconds, rss: process.resourceUsage().maxRSS * 1024 }));
+process.exit(0);

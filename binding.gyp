@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "bundlebase_arrow",
+      "sources": ["native/arrow_chunk.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "libraries": ["-ldl"]
+    }
+  ]
+}

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import * as arrow from 'apache-arrow';
+import { create } from '../src/index.js';
+import { batchConverter } from '../src/arrow/batches.js';
+import { nativeAvailable } from '../src/arrow/native.js';
+import { arrowSchema } from '../src/arrow/types.js';
+import { EngineConnection } from '../src/engine/engine.js';
+import { tempDir, writeFixture } from './helpers.js';
+
+const TYPES_SQL = `
+  SELECT
+    (i % 100)::TINYINT AS i8, i::SMALLINT AS i16, i::INTEGER AS i32, (i * 1000000000000)::BIGINT AS i64,
+    (i % 200)::UTINYINT AS u8, i::UBIGINT AS u64,
+    (i / 4)::FLOAT AS f32, (i / 3)::DOUBLE AS f64,
+    (i % 2 = 0) AS flag,
+    CASE WHEN i % 5 = 0 THEN NULL ELSE 'short' || i END AS short_text,
+    repeat('long-string-', 1 + i % 3) || i AS long_text,
+    (DATE '2024-02-28' + i::INTEGER) AS day,
+    (TIMESTAMP '2024-03-01 12:34:56.789' + INTERVAL (i) HOUR) AS ts,
+    (i * 1.25)::DECIMAL(9, 2) AS dec9,
+    (i * 1.5)::DECIMAL(18, 3) AS dec18,
+    (i * 2.5)::DECIMAL(30, 4) AS dec30,
+    i::HUGEINT AS huge,
+    CASE WHEN i % 3 = 0 THEN NULL ELSE i END AS maybe,
+    encode('blob' || i) AS bin,
+    TIME '10:11:12' AS t
+  FROM range(5000) r(i)`;
+
+let file: string;
+before(async () => {
+  file = await writeFixture(path.join(await tempDir(), 'types.parquet'), TYPES_SQL);
+});
+
+async function convertAll(conversion: 'native' | 'js') {
+  const connection = await EngineConnection.open();
+  const sql = `SELECT * FROM read_parquet('${file}')`;
+  const { columns } = await connection.describe(sql, 'test');
+  const schema = arrowSchema(columns);
+  const converter = batchConverter(connection.raw, schema, columns.map((c) => c.type), conversion);
+  const batches: arrow.RecordBatch[] = [];
+  for await (const chunk of connection.chunks({ sql, params: [] }, 'test')) batches.push(converter.convert(chunk));
+  connection.close();
+  return { table: new arrow.Table(batches), used: converter.conversion };
+}
+
+describe('DuckDB → Arrow conversion', () => {
+  it('maps DuckDB types to DuckDB\'s Arrow types', async () => {
+    const b = await create().attach(file);
+    const types = Object.fromEntries((await b.schema()).fields.map((f) => [f.name, String(f.type)]));
+    assert.equal(types.i32, 'Int32');
+    assert.equal(types.i64, 'Int64');
+    assert.equal(types.f64, 'Float64');
+    assert.equal(types.short_text, 'Utf8');
+    assert.equal(types.day, 'Date32<DAY>');
+    assert.equal(types.ts, 'Timestamp<MICROSECOND>');
+    assert.equal(types.flag, 'Bool');
+    assert.ok((await b.schema()).fields.every((f) => f.nullable));
+    await b.close();
+  });
+
+  it('the native addon is built and used (npm install builds it on this machine)', { skip: process.env.BUNDLEBASE_SKIP_NATIVE || process.env.BUNDLEBASE_CONVERSION === 'js' ? 'native conversion disabled' : false }, async () => {
+    assert.equal(nativeAvailable(), true);
+    const { used } = await convertAll('native');
+    assert.equal(used, 'native');
+  });
+
+  it('native and pure-JS conversion give identical tables', async () => {
+    const js = await convertAll('js');
+    assert.equal(js.used, 'js');
+    const native = await convertAll('native');
+    assert.equal(js.table.numRows, 5000);
+    assert.equal(native.table.numRows, 5000);
+    // compare logical values: what sits under a null slot is undefined in Arrow
+    const logical = (v: unknown) => (v === null ? null : v instanceof Uint8Array ? Array.from(v) : typeof v === 'object' ? String(v) : v);
+    for (const field of js.table.schema.fields) {
+      const a = Array.from(js.table.getChild(field.name)!, logical);
+      const b = Array.from(native.table.getChild(field.name)!, logical);
+      assert.deepEqual(b, a, `column ${field.name}`);
+    }
+    assert.ok(js.table.getChild('maybe')!.nullCount > 0 && js.table.getChild('short_text')!.nullCount > 0);
+  });
+
+  for (const conversion of ['native', 'js'] as const) {
+    it(`toObjects follows the README value mapping (${conversion})`, async () => {
+      const previous = process.env.BUNDLEBASE_CONVERSION;
+      if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
+      try {
+        const b = await create().attach(file).filter('i32 IN (0, 7)');
+        const [zero, seven] = await b.toObjects();
+        assert.deepEqual(seven, {
+          i8: 7, i16: 7, i32: 7, i64: 7000000000000n, u8: 7, u64: 7n,
+          f32: 1.75, f64: 7 / 3, flag: false,
+          short_text: 'short7', long_text: 'long-string-long-string-7',
+          day: new Date(Date.UTC(2024, 2, 6)),
+          ts: new Date(Date.UTC(2024, 2, 1, 19, 34, 56, 789)),
+          dec9: 8.75, dec18: 10.5, dec30: 17.5, huge: 7,
+          maybe: 7n, bin: seven!.bin, t: seven!.t,
+        });
+        assert.equal(zero!.short_text, null);
+        assert.equal(zero!.maybe, null);
+        assert.equal(zero!.flag, true);
+        await b.close();
+      } finally {
+        if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
+        else process.env.BUNDLEBASE_CONVERSION = previous;
+      }
+    });
+  }
+
+  it('negative decimals and large strings survive both paths', async () => {
+    const dir = await tempDir();
+    const neg = await writeFixture(path.join(dir, 'neg.parquet'), `SELECT (-i * 1.5)::DECIMAL(9,2) AS d, (-i)::DECIMAL(38,0) AS big, repeat('x', 100000) AS s FROM range(3) r(i)`);
+    const b = await create().attach(neg);
+    const rows = await b.toObjects();
+    assert.deepEqual(rows.map((r) => r.d), [0, -1.5, -3]);
+    assert.deepEqual(rows.map((r) => r.big), [0, -1, -2]);
+    assert.equal((rows[2]!.s as string).length, 100000);
+    await b.close();
+  });
+});
