@@ -9,9 +9,9 @@ import type { Operation } from '../operations/operation.js';
 import { compile, recordedRowCount, wrap } from '../plan/compile.js';
 import { quoteLiteral } from '../plan/sql.js';
 import { PlanState } from '../plan/state.js';
-import { allCommits, versionOf, type LoadedBundle } from './load.js';
+import { allCommits, asOf, committedOperations, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { verifySources } from './sources.js';
-import type { Change, Commit, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
+import type { Change, Commit, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
 /** The read side shared by {@link Bundle} and {@link BundleBuilder}. */
 export abstract class BundleBase implements AsyncDisposable {
@@ -52,9 +52,9 @@ export abstract class BundleBase implements AsyncDisposable {
     return this.plan().config;
   }
 
-  protected plan(): PlanState {
+  protected plan(operations: readonly Operation[] = this.effectiveOperations()): PlanState {
     const state = new PlanState();
-    for (const op of this.effectiveOperations()) op.apply(state);
+    for (const op of operations) op.apply(state);
     return state;
   }
 
@@ -178,14 +178,38 @@ export abstract class BundleBase implements AsyncDisposable {
 
   /** Commits across the whole from-chain, oldest first. */
   history(): Commit[] {
-    return allCommits(this.loaded).map((c) => ({
-      version: c.version,
-      author: c.doc.author,
-      message: c.doc.message,
-      timestamp: c.doc.timestamp,
-      changes: c.doc.changes.map((change, i) => ({ id: change.id, description: change.description, operations: c.changes[i]! })),
-      operations: c.changes.flat(),
-    }));
+    return allCommits(this.loaded).map(toCommit);
+  }
+
+  /**
+   * What changed between two committed versions (12 hex or commit number; `to` defaults to the
+   * current one): the commits and operations in between, and the columns added, removed or retyped.
+   */
+  async diff(from: string | number, to?: string | number): Promise<Diff> {
+    this.assertOpen();
+    const a = asOf(this.loaded, from);
+    const b = to === undefined ? this.loaded : asOf(this.loaded, to);
+    const before = allCommits(a);
+    const after = allCommits(b);
+    let common = 0;
+    while (common < before.length && common < after.length && before[common]!.version === after[common]!.version) common++;
+    const [schemaA, schemaB] = await Promise.all([a, b].map((bundle) => this.schemaOf(compile(this.plan(committedOperations(bundle))))));
+    const typeOf = (schema: arrow.Schema) => new Map(schema.fields.map((f) => [f.name, String(f.type)]));
+    const typesA = typeOf(schemaA!);
+    const typesB = typeOf(schemaB!);
+    const added = after.slice(common).map(toCommit);
+    return {
+      from: versionOf(a),
+      to: versionOf(b),
+      commits: added,
+      operations: added.flatMap((c) => c.operations),
+      removedCommits: before.slice(common).map(toCommit),
+      schema: {
+        added: [...typesB.keys()].filter((n) => !typesA.has(n)),
+        removed: [...typesA.keys()].filter((n) => !typesB.has(n)),
+        changed: [...typesB].filter(([n, t]) => typesA.has(n) && typesA.get(n) !== t).map(([name, t]) => ({ name, from: typesA.get(name)!, to: t })),
+      },
+    };
   }
 
   operations(): OperationInfo[] {
@@ -207,6 +231,17 @@ export abstract class BundleBase implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function toCommit(c: CommitRecord): Commit {
+  return {
+    version: c.version,
+    author: c.doc.author,
+    message: c.doc.message,
+    timestamp: c.doc.timestamp,
+    changes: c.doc.changes.map((change, i) => ({ id: change.id, description: change.description, operations: c.changes[i]! })),
+    operations: c.changes.flat(),
+  };
 }
 
 function formatFromExtension(file: string): ExportFormat {

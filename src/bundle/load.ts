@@ -66,15 +66,17 @@ export async function loadBundle(url: string, options: OpenOptions = {}): Promis
   if (!init) throw await missingBundle(store);
   const parent = init.from !== undefined ? await loadBundle(resolveFrom(init.from, store)) : undefined;
   const refs = await listCommits(store);
-  const own: CommitRecord[] = [];
-  for (const ref of refs) {
-    const doc = await readCommit(store, ref.file);
-    const context = { baseDir: store.dir };
-    const changes = doc.changes.map((change) =>
-      change.operations.map((op) => operationFromManifest(op, context, `${store.url}/_bundlebase/${ref.file}`)),
-    );
-    own.push({ number: ref.number, version: ref.hash, file: ref.file, url: store.url, doc, changes });
-  }
+  const context = { baseDir: store.dir };
+  // read and parse every commit file concurrently; replay order is the sorted order of refs
+  const own = await Promise.all(
+    refs.map(async (ref): Promise<CommitRecord> => {
+      const doc = await readCommit(store, ref.file);
+      const changes = doc.changes.map((change) =>
+        change.operations.map((op) => operationFromManifest(op, context, `${store.url}/_bundlebase/${ref.file}`)),
+      );
+      return { number: ref.number, version: ref.hash, file: ref.file, url: store.url, doc, changes };
+    }),
+  );
   const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own };
   return options.version === undefined ? bundle : asOf(bundle, options.version);
 }
@@ -94,7 +96,7 @@ async function missingBundle(store: ManifestStore) {
 }
 
 /** The bundle as it was at `version` (12 hex or commit number), anywhere along its chain. */
-function asOf(bundle: LoadedBundle, version: string | number): LoadedBundle {
+export function asOf(bundle: LoadedBundle, version: string | number): LoadedBundle {
   const matches = (c: CommitRecord) =>
     typeof version === 'number' ? c.number === version : c.version === version || String(c.number) === version;
   const cut = (b: LoadedBundle): LoadedBundle | undefined => {

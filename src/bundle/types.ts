@@ -34,3 +34,21 @@ export interface StreamOptions {
   /** Stops the query and ends the iteration when aborted. */
   signal?: AbortSignal;
 }
+
+export interface SchemaChange {
+  name: string;
+  from: string;
+  to: string;
+}
+
+/** What changed between two versions of a bundle. */
+export interface Diff {
+  from: string;
+  to: string;
+  /** Commits in `to` that `from` lacks, oldest first, and their operations. */
+  commits: Commit[];
+  operations: OperationInfo[];
+  /** Commits in `from` that `to` lacks (when `to` is older than `from`). */
+  removedCommits: Commit[];
+  schema: { added: string[]; removed: string[]; changed: SchemaChange[] };
+}

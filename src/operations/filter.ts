@@ -22,7 +22,7 @@ export class Filter implements Operation {
 
   apply(state: PlanState): void {
     state.steps.push({
-      sql: (prev) => `SELECT * FROM ${prev} WHERE (${this.whereClause})`,
+      predicate: this.whereClause,
       params: this.parameters,
       changesRows: true,
     });

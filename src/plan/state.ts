@@ -19,14 +19,19 @@ export interface SourceBlock {
   numRows?: number;
 }
 
-/** One relational step over the previous relation (filter, select, rename…). */
-export interface Step {
-  /** SQL of this step, reading from the relation named `prev`; its own parameters are `$1…`. */
-  sql(prev: string): string;
+/**
+ * One relational step over the previous relation: either a row predicate (consecutive ones compile
+ * into one WHERE, keeping the plan shallow) or SQL reading the relation named `prev`. Its own
+ * parameters are numbered from `$1`.
+ */
+export type Step = (
+  | { predicate: string; sql?: undefined }
+  | { predicate?: undefined; sql(prev: string): string }
+) & {
   params: readonly ParamValue[];
   /** False when the step keeps every row (rename, remove column): row counts can then skip the scan. */
   changesRows: boolean;
-}
+};
 
 /** What replaying the operations builds: sources, relational steps and metadata. */
 export class PlanState {
