@@ -1,14 +1,16 @@
 /*
- * DuckDB data chunk -> Arrow buffers, using DuckDB's own converter (duckdb_data_chunk_to_arrow).
+ * Streaming DuckDB result -> Arrow buffers, using DuckDB's own converter (duckdb_data_chunk_to_arrow).
  *
  * Reading strings from JS costs one native call per value longer than 12 bytes; DuckDB already
- * knows how to write Arrow, so this addon asks it to, copies every Arrow buffer of the chunk into
- * ONE JS ArrayBuffer (so V8 accounts for the memory and the native copy is released at once), and
- * hands JS a small table of offsets to build apache-arrow Data from.
+ * knows how to write Arrow, so this addon asks it to. On libuv worker threads, fetch() pulls the
+ * next chunk of a streaming result and convert() turns a fetched chunk into Arrow, destroys it at
+ * once (DuckDB chunks held by @duckdb/node-api wrappers are freed only at GC, invisible to V8: the
+ * cause of growing RSS) and packs every Arrow buffer into ONE block that JS receives as an
+ * ArrayBuffer with a small table of offsets. Fetching chunk i+1 overlaps converting chunk i.
  *
  * It links to nothing: the DuckDB functions are looked up in the libduckdb.so that
  * @duckdb/node-bindings has already loaded (dlopen with RTLD_NOLOAD), so both share one library.
- * The connection and chunk handles come from @duckdb/node-api's type-tagged napi externals.
+ * The connection and result handles come from @duckdb/node-api's type-tagged napi externals.
  */
 #include <dlfcn.h>
 #include <node_api.h>
@@ -51,6 +53,16 @@ typedef void *duckdb_logical_type;
 typedef void *duckdb_vector;
 typedef uint64_t idx_t;
 
+/* duckdb_result is passed by value to duckdb_fetch_chunk: its layout is part of DuckDB's C ABI. */
+typedef struct {
+  idx_t deprecated_column_count;
+  idx_t deprecated_row_count;
+  idx_t deprecated_rows_changed;
+  void *deprecated_columns;
+  char *deprecated_error_message;
+  void *internal_data;
+} duckdb_result;
+
 static struct {
   void (*connection_get_arrow_options)(duckdb_connection, duckdb_arrow_options *);
   void (*destroy_arrow_options)(duckdb_arrow_options *);
@@ -60,21 +72,30 @@ static struct {
   int (*error_data_has_error)(duckdb_error_data);
   const char *(*error_data_message)(duckdb_error_data);
   void (*destroy_error_data)(duckdb_error_data *);
-  idx_t (*data_chunk_get_column_count)(duckdb_data_chunk);
-  duckdb_vector (*data_chunk_get_vector)(duckdb_data_chunk, idx_t);
-  duckdb_logical_type (*vector_get_column_type)(duckdb_vector);
   void (*destroy_logical_type)(duckdb_logical_type *);
-  void (*data_chunk_reset)(duckdb_data_chunk);
   idx_t (*data_chunk_get_size)(duckdb_data_chunk);
+  duckdb_data_chunk (*fetch_chunk)(duckdb_result);
+  void (*destroy_data_chunk)(duckdb_data_chunk *);
+  idx_t (*column_count)(duckdb_result *);
+  duckdb_logical_type (*column_logical_type)(duckdb_result *, idx_t);
+  const char *(*result_error)(duckdb_result *);
 } ddb;
 
 static int loaded = 0;
 
 /* Type tags of @duckdb/node-bindings' externals (bindings/src/externals.h). */
 static const napi_type_tag CONNECTION_TAG = {0x922B9BF54AB04DFCULL, 0x8A258578D371DB71ULL};
-static const napi_type_tag DATA_CHUNK_TAG = {0x2C7537AB063A4296ULL, 0xB1E70F08B0BBD1A3ULL};
+static const napi_type_tag RESULT_TAG = {0x08F7FE3AE12345E5ULL, 0x8733310DC29372D9ULL};
 
-/* One column's layout in the output buffer: byte offsets/lengths (-1 offset = buffer absent). */
+/* A converted block holds the batches of one fetched group. It starts with [batches, columns], then
+ * per batch its row count and META_FIELDS int32 per column: byte offsets and lengths of the column's
+ * buffers (-1 offset = buffer absent); then the buffers, 8-byte aligned. */
+enum { HEADER_BATCHES, HEADER_COLUMNS, HEADER_FIELDS };
+
+/* A fetch gathers chunks until it holds GROUP_ROWS rows (at most GROUP_CHUNKS chunks): fewer, larger
+ * jobs cost fewer thread wake-ups and allocations than one job per 2048-row chunk. */
+#define GROUP_CHUNKS 8
+#define GROUP_ROWS 8192
 enum { META_NULL_COUNT, META_ARRAY_OFFSET, META_VALIDITY, META_VALIDITY_LEN, META_OFFSETS, META_OFFSETS_LEN,
        META_DATA, META_DATA_LEN, META_FIELDS };
 
@@ -117,12 +138,13 @@ static int load_symbols(const char *path) {
   LOAD(error_data_has_error, "duckdb_error_data_has_error");
   LOAD(error_data_message, "duckdb_error_data_message");
   LOAD(destroy_error_data, "duckdb_destroy_error_data");
-  LOAD(data_chunk_get_column_count, "duckdb_data_chunk_get_column_count");
-  LOAD(data_chunk_get_vector, "duckdb_data_chunk_get_vector");
-  LOAD(vector_get_column_type, "duckdb_vector_get_column_type");
   LOAD(destroy_logical_type, "duckdb_destroy_logical_type");
-  LOAD(data_chunk_reset, "duckdb_data_chunk_reset");
   LOAD(data_chunk_get_size, "duckdb_data_chunk_get_size");
+  LOAD(fetch_chunk, "duckdb_fetch_chunk");
+  LOAD(destroy_data_chunk, "duckdb_destroy_data_chunk");
+  LOAD(column_count, "duckdb_column_count");
+  LOAD(column_logical_type, "duckdb_column_logical_type");
+  LOAD(result_error, "duckdb_result_error");
   return 1;
 }
 
@@ -195,8 +217,8 @@ static void converter_finalize(napi_env env, void *data, void *hint) {
 }
 
 /*
- * createConverter(connection, chunk) -> { converter, formats: string[] }
- * The Arrow schema comes from the chunk's own column types, exactly as DuckDB exports them.
+ * createConverter(connection, result) -> { converter, formats: string[] }
+ * The Arrow schema comes from the result's column types, exactly as DuckDB exports them.
  */
 static napi_value js_create_converter(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -204,13 +226,13 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!loaded) return throw_error(env, "libduckdb symbols are not loaded");
   void **connection_holder = (void **)tagged_external(env, argv[0], &CONNECTION_TAG);
-  duckdb_data_chunk chunk = tagged_external(env, argv[1], &DATA_CHUNK_TAG);
-  if (!connection_holder || !chunk) return throw_error(env, "createConverter expects a DuckDB connection and data chunk");
+  duckdb_result *duck_result = (duckdb_result *)tagged_external(env, argv[1], &RESULT_TAG);
+  if (!connection_holder || !duck_result) return throw_error(env, "createConverter expects a DuckDB connection and result");
 
   converter *c = calloc(1, sizeof *c);
   if (!c) return throw_error(env, "out of memory");
   ddb.connection_get_arrow_options(*connection_holder, &c->options);
-  c->columns = ddb.data_chunk_get_column_count(chunk);
+  c->columns = ddb.column_count(duck_result);
   c->layouts = calloc(c->columns ? c->columns : 1, sizeof *c->layouts);
   duckdb_logical_type *types = calloc(c->columns ? c->columns : 1, sizeof *types);
   const char **names = calloc(c->columns ? c->columns : 1, sizeof *names);
@@ -219,7 +241,7 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
     return throw_error(env, "out of memory");
   }
   for (idx_t i = 0; i < c->columns; i++) {
-    types[i] = ddb.vector_get_column_type(ddb.data_chunk_get_vector(chunk, i));
+    types[i] = ddb.column_logical_type(duck_result, i);
     names[i] = "c";
   }
   struct ArrowSchema schema;
@@ -275,83 +297,274 @@ static void buffer_sizes(const struct ArrowArray *a, column_layout l, size_t siz
   }
 }
 
+/* Fetched chunks owned by JS until convert() consumes them (or GC frees them, if never converted). */
+typedef struct {
+  duckdb_data_chunk chunks[GROUP_CHUNKS];
+  int count;
+  int last; /* the result is exhausted: fetching again would be an error */
+} chunk_group;
+
+static void destroy_group(chunk_group *g) {
+  for (int i = 0; i < g->count; i++) {
+    if (g->chunks[i]) ddb.destroy_data_chunk(&g->chunks[i]);
+  }
+  g->count = 0;
+}
+
+static void chunk_group_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  destroy_group((chunk_group *)data);
+  free(data);
+}
+
+/* One asynchronous step (fetch or convert): inputs, the JS values it keeps alive, its outcome. */
+typedef struct {
+  converter *conv;
+  duckdb_result *result;
+  chunk_group *group;        /* convert: the chunks to convert */
+  napi_ref refs[2];
+  napi_deferred deferred;
+  napi_async_work work;
+  chunk_group *fetched;      /* fetch: the next chunks, NULL at the end */
+  uint8_t *block;            /* convert: packed output */
+  size_t block_size;
+  char *error;
+} job;
+
+/* Packs converted chunks: header, per batch its rows and per-column offsets, then every buffer. */
+static uint8_t *pack(const converter *c, struct ArrowArray *arrays, const idx_t *rows, int batches, size_t *size_out) {
+  size_t per_batch = 1 + c->columns * META_FIELDS;
+  size_t header = align8((HEADER_FIELDS + batches * per_batch) * sizeof(int32_t));
+  size_t total = header;
+  for (int b = 0; b < batches; b++) {
+    for (idx_t i = 0; i < c->columns; i++) {
+      size_t sizes[3];
+      buffer_sizes(arrays[b].children[i], c->layouts[i], sizes);
+      total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
+    }
+  }
+  uint8_t *out = malloc(total);
+  if (!out) return NULL;
+  int32_t *meta = (int32_t *)out;
+  meta[HEADER_BATCHES] = batches;
+  meta[HEADER_COLUMNS] = (int32_t)c->columns;
+  size_t at = header;
+  for (int b = 0; b < batches; b++) {
+    int32_t *batch_meta = meta + HEADER_FIELDS + b * per_batch;
+    batch_meta[0] = (int32_t)rows[b];
+    for (idx_t i = 0; i < c->columns; i++) {
+      const struct ArrowArray *col = arrays[b].children[i];
+      size_t sizes[3];
+      buffer_sizes(col, c->layouts[i], sizes);
+      int32_t *m = batch_meta + 1 + i * META_FIELDS;
+      m[META_NULL_COUNT] = (int32_t)col->null_count;
+      m[META_ARRAY_OFFSET] = (int32_t)col->offset;
+      /* validity is buffer 0; offsets (strings) buffer 1; values are the last buffer */
+      const void *sources[3] = {
+        sizes[0] ? col->buffers[0] : NULL,
+        sizes[1] ? col->buffers[1] : NULL,
+        sizes[2] ? col->buffers[col->n_buffers - 1] : NULL,
+      };
+      const int slots[3] = {META_VALIDITY, META_OFFSETS, META_DATA};
+      for (int k = 0; k < 3; k++) {
+        m[slots[k]] = sources[k] ? (int32_t)at : -1;
+        m[slots[k] + 1] = (int32_t)sizes[k];
+        if (sources[k]) memcpy(out + at, sources[k], sizes[k]);
+        at += align8(sizes[k]);
+      }
+    }
+  }
+  *size_out = total;
+  return out;
+}
+
+static char *copy_message(const char *message) {
+  const char *text = message ? message : "unknown DuckDB error";
+  char *copy = malloc(strlen(text) + 1);
+  if (copy) strcpy(copy, text);
+  return copy;
+}
+
+/* Worker thread: the next chunks of the streaming result, up to GROUP_ROWS rows (DuckDB runs the
+ * query here). */
+static void fetch_execute(napi_env env, void *data) {
+  job *j = (job *)data;
+  (void)env;
+  chunk_group *g = calloc(1, sizeof *g);
+  if (!g) {
+    j->error = copy_message("out of memory fetching a chunk");
+    return;
+  }
+  idx_t rows = 0;
+  while (g->count < GROUP_CHUNKS && rows < GROUP_ROWS) {
+    duckdb_data_chunk chunk = ddb.fetch_chunk(*j->result);
+    if (!chunk) {
+      const char *message = ddb.result_error(j->result);
+      if (message) j->error = copy_message(message);
+      g->last = 1;
+      break;
+    }
+    idx_t size = ddb.data_chunk_get_size(chunk);
+    if (size == 0) {
+      ddb.destroy_data_chunk(&chunk);
+      g->last = 1;
+      break;
+    }
+    g->chunks[g->count++] = chunk;
+    rows += size;
+  }
+  if (j->error || g->count == 0) {
+    destroy_group(g);
+    free(g);
+    return;
+  }
+  j->fetched = g;
+}
+
+/* Worker thread: convert a group of chunks to Arrow, destroy them at once, pack the buffers. */
+static void convert_execute(napi_env env, void *data) {
+  job *j = (job *)data;
+  (void)env;
+  chunk_group *g = j->group;
+  struct ArrowArray arrays[GROUP_CHUNKS];
+  idx_t rows[GROUP_CHUNKS];
+  int converted = 0;
+  memset(arrays, 0, sizeof arrays);
+  if (g->count == 0) j->error = copy_message("chunks were already converted");
+  for (int i = 0; i < g->count && !j->error; i++) {
+    rows[i] = ddb.data_chunk_get_size(g->chunks[i]);
+    duckdb_error_data error = ddb.data_chunk_to_arrow(j->conv->options, g->chunks[i], &arrays[i]);
+    ddb.destroy_data_chunk(&g->chunks[i]);
+    if (error && ddb.error_data_has_error(error)) j->error = copy_message(ddb.error_data_message(error));
+    else converted++;
+    if (error) ddb.destroy_error_data(&error);
+  }
+  destroy_group(g);
+  if (!j->error) {
+    j->block = pack(j->conv, arrays, rows, converted, &j->block_size);
+    if (!j->block) j->error = copy_message("out of memory packing an Arrow batch");
+  }
+  for (int i = 0; i < GROUP_CHUNKS; i++) {
+    if (arrays[i].release) arrays[i].release(&arrays[i]);
+  }
+}
+
+static void free_block(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  free(data);
+}
+
+/* Main thread: the settled value of a job (a chunk handle, a packed block, or null). */
+static napi_value job_value(napi_env env, job *j) {
+  napi_value value = NULL;
+  if (j->fetched) {
+    /* [group, last] */
+    napi_value group, last;
+    if (napi_create_external(env, j->fetched, chunk_group_finalize, NULL, &group) == napi_ok) {
+      int is_last = j->fetched->last;
+      j->fetched = NULL; /* owned by the external now */
+      if (napi_create_array_with_length(env, 2, &value) == napi_ok && napi_get_boolean(env, is_last, &last) == napi_ok &&
+          napi_set_element(env, value, 0, group) == napi_ok && napi_set_element(env, value, 1, last) == napi_ok) {
+        return value;
+      }
+    }
+  } else if (j->block) {
+    /* zero-copy where the runtime allows external buffers; V8 counts them either way */
+    if (napi_create_external_arraybuffer(env, j->block, j->block_size, free_block, NULL, &value) == napi_ok) {
+      j->block = NULL;
+      return value;
+    }
+    void *copy = NULL;
+    if (napi_create_arraybuffer(env, j->block_size, &copy, &value) == napi_ok && copy) {
+      memcpy(copy, j->block, j->block_size);
+      return value;
+    }
+  } else {
+    napi_get_null(env, &value);
+    return value;
+  }
+  j->error = copy_message("out of memory handing a batch to JS");
+  return NULL;
+}
+
+static void job_complete(napi_env env, napi_status status, void *data) {
+  job *j = (job *)data;
+  napi_value value = NULL, message;
+  if (status != napi_ok && !j->error) j->error = copy_message("the operation was cancelled");
+  if (!j->error) value = job_value(env, j);
+  if (j->error) {
+    napi_create_string_utf8(env, j->error, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, NULL, message, &value);
+    napi_reject_deferred(env, j->deferred, value);
+  } else {
+    napi_resolve_deferred(env, j->deferred, value);
+  }
+  if (j->fetched) chunk_group_finalize(env, j->fetched, NULL);
+  free(j->block);
+  free(j->error);
+  for (int i = 0; i < 2; i++) {
+    if (j->refs[i]) napi_delete_reference(env, j->refs[i]);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+/* Queues `j` on the libuv pool, keeping `keep` (the handles it uses) alive until it completes. */
+static napi_value queue_job(napi_env env, job *j, napi_async_execute_callback execute, napi_value *keep, int count) {
+  napi_value promise, name;
+  for (int i = 0; i < count; i++) CHECK(napi_create_reference(env, keep[i], 1, &j->refs[i]));
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "bundlebase.arrow", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, execute, job_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
+}
+
 /*
- * convert(converter, chunk) -> ArrayBuffer | null
- * The buffer starts with `columns * META_FIELDS` int32 (see META_*), then each Arrow buffer,
- * 8-byte aligned. The DuckDB chunk is reset afterwards, releasing its string heap at once.
- * null when the chunk holds a column type this converter does not handle.
+ * fetch(result) -> Promise<[chunk group, last] | null>
+ * The next chunks of a streaming result (null at the end; `last` when no more follow, so the caller
+ * must not fetch again). One fetch per result at a time.
+ */
+static napi_value js_fetch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!loaded) return throw_error(env, "libduckdb symbols are not loaded");
+  duckdb_result *result = argc < 1 ? NULL : (duckdb_result *)tagged_external(env, argv[0], &RESULT_TAG);
+  if (!result) return throw_error(env, "fetch expects a DuckDB result");
+  job *j = calloc(1, sizeof *j);
+  if (!j) return throw_error(env, "out of memory");
+  j->result = result;
+  return queue_job(env, j, fetch_execute, argv, 1);
+}
+
+/*
+ * convert(converter, chunk group) -> Promise<ArrayBuffer>
+ * The chunks as packed Arrow buffers (see HEADER_* / META_*); they are destroyed on the way.
+ * It may run while the next fetch() is under way: DuckDB fetches and we convert in parallel.
  */
 static napi_value js_convert(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2], result;
-  void *data = NULL;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   converter *c = NULL;
-  if (napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c) return throw_error(env, "bad converter");
-  duckdb_data_chunk chunk = tagged_external(env, argv[1], &DATA_CHUNK_TAG);
-  if (!chunk) return throw_error(env, "convert expects a DuckDB data chunk");
-  for (idx_t i = 0; i < c->columns; i++) {
-    if (c->layouts[i].kind == KIND_UNSUPPORTED) {
-      CHECK(napi_get_null(env, &result));
-      return result;
-    }
+  chunk_group *g = NULL;
+  if (argc < 2 || napi_get_value_external(env, argv[0], (void **)&c) != napi_ok || !c ||
+      napi_get_value_external(env, argv[1], (void **)&g) != napi_ok || !g) {
+    return throw_error(env, "convert expects a converter and a fetched chunk");
   }
-
-  struct ArrowArray array;
-  memset(&array, 0, sizeof array);
-  duckdb_error_data error = ddb.data_chunk_to_arrow(c->options, chunk, &array);
-  if (error && ddb.error_data_has_error(error)) {
-    napi_value thrown = throw_error(env, ddb.error_data_message(error));
-    ddb.destroy_error_data(&error);
-    if (array.release) array.release(&array);
-    return thrown;
-  }
-  if (error) ddb.destroy_error_data(&error);
-
-  size_t header = align8(c->columns * META_FIELDS * sizeof(int32_t));
-  size_t total = header;
-  for (idx_t i = 0; i < c->columns; i++) {
-    size_t sizes[3];
-    buffer_sizes(array.children[i], c->layouts[i], sizes);
-    total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
-  }
-  if (napi_create_arraybuffer(env, total, &data, &result) != napi_ok) {
-    array.release(&array);
-    return throw_error(env, "cannot allocate the Arrow buffer");
-  }
-  int32_t *meta = (int32_t *)data;
-  uint8_t *out = (uint8_t *)data;
-  size_t at = header;
-  for (idx_t i = 0; i < c->columns; i++) {
-    const struct ArrowArray *col = array.children[i];
-    size_t sizes[3];
-    buffer_sizes(col, c->layouts[i], sizes);
-    int32_t *m = meta + i * META_FIELDS;
-    m[META_NULL_COUNT] = (int32_t)col->null_count;
-    m[META_ARRAY_OFFSET] = (int32_t)col->offset;
-    /* validity is buffer 0; offsets (strings) buffer 1; values are the last buffer */
-    const void *sources[3] = {
-      sizes[0] ? col->buffers[0] : NULL,
-      sizes[1] ? col->buffers[1] : NULL,
-      sizes[2] ? col->buffers[col->n_buffers - 1] : NULL,
-    };
-    const int slots[3] = {META_VALIDITY, META_OFFSETS, META_DATA};
-    for (int b = 0; b < 3; b++) {
-      m[slots[b]] = sources[b] ? (int32_t)at : -1;
-      m[slots[b] + 1] = (int32_t)sizes[b];
-      if (sources[b]) memcpy(out + at, sources[b], sizes[b]);
-      at += align8(sizes[b]);
-    }
-  }
-  array.release(&array);
-  ddb.data_chunk_reset(chunk);
-  return result;
+  job *j = calloc(1, sizeof *j);
+  if (!j) return throw_error(env, "out of memory");
+  j->conv = c;
+  j->group = g;
+  return queue_job(env, j, convert_execute, argv, 2);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"load", NULL, js_load, NULL, NULL, NULL, napi_default, NULL},
     {"createConverter", NULL, js_create_converter, NULL, NULL, NULL, napi_default, NULL},
+    {"fetch", NULL, js_fetch, NULL, NULL, NULL, napi_default, NULL},
     {"convert", NULL, js_convert, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

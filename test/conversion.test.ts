@@ -3,7 +3,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as arrow from 'apache-arrow';
 import { create } from '../src/index.js';
-import { batchConverter } from '../src/arrow/batches.js';
+import { batchReader } from '../src/arrow/batches.js';
 import { nativeAvailable } from '../src/arrow/native.js';
 import { arrowSchema } from '../src/arrow/types.js';
 import { EngineConnection } from '../src/engine/engine.js';
@@ -38,11 +38,16 @@ async function convertAll(conversion: 'native' | 'js') {
   const sql = `SELECT * FROM read_parquet('${file}')`;
   const { columns } = await connection.describe(sql, 'test');
   const schema = arrowSchema(columns);
-  const converter = batchConverter(connection.raw, schema, columns.map((c) => c.type), conversion);
+  let used: string | undefined;
   const batches: arrow.RecordBatch[] = [];
-  for await (const chunk of connection.chunks({ sql, params: [] }, 'test')) batches.push(converter.convert(chunk));
+  const stream = connection.stream({ sql, params: [] }, 'test', (result) => {
+    const reader = batchReader(connection.raw, result, schema, columns.map((c) => c.type), conversion);
+    used = reader.conversion;
+    return reader;
+  });
+  for await (const group of stream) batches.push(...group);
   connection.close();
-  return { table: new arrow.Table(batches), used: converter.conversion };
+  return { table: new arrow.Table(batches), used };
 }
 
 describe('DuckDB → Arrow conversion', () => {

@@ -1,45 +1,56 @@
 import * as arrow from 'apache-arrow';
 import duckdb from '@duckdb/node-bindings';
-import type { DuckDBConnection, DuckDBDataChunk, DuckDBType } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBResult, DuckDBType } from '@duckdb/node-api';
 import { convertChunkJs } from './jsConvert.js';
-import { nativeConverter } from './native.js';
+import { nativeReader } from './native.js';
 
 export type Conversion = 'native' | 'js';
 
-/** Turns the chunks of one query into RecordBatches of a fixed schema. */
-export interface BatchConverter {
+/** Reads the RecordBatches of one streaming result, one per DuckDB chunk. */
+export interface BatchReader {
   readonly conversion: Conversion;
-  convert(chunk: DuckDBDataChunk): arrow.RecordBatch;
+  /** The next batches (one or a few), or null at the end. One call at a time. */
+  next(): Promise<arrow.RecordBatch[] | null>;
+  /** Settles work still running for this result; call before closing its connection. */
+  close(): Promise<void>;
 }
 
 /**
- * Picks the native converter (DuckDB's own chunk→Arrow, see DESIGN §5) when the addon is loaded and
- * handles every column type, else the pure-JS one. `BUNDLEBASE_CONVERSION=js` forces the JS path.
+ * Picks the native reader (DuckDB's own chunk→Arrow on a worker thread, DESIGN §5) when the addon
+ * is loaded and handles every column type, else the pure-JS converter.
+ * `BUNDLEBASE_CONVERSION=js` forces the JS path.
  */
-export function batchConverter(
+export function batchReader(
   connection: DuckDBConnection,
+  result: DuckDBResult,
   schema: arrow.Schema,
   types: readonly DuckDBType[],
   prefer: Conversion | undefined = process.env.BUNDLEBASE_CONVERSION === 'js' ? 'js' : undefined,
-): BatchConverter {
+): BatchReader {
   const structType = new arrow.Struct(schema.fields);
   const toBatch = (length: number, children: arrow.Data[]) =>
     new arrow.RecordBatch(schema, arrow.makeData({ type: structType, length, nullCount: 0, children }));
-  const native = prefer === 'js' ? undefined : nativeConverter(connection, schema);
-  let conversion: Conversion = native ? 'native' : 'js';
+  const native = prefer === 'js' ? undefined : nativeReader(connection, result, schema);
+  if (native) {
+    return {
+      conversion: 'native',
+      next: async () => {
+        const converted = await native.next();
+        return converted && converted.map((c) => toBatch(c.length, c.children));
+      },
+      close: () => native.close(),
+    };
+  }
   return {
-    get conversion() {
-      return conversion;
-    },
-    convert(chunk) {
-      const length = chunk.rowCount;
-      const children = native?.(chunk);
-      if (children) return toBatch(length, children);
-      conversion = 'js';
-      const batch = toBatch(length, convertChunkJs(chunk, schema.fields, types));
+    conversion: 'js',
+    async next() {
+      const chunk = await result.fetchChunk();
+      if (chunk === null || chunk.rowCount === 0) return null;
+      const batch = toBatch(chunk.rowCount, convertChunkJs(chunk, schema.fields, types));
       // the batch owns copies of everything: drop DuckDB's string heap now rather than at GC
       duckdb.data_chunk_reset(chunk.chunk);
-      return batch;
+      return [batch];
     },
+    close: async () => undefined,
   };
 }

@@ -2,16 +2,18 @@ import * as arrow from 'apache-arrow';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBResult } from '@duckdb/node-api';
 
 /** The addon built from native/arrow_chunk.c (see there for the buffer layout). */
 interface Addon {
   load(libduckdbPath: string): boolean;
-  createConverter(connection: unknown, chunk: unknown): { converter: unknown; formats: string[] };
-  convert(converter: unknown, chunk: unknown): ArrayBuffer | null;
+  createConverter(connection: unknown, result: unknown): { converter: unknown; formats: string[] };
+  fetch(result: unknown): Promise<[group: unknown, last: boolean] | null>;
+  convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
 }
 
-// per-column int32 fields at the start of the converted buffer, as META_* in arrow_chunk.c
+// int32 fields at the start of a converted block, as HEADER_* and META_* in arrow_chunk.c
+const HEADER_BATCHES = 0, HEADER_FIELDS = 2;
 const NULL_COUNT = 0, ARRAY_OFFSET = 1, VALIDITY = 2, VALIDITY_LEN = 3, OFFSETS = 4, OFFSETS_LEN = 5, DATA = 6, DATA_LEN = 7;
 const META_FIELDS = 8;
 
@@ -69,34 +71,71 @@ function formatsMatch(schema: arrow.Schema, formats: string[]): boolean {
   });
 }
 
+/** One converted chunk: its row count and a Data per column. */
+export interface ConvertedChunk {
+  length: number;
+  children: arrow.Data[];
+}
+
+export interface NativeReader {
+  /** The next few chunks (up to ~8192 rows) as Arrow Data, or null at the end. One call at a time. */
+  next(): Promise<ConvertedChunk[] | null>;
+  /** Waits for a fetch still running on a worker, so the connection can be closed safely. */
+  close(): Promise<void>;
+}
+
 /**
- * A converter using DuckDB's own chunk→Arrow code, or undefined when the addon is unavailable.
- * It returns undefined for a chunk when some column's Arrow layout is not one it handles; the
- * caller then converts that stream in JS.
+ * Reads a streaming result through the addon: fetching chunk i+1 (DuckDB) runs on one worker thread
+ * while chunk i is converted to Arrow on another. Undefined when the addon is unavailable or some
+ * column's Arrow layout is not one it handles; the caller then reads in JS.
  */
-export function nativeConverter(
-  connection: DuckDBConnection,
-  schema: arrow.Schema,
-): ((chunk: DuckDBDataChunk) => arrow.Data[] | undefined) | undefined {
+export function nativeReader(connection: DuckDBConnection, result: DuckDBResult, schema: arrow.Schema): NativeReader | undefined {
   const native = loadAddon();
   if (!native) return undefined;
   const rawConnection = (connection as unknown as { connection: unknown }).connection;
-  let converter: unknown;
-  let usable: boolean | undefined;
-  return (chunk) => {
-    const rawChunk = chunk.chunk;
-    if (usable === undefined) {
-      const created = native.createConverter(rawConnection, rawChunk);
-      converter = created.converter;
-      usable = formatsMatch(schema, created.formats);
-    }
-    if (!usable) return undefined;
-    const length = chunk.rowCount;
-    const buffer = native.convert(converter, rawChunk);
-    if (buffer === null) return undefined;
-    const meta = new Int32Array(buffer, 0, schema.fields.length * META_FIELDS);
-    return schema.fields.map((field, i) => dataFromBuffers(field.type, length, buffer, meta.subarray(i * META_FIELDS)));
+  const rawResult = (result as unknown as { result: unknown }).result;
+  const { converter, formats } = native.createConverter(rawConnection, rawResult);
+  if (!formatsMatch(schema, formats)) return undefined;
+  const fetchNext = () => {
+    const fetched = native.fetch(rawResult);
+    fetched.catch(() => undefined); // awaited by next() or close(); never left unhandled
+    return fetched;
   };
+  let fetching: Promise<[unknown, boolean] | null> | undefined;
+  let ended = false;
+  return {
+    async next() {
+      if (ended) return null;
+      const fetched = await (fetching ?? fetchNext());
+      if (fetched === null) {
+        ended = true;
+        return null;
+      }
+      const [group, last] = fetched;
+      ended = last;
+      fetching = last ? undefined : fetchNext(); // the next fetch runs while this group converts
+      return unpack(await native.convert(converter, group), schema);
+    },
+    async close() {
+      await fetching?.catch(() => undefined);
+      fetching = undefined;
+    },
+  };
+}
+
+/** Splits a converted block into its chunks' Arrow Data (views over the block, no copies). */
+function unpack(buffer: ArrayBuffer, schema: arrow.Schema): ConvertedChunk[] {
+  const batches = new Int32Array(buffer, 0, 1)[HEADER_BATCHES]!;
+  const perBatch = 1 + schema.fields.length * META_FIELDS;
+  const meta = new Int32Array(buffer, 0, HEADER_FIELDS + batches * perBatch);
+  const chunks: ConvertedChunk[] = [];
+  for (let b = 0; b < batches; b++) {
+    const at = HEADER_FIELDS + b * perBatch;
+    const length = meta[at]!;
+    const children = schema.fields.map((field, i) => dataFromBuffers(field.type, length, buffer, meta.subarray(at + 1 + i * META_FIELDS)));
+    chunks.push({ length, children });
+  }
+  return chunks;
 }
 
 function view<T>(Type: new (b: ArrayBuffer, offset: number, length: number) => T, buffer: ArrayBuffer, offset: number, bytes: number, per: number): T | undefined {

@@ -1,6 +1,6 @@
 import * as arrow from 'apache-arrow';
 import path from 'node:path';
-import { batchConverter } from '../arrow/batches.js';
+import { batchReader } from '../arrow/batches.js';
 import { arrowSchema } from '../arrow/types.js';
 import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineConnection, type Description, type Statement } from '../engine/engine.js';
@@ -130,10 +130,13 @@ export abstract class BundleBase implements AsyncDisposable {
     const abort = () => connection.raw.interrupt();
     options.signal?.addEventListener('abort', abort);
     try {
-      const converter = batchConverter(connection.raw, schema, columns.map((c) => c.type));
-      for await (const chunk of connection.chunks(stmt, `Reading ${this.url}`)) {
-        if (options.signal?.aborted) return;
-        yield converter.convert(chunk);
+      const types = columns.map((c) => c.type);
+      const batches = connection.stream(stmt, `Reading ${this.url}`, (result) => batchReader(connection.raw, result, schema, types));
+      for await (const group of batches) {
+        for (const batch of group) {
+          if (options.signal?.aborted) return;
+          yield batch;
+        }
       }
     } finally {
       options.signal?.removeEventListener('abort', abort);

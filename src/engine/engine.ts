@@ -1,8 +1,8 @@
 import {
   DuckDBConnection,
-  DuckDBDataChunk,
   DuckDBInstance,
   DuckDBPreparedStatement,
+  DuckDBResult,
   DuckDBType,
 } from '@duckdb/node-api';
 import { fromEngineError } from '../errors.js';
@@ -12,6 +12,12 @@ import { bindParams, type ParamValue } from './params.js';
 export interface Statement {
   sql: string;
   params: readonly ParamValue[];
+}
+
+/** Pulls converted items from one streaming result. */
+export interface ResultReader<T> {
+  next(): Promise<T | null>;
+  close(): Promise<void>;
 }
 
 export interface ColumnInfo {
@@ -104,28 +110,32 @@ export class EngineConnection {
   }
 
   /**
-   * Streams a statement's chunks. One chunk is prefetched while the caller converts the current one,
-   * so DuckDB and JS work in parallel with at most two chunks in flight. Leaving the loop early
-   * interrupts the query.
+   * Streams a statement's result through `read`, which turns the DuckDB result into a reader of
+   * items (converted batches; null at the end). One item is prefetched while the caller uses the
+   * current one, so DuckDB and JS work in parallel with few chunks in flight. Leaving the loop
+   * early interrupts the query and waits for work in flight before releasing the statement.
    */
-  async *chunks(stmt: Statement, context: string): AsyncGenerator<DuckDBDataChunk> {
+  async *stream<T>(stmt: Statement, context: string, read: (result: DuckDBResult) => ResultReader<T>): AsyncGenerator<T> {
     const prepared = await this.prepare(stmt, context);
-    let pending: Promise<DuckDBDataChunk | null> | undefined;
+    let pending: Promise<T | null> | undefined;
+    let reader: ResultReader<T> | undefined;
     let finished = false;
     try {
       const result = await prepared.stream().catch((err) => {
         throw fromEngineError(err, context);
       });
-      const fetch = () => result.fetchChunk().catch((err) => {
+      reader = read(result);
+      const current = reader;
+      const fetch = () => current.next().catch((err) => {
         throw fromEngineError(err, context);
       });
       pending = fetch();
       for (;;) {
-        const chunk = await pending;
+        const item = await pending;
         pending = undefined;
-        if (chunk === null || chunk.rowCount === 0) break;
+        if (item === null) break;
         pending = fetch();
-        yield chunk;
+        yield item;
       }
       finished = true;
     } finally {
@@ -133,6 +143,7 @@ export class EngineConnection {
         this.raw.interrupt();
         await pending?.catch(() => undefined);
       }
+      await reader?.close();
       prepared.destroySync();
     }
   }
