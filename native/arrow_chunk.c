@@ -560,12 +560,31 @@ static napi_value js_convert(napi_env env, napi_callback_info info) {
   return queue_job(env, j, convert_execute, argv, 2);
 }
 
+/*
+ * resultError(result) -> string | null
+ * A streaming result that failed mid-way ends like an exhausted one (fetch returns no chunk); this
+ * tells the two apart, which @duckdb/node-api cannot.
+ */
+static napi_value js_result_error(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], value;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!loaded) return throw_error(env, "libduckdb symbols are not loaded");
+  duckdb_result *result = argc < 1 ? NULL : (duckdb_result *)tagged_external(env, argv[0], &RESULT_TAG);
+  if (!result) return throw_error(env, "resultError expects a DuckDB result");
+  const char *message = ddb.result_error(result);
+  if (message) CHECK(napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &value));
+  else CHECK(napi_get_null(env, &value));
+  return value;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"load", NULL, js_load, NULL, NULL, NULL, napi_default, NULL},
     {"createConverter", NULL, js_create_converter, NULL, NULL, NULL, napi_default, NULL},
     {"fetch", NULL, js_fetch, NULL, NULL, NULL, napi_default, NULL},
     {"convert", NULL, js_convert, NULL, NULL, NULL, napi_default, NULL},
+    {"resultError", NULL, js_result_error, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

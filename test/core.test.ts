@@ -264,16 +264,25 @@ describe('disposal', () => {
 });
 
 describe('errors while streaming', () => {
-  it('an error raised mid-stream rejects the iteration with SQL_ERROR after earlier batches', async () => {
-    const big = await writeFixture(path.join(await tempDir(), 'stream-error.parquet'), peopleSql(300_000));
-    // recording only binds the SQL; the error fires when rows past 150 000 are read
-    const b = await create().attach(big).filter(`CASE WHEN id >= 150000 THEN error('boom at ' || id) ELSE true END`);
-    let rows = 0;
-    await assert.rejects(async () => {
-      for await (const batch of b.stream()) rows += batch.numRows;
-    }, (err: unknown) => (err as { code?: string }).code === 'SQL_ERROR' && /boom at/.test((err as Error).message));
-    assert.ok(rows < 300_000);
-    assert.equal((await b.schema()).fields.length, 4, 'the bundle stays usable');
-    await b.close();
-  });
+  for (const conversion of ['native', 'js'] as const) {
+    it(`an error raised mid-stream rejects the iteration with SQL_ERROR after earlier batches (${conversion})`, { skip: process.env.BUNDLEBASE_SKIP_NATIVE ? 'needs the addon to see a failed fetch' : false }, async () => {
+      const previous = process.env.BUNDLEBASE_CONVERSION;
+      process.env.BUNDLEBASE_CONVERSION = conversion;
+      try {
+        const big = await writeFixture(path.join(await tempDir(), 'stream-error.parquet'), peopleSql(300_000));
+        // recording only binds the SQL; the error fires when rows past 150 000 are read
+        const b = await create().attach(big).filter(`CASE WHEN id >= 150000 THEN error('boom at ' || id) ELSE true END`);
+        let rows = 0;
+        await assert.rejects(async () => {
+          for await (const batch of b.stream()) rows += batch.numRows;
+        }, (err: unknown) => (err as { code?: string }).code === 'SQL_ERROR' && /boom at/.test((err as Error).message));
+        assert.ok(rows < 300_000);
+        assert.equal((await b.schema()).fields.length, 4, 'the bundle stays usable');
+        await b.close();
+      } finally {
+        if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
+        else process.env.BUNDLEBASE_CONVERSION = previous;
+      }
+    });
+  }
 });

@@ -2,7 +2,7 @@ import * as arrow from 'apache-arrow';
 import duckdb from '@duckdb/node-bindings';
 import type { DuckDBConnection, DuckDBResult, DuckDBType } from '@duckdb/node-api';
 import { convertChunkJs } from './jsConvert.js';
-import { nativeReader } from './native.js';
+import { nativeReader, streamError } from './native.js';
 
 export type Conversion = 'native' | 'js';
 
@@ -45,7 +45,11 @@ export function batchReader(
     conversion: 'js',
     async next() {
       const chunk = await result.fetchChunk();
-      if (chunk === null || chunk.rowCount === 0) return null;
+      if (chunk === null || chunk.rowCount === 0) {
+        const error = streamError(result);
+        if (error) throw new Error(error);
+        return null;
+      }
       const batch = toBatch(chunk.rowCount, convertChunkJs(chunk, schema.fields, types));
       // the batch owns copies of everything: drop DuckDB's string heap now rather than at GC
       duckdb.data_chunk_reset(chunk.chunk);

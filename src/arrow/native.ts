@@ -10,6 +10,7 @@ interface Addon {
   createConverter(connection: unknown, result: unknown): { converter: unknown; formats: string[] };
   fetch(result: unknown): Promise<[group: unknown, last: boolean] | null>;
   convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
+  resultError(result: unknown): string | null;
 }
 
 // int32 fields at the start of a converted block, as HEADER_* and META_* in arrow_chunk.c
@@ -23,7 +24,6 @@ let addon: Addon | null | undefined;
 function loadAddon(): Addon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  if (process.env.BUNDLEBASE_CONVERSION === 'js') return addon;
   try {
     const require = createRequire(import.meta.url);
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -39,6 +39,14 @@ function loadAddon(): Addon | null {
 
 export function nativeAvailable(): boolean {
   return loadAddon() !== null;
+}
+
+/**
+ * The error of a streaming result that ended, or null. A failed fetch ends a stream like an
+ * exhausted one; without the addon the failure cannot be seen (see README).
+ */
+export function streamError(result: DuckDBResult): string | null {
+  return loadAddon()?.resultError((result as unknown as { result: unknown }).result) ?? null;
 }
 
 /** The Arrow C format string DuckDB must produce for `type` for the buffers to be read as `type`. */
