@@ -15,6 +15,7 @@ export type { OpenOptions } from './bundle/load.js';
 export type { Change, Commit, Diff, ExportFormat, ExportOptions, OperationInfo, SchemaChange, Status, StreamOptions } from './bundle/types.js';
 export { BundlebaseError, type ErrorCode } from './errors.js';
 export type { ParamValue } from './engine/params.js';
+export type { FunctionDefinition, FunctionPage, SourceFunction } from './engine/functions.js';
 
 /**
  * Starts a new bundle at `path` (a directory, `file://` URL or `memory:///name`); without a path,

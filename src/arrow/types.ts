@@ -1,5 +1,9 @@
 import * as arrow from 'apache-arrow';
-import { DuckDBType, DuckDBTypeId } from '@duckdb/node-api';
+import {
+  BIGINT, BLOB, BOOLEAN, DATE, DOUBLE, FLOAT, INTEGER, SMALLINT, TIMESTAMP, TINYINT, UBIGINT, UINTEGER, USMALLINT, UTINYINT, VARCHAR,
+  DuckDBType,
+  DuckDBTypeId,
+} from '@duckdb/node-api';
 import type { ColumnInfo } from '../engine/engine.js';
 import { invalidArgument } from '../errors.js';
 
@@ -50,31 +54,32 @@ export function arrowSchema(columns: readonly ColumnInfo[]): arrow.Schema {
   return new arrow.Schema(columns.map((c) => new arrow.Field(c.name, arrowType(c.type), true)));
 }
 
-/** The Arrow type names used in manifests and in `defineFunction({ output })`, with their DuckDB SQL type. */
-const NAMED_TYPES: Record<string, { arrow: () => arrow.DataType; sql: string }> = {
-  Boolean: { arrow: () => new arrow.Bool(), sql: 'BOOLEAN' },
-  Int8: { arrow: () => new arrow.Int8(), sql: 'TINYINT' },
-  Int16: { arrow: () => new arrow.Int16(), sql: 'SMALLINT' },
-  Int32: { arrow: () => new arrow.Int32(), sql: 'INTEGER' },
-  Int64: { arrow: () => new arrow.Int64(), sql: 'BIGINT' },
-  UInt8: { arrow: () => new arrow.Uint8(), sql: 'UTINYINT' },
-  UInt16: { arrow: () => new arrow.Uint16(), sql: 'USMALLINT' },
-  UInt32: { arrow: () => new arrow.Uint32(), sql: 'UINTEGER' },
-  UInt64: { arrow: () => new arrow.Uint64(), sql: 'UBIGINT' },
-  Float32: { arrow: () => new arrow.Float32(), sql: 'FLOAT' },
-  Float64: { arrow: () => new arrow.Float64(), sql: 'DOUBLE' },
-  Utf8: { arrow: () => new arrow.Utf8(), sql: 'VARCHAR' },
-  Binary: { arrow: () => new arrow.Binary(), sql: 'BLOB' },
-  Date32: { arrow: () => new arrow.DateDay(), sql: 'DATE' },
-  Timestamp: { arrow: () => new arrow.TimestampMicrosecond(), sql: 'TIMESTAMP' },
+/** The Arrow type names of `defineFunction({ output })` (and manifests), with the DuckDB type a column gets. */
+const NAMED_TYPES: Record<string, { arrow: () => arrow.DataType; duckdb: DuckDBType }> = {
+  Boolean: { arrow: () => new arrow.Bool(), duckdb: BOOLEAN },
+  Int8: { arrow: () => new arrow.Int8(), duckdb: TINYINT },
+  Int16: { arrow: () => new arrow.Int16(), duckdb: SMALLINT },
+  Int32: { arrow: () => new arrow.Int32(), duckdb: INTEGER },
+  Int64: { arrow: () => new arrow.Int64(), duckdb: BIGINT },
+  UInt8: { arrow: () => new arrow.Uint8(), duckdb: UTINYINT },
+  UInt16: { arrow: () => new arrow.Uint16(), duckdb: USMALLINT },
+  UInt32: { arrow: () => new arrow.Uint32(), duckdb: UINTEGER },
+  UInt64: { arrow: () => new arrow.Uint64(), duckdb: UBIGINT },
+  Float32: { arrow: () => new arrow.Float32(), duckdb: FLOAT },
+  Float64: { arrow: () => new arrow.Float64(), duckdb: DOUBLE },
+  Utf8: { arrow: () => new arrow.Utf8(), duckdb: VARCHAR },
+  Binary: { arrow: () => new arrow.Binary(), duckdb: BLOB },
+  Date32: { arrow: () => new arrow.DateDay(), duckdb: DATE },
+  Timestamp: { arrow: () => new arrow.TimestampMicrosecond(), duckdb: TIMESTAMP },
 };
 
-export function namedType(name: string): { arrow: arrow.DataType; sql: string } {
+/** Looks up a type name; an unknown one is INVALID_ARGUMENT naming it (and `what` it was for). */
+export function namedType(name: string, what = 'a column'): { arrow: arrow.DataType; duckdb: DuckDBType } {
   const entry = Object.hasOwn(NAMED_TYPES, name) ? NAMED_TYPES[name] : undefined;
   if (!entry) {
-    throw invalidArgument(`Unknown type name '${name}'; known: ${Object.keys(NAMED_TYPES).join(', ')}`);
+    throw invalidArgument(`Unknown type name '${name}' for ${what}; known: ${Object.keys(NAMED_TYPES).join(', ')}`);
   }
-  return { arrow: entry.arrow(), sql: entry.sql };
+  return { arrow: entry.arrow(), duckdb: entry.duckdb };
 }
 
 /** The name a manifest records for an Arrow type (DataFusion's spelling for the common ones). */

@@ -4,14 +4,25 @@ import { batchReader } from '../arrow/batches.js';
 import { arrowSchema } from '../arrow/types.js';
 import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineConnection, type Description, type Statement } from '../engine/engine.js';
-import { BundlebaseError, invalidArgument } from '../errors.js';
+import { BundlebaseError, invalidArgument, notFound } from '../errors.js';
 import type { Operation } from '../operations/operation.js';
 import { compile, recordedRowCount, wrap } from '../plan/compile.js';
 import { quoteLiteral } from '../plan/sql.js';
 import { PlanState } from '../plan/state.js';
-import { allCommits, asOf, committedOperations, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
+import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { verifySources } from './sources.js';
 import type { Change, Commit, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
+
+let readOnlyFactory: ((loaded: LoadedBundle) => BundleBase) | undefined;
+
+/** Set by bundle.ts: how to open a read-only Bundle without an import cycle. */
+export function setReadOnlyFactory(factory: (loaded: LoadedBundle) => BundleBase): void {
+  readOnlyFactory = factory;
+}
+
+function openReadOnly(loaded: LoadedBundle): BundleBase {
+  return readOnlyFactory!(loaded);
+}
 
 /** The read side shared by {@link Bundle} and {@link BundleBuilder}. */
 export abstract class BundleBase implements AsyncDisposable {
@@ -217,6 +228,33 @@ export abstract class BundleBase implements AsyncDisposable {
 
   operations(): OperationInfo[] {
     return this.effectiveOperations();
+  }
+
+  /** View id → name. */
+  views(): Map<string, string> {
+    return new Map(this.plan().views);
+  }
+
+  /** The id of a view named `nameOrId` (or with that id); NOT_FOUND listing the views otherwise. */
+  protected viewId(nameOrId: string): string {
+    const views = this.plan().views;
+    if (views.has(nameOrId)) return nameOrId;
+    const found = [...views].find(([, name]) => name === nameOrId);
+    if (found) return found[0];
+    const available = [...views].map(([id, name]) => `${name} (${id})`).join(', ');
+    throw notFound(`View '${nameOrId}' not found; available: ${available || 'none'}`);
+  }
+
+  /** Opens a committed view read-only: the parent's committed operations, then the view's own. */
+  async view(nameOrId: string): Promise<BundleBase> {
+    this.assertOpen();
+    await this.settled();
+    const id = this.viewId(nameOrId);
+    const store = this.loaded.store.child(`view_${id}`);
+    if (!(await store.read('00000000000000000.yaml'))) {
+      throw notFound(`View '${nameOrId}' is not committed yet; commit the bundle first`);
+    }
+    return openReadOnly(await loadBundle(store.url));
   }
 
   protected assertOpen(): void {

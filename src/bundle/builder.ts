@@ -1,15 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { validateParams, type ParamValue } from '../engine/params.js';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, notFound } from '../errors.js';
+import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
 import { ensureInit, publishCommit, serialize, type CommitFile } from '../manifest/commits.js';
 import { AttachBlock, detectFormat, type AttachBlockFields } from '../operations/attachBlock.js';
+import { CreateView } from '../operations/createView.js';
 import { DefinePack } from '../operations/definePack.js';
+import { DropView } from '../operations/dropView.js';
+import { DefineFunction } from '../operations/defineFunction.js';
 import { Filter } from '../operations/filter.js';
+import { Join, parseJoinType } from '../operations/join.js';
 import { SetConfig, SetDescription, SetName } from '../operations/metadata.js';
 import type { Operation } from '../operations/operation.js';
 import { RemoveColumns } from '../operations/removeColumns.js';
 import { RenameColumn } from '../operations/renameColumn.js';
+import { RenameView } from '../operations/renameView.js';
 import { Select } from '../operations/select.js';
 import { compile } from '../plan/compile.js';
 import { maxParamIndex } from '../plan/sql.js';
@@ -17,6 +23,7 @@ import { PlanState, type CsvOptions } from '../plan/state.js';
 import { requireNonEmpty } from '../storage/location.js';
 import { storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
+import type { Bundle } from './bundle.js';
 import { BuilderChain } from './chain.js';
 import { inspectSource } from './inspect.js';
 import { committedOperations, newBundle, type LoadedBundle } from './load.js';
@@ -32,6 +39,8 @@ interface RecordedChange {
   id: string;
   description: string;
   operations: Operation[];
+  /** A view created by this change: written as `view_<id>/` when the change is committed. */
+  view?: { viewId: string; changes: RecordedChange[] };
 }
 
 /** A bundle being built: operations are recorded (never executed) until `commit()` writes them. */
@@ -66,11 +75,11 @@ export class BundleBuilder extends BundleBase {
    * Records one change after validating it: the operations must apply and the resulting pipeline
    * must compile and bind in DuckDB. A failure records nothing.
    */
-  private record(description: string, build: () => Operation[] | Promise<Operation[]>): BuilderChain {
+  private record(description: string, build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}): BuilderChain {
     return this.enqueue(async () => {
       const operations = await build();
       await this.validate([...this.effectiveOperations(), ...operations], description);
-      this.changes.push({ id: randomUUID(), description, operations });
+      this.changes.push({ ...extra, id: randomUUID(), description, operations });
     });
   }
 
@@ -99,32 +108,83 @@ export class BundleBuilder extends BundleBase {
 
   attach(url: string, options: AttachOptions = {}): BuilderChain {
     return this.record(`Attach ${url}`, async () => {
-      requireNonEmpty(url, 'Attach URL');
-      if (options.join !== undefined) throw invalidArgument(`Join '${options.join}' not found`);
-      const format = detectFormat(url, options.format);
-      const csv = pickCsv(options);
-      const source = await inspectSource(await this.connection(), url, format, csv, this.loaded.store.dir);
+      this.refuseOnView('attach');
       const state = this.plan();
-      const ops: Operation[] = [];
       let packId = state.basePackId;
+      if (options.join !== undefined) {
+        packId = state.joins.get(options.join);
+        if (packId === undefined) {
+          throw notFound(`Join '${options.join}' not found; joins: ${[...state.joins.keys()].join(', ') || '(none)'}`);
+        }
+      }
+      const ops: Operation[] = [];
       if (packId === undefined) {
         packId = shortId();
         ops.push(new DefinePack(packId));
       }
-      const fields: AttachBlockFields = {
-        source: url,
-        version: source.version,
-        id: shortId(),
-        packId,
-        numRows: source.numRows,
-        bytes: source.bytes,
-        schema: { fields: source.fields },
-        format: options.format,
-        csv,
-      };
-      ops.push(new AttachBlock(fields, { baseDir: this.loaded.store.dir }));
+      ops.push(await this.attachBlock(url, packId, options));
       return ops;
     });
+  }
+
+  /** Inspects a source and records it into `packId` (the eager step of attach: counts, stamps, schema). */
+  private async attachBlock(url: string, packId: string, options: AttachOptions): Promise<AttachBlock> {
+    requireNonEmpty(url, 'Attach URL');
+    const format = detectFormat(url, options.format);
+    const csv = pickCsv(options);
+    const source = await inspectSource(await this.connection(), url, format, csv, this.loaded.store.dir);
+    const fields: AttachBlockFields = {
+      source: url,
+      version: source.version,
+      id: shortId(),
+      packId,
+      numRows: source.numRows,
+      bytes: source.bytes,
+      schema: { fields: source.fields },
+      format: options.format,
+      csv,
+    };
+    return new AttachBlock(fields, { baseDir: this.loaded.store.dir });
+  }
+
+  /**
+   * Joins another source: `on` is SQL over `$base` (or `bundle`, the rows so far) and `name` (the
+   * joined rows). The joined columns follow the bundle's; a clashing one becomes `<column>_1`.
+   */
+  join(name: string, url: string, on: string, how: string = 'inner'): BuilderChain {
+    return this.record(`Join ${name}`, async () => {
+      this.refuseOnView('join');
+      requireNonEmpty(name, 'Join name');
+      requireNonEmpty(on, 'Join condition');
+      const joinType = parseJoinType(how);
+      const state = this.plan();
+      if (state.basePackId === undefined) throw invalidArgument(`Cannot join '${name}': attach a source to the bundle first`);
+      if (state.joins.has(name)) throw invalidArgument(`Join '${name}' already exists`);
+      const packId = shortId();
+      return [new DefinePack(packId), await this.attachBlock(url, packId, {}), new Join(name, packId, joinType, on)];
+    });
+  }
+
+  /**
+   * Defines the programmatic source `function://name`: `fn(page, schema)` is called with pages
+   * 0, 1, 2… in sequence while a read needs rows, and returns rows, a RecordBatch, or null when
+   * done. The signature is recorded; the implementation lives in this process (defining a name
+   * again replaces it everywhere).
+   */
+  defineFunction(definition: FunctionDefinition): BuilderChain {
+    const name = definition?.name;
+    return this.record(`Define function ${name}`, () => {
+      requireNonEmpty(name, 'Function name');
+      if (typeof definition.fn !== 'function') throw invalidArgument(`Function '${name}' needs an fn(page, schema)`);
+      outputColumns(definition.output, name);
+      defineSourceFunction(definition);
+      return [new DefineFunction({ name, output: { ...definition.output }, version: definition.version })];
+    });
+  }
+
+  /** Views are read-only projections of their parent: they cannot add sources or views. */
+  private refuseOnView(action: string): void {
+    if (this.loaded.isView) throw invalidArgument(`${action} is not allowed on a view (${this.url})`);
   }
 
   filter(where: string, params?: ParamValue[]): BuilderChain {
@@ -182,6 +242,58 @@ export class BundleBuilder extends BundleBase {
     });
   }
 
+  /**
+   * Stores `builder` (made from this bundle by `select()` or further operations) as a named view:
+   * `view_<id>/`, a bundle extending this one, written at the next commit.
+   */
+  createView(name: string, builder: BundleBuilder): BuilderChain {
+    const viewId = shortId();
+    const extra: Partial<RecordedChange> = {};
+    return this.record(`Create view ${name}`, async () => {
+      this.refuseOnView('createView');
+      requireNonEmpty(name, 'View name');
+      this.requireNewViewName(name);
+      const own = builder instanceof BundleBuilder ? await builder.changesBeyond(this) : undefined;
+      if (!own) throw invalidArgument(`createView('${name}') needs a builder made from this bundle, e.g. by select()`);
+      extra.view = { viewId, changes: own };
+      return [new CreateView(name, viewId)];
+    }, extra);
+  }
+
+  renameView(from: string, to: string): BuilderChain {
+    return this.record(`Rename view ${from} to ${to}`, () => {
+      this.refuseOnView('renameView');
+      requireNonEmpty(to, 'View name');
+      const id = this.viewId(from);
+      this.requireNewViewName(to);
+      return [new RenameView(id, to)];
+    });
+  }
+
+  dropView(name: string): BuilderChain {
+    return this.record(`Drop view ${name}`, () => {
+      this.refuseOnView('dropView');
+      return [new DropView(this.viewId(name))];
+    });
+  }
+
+  private requireNewViewName(name: string): void {
+    if ([...this.plan().views.values()].includes(name)) throw invalidArgument(`View '${name}' already exists`);
+  }
+
+  /** This builder's changes on top of `base`'s, when it was made from `base` (same commit, same changes). */
+  private async changesBeyond(base: BundleBuilder): Promise<RecordedChange[] | undefined> {
+    await this.settled();
+    if (this === base || this.loaded !== base.loaded) return undefined;
+    const prefix = base.changes;
+    if (prefix.some((change, i) => this.changes[i] !== change)) return undefined;
+    return this.changes.slice(prefix.length);
+  }
+
+  override async view(nameOrId: string): Promise<Bundle> {
+    return (await super.view(nameOrId)) as Bundle;
+  }
+
   /** A new, independent builder whose rows are the result of `sql` over the table `bundle`. */
   select(sql: string, params?: ParamValue[]): BuilderChain {
     return new BuilderChain(
@@ -226,14 +338,15 @@ export class BundleBuilder extends BundleBase {
     if (typeof message !== 'string') throw invalidArgument('Commit message must be a string');
     await this.enqueue(async () => {
       const number = (this.loaded.own.at(-1)?.number ?? 0) + 1;
-      const doc: CommitFile = {
-        author: author(),
-        message,
-        timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-        changes: this.changes.map((c) => ({ id: c.id, description: c.description, operations: c.operations.map((op) => op.toManifest()) })),
-      };
+      const doc = commitDoc(message, this.changes);
       const store = this.loaded.store;
       await ensureInit(store, this.loaded.parent ? { from: this.loaded.parent.url } : { id: this.loaded.id });
+      for (const view of this.changes.flatMap((c) => (c.view ? [c.view] : []))) {
+        // a view is a bundle of its own inside this one; written first, referenced by this commit
+        const viewStore = store.child(`view_${view.viewId}`);
+        await ensureInit(viewStore, { from: store.url });
+        await publishCommit(viewStore, 1, serialize(commitDoc(message, view.changes)));
+      }
       const file = await publishCommit(store, number, serialize(doc));
       const version = file.slice(5, 17);
       this.loaded = {
@@ -244,6 +357,15 @@ export class BundleBuilder extends BundleBase {
       this.changes = [];
     });
   }
+}
+
+function commitDoc(message: string, changes: readonly RecordedChange[]): CommitFile {
+  return {
+    author: author(),
+    message,
+    timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    changes: changes.map((c) => ({ id: c.id, description: c.description, operations: c.operations.map((op) => op.toManifest()) })),
+  };
 }
 
 function requireParamCount(sql: string, params: readonly ParamValue[]): void {

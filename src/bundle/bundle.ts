@@ -1,6 +1,6 @@
 import type { ParamValue } from '../engine/params.js';
 import type { Operation } from '../operations/operation.js';
-import { BundleBase } from './base.js';
+import { BundleBase, setReadOnlyFactory } from './base.js';
 import { BundleBuilder, extendBundle } from './builder.js';
 import { BuilderChain } from './chain.js';
 import { committedOperations, type LoadedBundle } from './load.js';
@@ -24,4 +24,10 @@ export class Bundle extends BundleBase {
   select(sql: string, params?: ParamValue[]): BuilderChain {
     return new BundleBuilder(this.loaded).select(sql, params);
   }
+
+  override async view(nameOrId: string): Promise<Bundle> {
+    return (await super.view(nameOrId)) as Bundle;
+  }
 }
+
+setReadOnlyFactory((loaded) => new Bundle(loaded));

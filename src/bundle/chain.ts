@@ -1,5 +1,6 @@
 import type { AttachOptions, BundleBuilder } from './builder.js';
 import type { ParamValue } from '../engine/params.js';
+import type { FunctionDefinition } from '../engine/functions.js';
 
 /**
  * What a mutating builder call returns: awaitable (resolves to the builder once the operation is
@@ -29,6 +30,10 @@ export class BuilderChain implements PromiseLike<BundleBuilder> {
 
   attach(url: string, options?: AttachOptions): BuilderChain {
     return this.next((b) => b.attach(url, options));
+  }
+
+  join(name: string, url: string, on: string, how?: string): BuilderChain {
+    return this.next((b) => b.join(name, url, on, how));
   }
 
   filter(where: string, params?: ParamValue[]): BuilderChain {
@@ -61,6 +66,22 @@ export class BuilderChain implements PromiseLike<BundleBuilder> {
 
   setConfig(key: string, value: string, urlPrefix?: string): BuilderChain {
     return this.next((b) => b.setConfig(key, value, urlPrefix));
+  }
+
+  createView(name: string, builder: BundleBuilder): BuilderChain {
+    return this.next((b) => b.createView(name, builder));
+  }
+
+  renameView(from: string, to: string): BuilderChain {
+    return this.next((b) => b.renameView(from, to));
+  }
+
+  dropView(name: string): BuilderChain {
+    return this.next((b) => b.dropView(name));
+  }
+
+  defineFunction(definition: FunctionDefinition): BuilderChain {
+    return this.next((b) => b.defineFunction(definition));
   }
 
   undo(): BuilderChain {

@@ -1,5 +1,7 @@
 import { arrowSchema, typeName } from '../arrow/types.js';
 import type { EngineConnection } from '../engine/engine.js';
+import { ensureTableFunction, functionTableName } from '../engine/functions.js';
+import { functionName } from '../operations/attachBlock.js';
 import type { SchemaField } from '../operations/attachBlock.js';
 import { sourceSql } from '../plan/sources.js';
 import { quoteLiteral } from '../plan/sql.js';
@@ -9,7 +11,7 @@ import { resolveSource, schemeOf, stampFile } from '../storage/location.js';
 export interface SourceFacts {
   version?: string;
   bytes?: number;
-  numRows: number;
+  numRows?: number;
   fields: SchemaField[];
 }
 
@@ -24,6 +26,7 @@ export async function inspectSource(
   csv: CsvOptions | undefined,
   baseDir: string | undefined,
 ): Promise<SourceFacts> {
+  if (format === 'function') return inspectFunction(connection, source);
   const location = resolveSource(source, baseDir);
   const isLocal = schemeOf(location) === undefined;
   const stamp = isLocal ? await stampFile(location) : undefined;
@@ -36,4 +39,13 @@ export async function inspectSource(
   const rows = await connection.queryRows({ sql: countSql, params: [] }, context);
   const fields = arrowSchema(columns).fields.map((f) => ({ name: f.name, data_type: typeName(f.type), nullable: true }));
   return { version: stamp?.version, bytes: stamp?.bytes, numRows: Number(rows[0]!.n), fields };
+}
+
+/** A function source: its declared columns (DuckDB binds the table function; nothing runs). */
+async function inspectFunction(connection: EngineConnection, source: string): Promise<SourceFacts> {
+  const name = functionName(source);
+  await ensureTableFunction(name);
+  const { columns } = await connection.describe(`SELECT * FROM ${functionTableName(name)}()`, `Attach ${source}`);
+  const fields = arrowSchema(columns).fields.map((f) => ({ name: f.name, data_type: typeName(f.type), nullable: true }));
+  return { fields };
 }

@@ -35,6 +35,8 @@ export interface LoadedBundle {
   init: InitFile | undefined;
   parent: LoadedBundle | undefined;
   own: CommitRecord[];
+  /** A view: a bundle stored as `view_<id>/` inside its parent, extending it. */
+  isView?: boolean;
 }
 
 export interface OpenOptions {
@@ -77,8 +79,15 @@ export async function loadBundle(url: string, options: OpenOptions = {}): Promis
       return { number: ref.number, version: ref.hash, file: ref.file, url: store.url, doc, changes };
     }),
   );
-  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own };
+  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own, isView: isViewOf(store, parent) };
   return options.version === undefined ? bundle : asOf(bundle, options.version);
+}
+
+/** A view lives in `view_<id>/` directly inside the bundle it extends. */
+function isViewOf(store: ManifestStore, parent: LoadedBundle | undefined): boolean {
+  if (!parent) return false;
+  const slash = store.url.lastIndexOf('/');
+  return /^view_[^/]+$/.test(store.url.slice(slash + 1)) && store.url.slice(0, slash) === parent.url;
 }
 
 /** `from:` may be absolute or relative to the extending bundle's directory. */

@@ -1,5 +1,6 @@
 import { BundlebaseError } from '../errors.js';
-import { AttachBlock } from '../operations/attachBlock.js';
+import { ensureTableFunction } from '../engine/functions.js';
+import { AttachBlock, functionName } from '../operations/attachBlock.js';
 import type { Operation } from '../operations/operation.js';
 import { stampFile } from '../storage/location.js';
 
@@ -8,6 +9,8 @@ import { stampFile } from '../storage/location.js';
  * the data would silently differ from what was committed.
  */
 export async function verifySources(operations: readonly Operation[]): Promise<void> {
+  const functions = operations.filter((op): op is AttachBlock => op instanceof AttachBlock && op.format === 'function');
+  for (const op of functions) await ensureTableFunction(functionName(op.source));
   const checks = operations
     .filter((op): op is AttachBlock => op instanceof AttachBlock && op.format !== 'function' && op.fields.version !== undefined)
     .filter((op) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(op.location))

@@ -2,6 +2,7 @@ import type { PlanState, CsvOptions, SourceFormat } from '../plan/state.js';
 import { resolveSource } from '../storage/location.js';
 import { compact, field, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
 import { invalidArgument } from '../errors.js';
+import { functionTableName } from '../engine/functions.js';
 
 export interface SchemaField {
   name: string;
@@ -43,6 +44,11 @@ export function detectFormat(source: string, explicit?: string): SourceFormat {
     throw invalidArgument(`Cannot tell the format of '${source}' from its extension; pass { format: 'parquet' | 'csv' | 'json' }`);
   }
   return found[1];
+}
+
+/** `function://name` → `name`. */
+export function functionName(source: string): string {
+  return source.replace(/^function:\/\//i, '');
 }
 
 /** Adds one source (a block) to a pack. `source` is kept exactly as the user passed it. */
@@ -99,15 +105,10 @@ export class AttachBlock implements Operation {
     blocks.push({
       id: this.fields.id,
       packId: this.fields.packId,
-      location: this.format === 'function' ? functionTableName(this.fields.source) : this.location,
+      location: this.format === 'function' ? functionTableName(functionName(this.fields.source)) : this.location,
       format: this.format,
       csv: this.fields.csv,
       numRows: this.fields.numRows,
     });
   }
-}
-
-/** `function://name` → the DuckDB table function registered for it. */
-export function functionTableName(source: string): string {
-  return `bundlebase_fn_${source.replace(/^function:\/\//i, '').replace(/[^A-Za-z0-9_]/g, '_')}`;
 }

@@ -1,25 +1,35 @@
 import { invalidArgument } from '../errors.js';
 import { AttachBlock } from './attachBlock.js';
+import { CreateView } from './createView.js';
+import { DefineFunction } from './defineFunction.js';
 import { DefinePack } from './definePack.js';
+import { DropView } from './dropView.js';
 import { Filter } from './filter.js';
+import { Join } from './join.js';
 import { SetConfig, SetDescription, SetName } from './metadata.js';
 import type { ManifestOp, Operation, ReplayContext } from './operation.js';
 import { RemoveColumns } from './removeColumns.js';
 import { RenameColumn } from './renameColumn.js';
+import { RenameView } from './renameView.js';
 import { Select } from './select.js';
 
 type Factory = (op: ManifestOp, context: ReplayContext) => Operation;
 
 const FACTORIES: Record<string, Factory> = {
   definePack: DefinePack.fromManifest,
+  defineFunction: DefineFunction.fromManifest,
   attachBlock: AttachBlock.fromManifest,
   filter: Filter.fromManifest,
+  join: Join.fromManifest,
   select: Select.fromManifest,
   removeColumns: RemoveColumns.fromManifest,
   renameColumn: RenameColumn.fromManifest,
   setName: SetName.fromManifest,
   setDescription: SetDescription.fromManifest,
   setConfig: SetConfig.fromManifest,
+  createView: CreateView.fromManifest,
+  renameView: RenameView.fromManifest,
+  dropView: DropView.fromManifest,
 };
 
 /** Registers the factory for a manifest operation type (used by the modules that add operations). */

@@ -38,6 +38,12 @@ export class PlanState {
   readonly packs = new Map<string, SourceBlock[]>();
   basePackId: string | undefined;
   readonly steps: Step[] = [];
+  /** Join name → the pack holding its sources. */
+  readonly joins = new Map<string, string>();
+  /** View id → name. */
+  readonly views = new Map<string, string>();
+  /** Function source name → its signature (name, output, version). */
+  readonly functions = new Map<string, { name: string; output: Record<string, string>; version?: string }>();
   name: string | undefined;
   description: string | undefined;
   readonly config = new Map<string, { value: string; urlPrefix?: string }>();

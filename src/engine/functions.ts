@@ -1,0 +1,157 @@
+import * as arrow from 'apache-arrow';
+import {
+  DuckDBTableFunction,
+  JSToDuckDBValueConverter,
+  type DuckDBDataChunk,
+  type DuckDBType,
+} from '@duckdb/node-api';
+import { namedType } from '../arrow/types.js';
+import { invalidArgument, notFound } from '../errors.js';
+import { EngineConnection } from './engine.js';
+
+/** A page of a function source: row objects, a RecordBatch, or null when there are no more. */
+export type FunctionPage = Record<string, unknown>[] | arrow.RecordBatch | null;
+export type SourceFunction = (page: number, schema: arrow.Schema) => FunctionPage;
+
+export interface FunctionDefinition {
+  name: string;
+  /** Column name → Arrow type name, in column order. */
+  output: Record<string, string>;
+  fn: SourceFunction;
+  version?: string;
+}
+
+/** The declared columns of a function source, with their Arrow and DuckDB types. */
+export function outputColumns(output: Record<string, string>, fnName: string): { name: string; arrow: arrow.DataType; type: DuckDBType }[] {
+  if (!output || typeof output !== 'object' || Object.keys(output).length === 0) {
+    throw invalidArgument(`Function '${fnName}' needs an output: { column: 'Int64' | 'Utf8' | … }`);
+  }
+  return Object.entries(output).map(([name, typeName]) => {
+    const { arrow: arrowType, duckdb } = namedType(typeName, `column '${name}' of function '${fnName}'`);
+    return { name, arrow: arrowType, type: duckdb };
+  });
+}
+
+/** The DuckDB table function that reads `function://name`. */
+export function functionTableName(name: string): string {
+  return `bundlebase_fn_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
+}
+
+/** Implementations defined in this process; defining a name again replaces it, for every bundle. */
+const definitions = new Map<string, FunctionDefinition>();
+const registered = new Set<string>();
+let registrar: Promise<EngineConnection> | undefined;
+
+export function defineSourceFunction(definition: FunctionDefinition): void {
+  outputColumns(definition.output, definition.name);
+  definitions.set(definition.name, definition);
+}
+
+export function sourceFunction(name: string): FunctionDefinition {
+  const definition = definitions.get(name);
+  if (!definition) {
+    throw notFound(`Function '${name}' is not defined in this process; call defineFunction({ name: '${name}', … }) first`);
+  }
+  return definition;
+}
+
+/**
+ * Makes `function://name` readable by DuckDB: one table function per name, registered once on the
+ * shared database. Bind looks up the current definition, so redefining never needs re-registering.
+ */
+export async function ensureTableFunction(name: string): Promise<void> {
+  sourceFunction(name);
+  if (registered.has(name)) return;
+  registered.add(name);
+  registrar ??= EngineConnection.open();
+  (await registrar).raw.registerTableFunction(
+    DuckDBTableFunction.create({
+      name: functionTableName(name),
+      bindFunction: (bind) => {
+        try {
+          const { output } = sourceFunction(name);
+          for (const column of outputColumns(output, name)) bind.addResultColumn(column.name, column.type);
+        } catch (err) {
+          bind.setError((err as Error).message);
+        }
+      },
+      // pages are pulled in sequence by one thread: fn is never called ahead or in parallel
+      initFunction: (init) => {
+        init.setMaxThreads(1);
+        init.setInitData(new PageReader(sourceFunction(name)));
+      },
+      mainFunction: (info, output) => {
+        try {
+          (info.initData as PageReader).fill(output);
+        } catch (err) {
+          info.setError(`Function '${name}' failed: ${(err as Error).message}`);
+        }
+      },
+    }),
+  );
+}
+
+const CHUNK_ROWS = 2048;
+
+/** Pulls pages from a source function and hands DuckDB up to one chunk of rows per call. */
+class PageReader {
+  private page = 0;
+  private done = false;
+  private columns: unknown[][] = [];
+  private offset = 0;
+  private readonly names: string[];
+  private readonly schema: arrow.Schema;
+
+  constructor(private readonly definition: FunctionDefinition) {
+    const columns = outputColumns(definition.output, definition.name);
+    this.names = columns.map((c) => c.name);
+    this.schema = new arrow.Schema(columns.map((c) => new arrow.Field(c.name, c.arrow, true)));
+  }
+
+  private pending(): number {
+    return (this.columns[0]?.length ?? 0) - this.offset;
+  }
+
+  fill(output: DuckDBDataChunk): void {
+    while (!this.done && this.pending() === 0) this.nextPage();
+    const rows = Math.min(CHUNK_ROWS, this.pending());
+    output.rowCount = rows;
+    if (rows === 0) return;
+    this.names.forEach((_, i) => {
+      output.setColumnValuesConverted(i, this.columns[i]!.slice(this.offset, this.offset + rows) as never[], JSToDuckDBValueConverter);
+    });
+    this.offset += rows;
+  }
+
+  private nextPage(): void {
+    const result = this.definition.fn(this.page++, this.schema);
+    this.offset = 0;
+    if (result === null || result === undefined) {
+      this.done = true;
+      this.columns = [];
+    } else if (result instanceof arrow.RecordBatch) {
+      this.columns = this.names.map((n) => {
+        const vector = result.getChild(n);
+        if (!vector) throw invalidArgument(`RecordBatch from function '${this.definition.name}' has no column '${n}'`);
+        return Array.from(vector, (v) => normalize(v, this.definition.output[n]!));
+      });
+    } else if (Array.isArray(result)) {
+      this.columns = this.names.map((n) => result.map((row) => normalize(row[n], this.definition.output[n]!)));
+    } else {
+      throw invalidArgument(`Function '${this.definition.name}' returned ${typeof result}; expected rows, a RecordBatch or null`);
+    }
+  }
+}
+
+/** JS values as DuckDB's converter expects them for each declared type (a batch is cast to it). */
+function normalize(value: unknown, typeName: string): unknown {
+  if (value === null || value === undefined) return null;
+  switch (typeName) {
+    case 'Int64': case 'UInt64': return typeof value === 'bigint' ? value : BigInt(Math.trunc(Number(value)));
+    case 'Int8': case 'Int16': case 'Int32': case 'UInt8': case 'UInt16': case 'UInt32': case 'Float32': case 'Float64': return Number(value);
+    case 'Utf8': return String(value);
+    case 'Boolean': return Boolean(value);
+    case 'Date32': case 'Timestamp': return value instanceof Date ? value : new Date(Number(value));
+    default: return value;
+  }
+}

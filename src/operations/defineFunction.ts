@@ -1,0 +1,41 @@
+import type { PlanState } from '../plan/state.js';
+import { invalidArgument } from '../errors.js';
+import { compact, type ManifestOp, type Operation } from './operation.js';
+
+export interface FunctionSignature {
+  name: string;
+  /** Column name → Arrow type name, in column order. */
+  output: Record<string, string>;
+  version?: string;
+}
+
+/**
+ * Records the signature of a programmatic source read as `function://name`. The implementation is
+ * not stored: each process defines it again (reading without it is a NOT_FOUND naming it).
+ */
+export class DefineFunction implements Operation {
+  readonly type = 'defineFunction';
+
+  constructor(readonly signature: FunctionSignature) {}
+
+  static fromManifest(op: ManifestOp): DefineFunction {
+    const signature = op.signature as FunctionSignature | undefined;
+    if (!signature || typeof signature.name !== 'string' || typeof signature.output !== 'object') {
+      throw invalidArgument("Operation 'defineFunction' needs a signature with a name and an output");
+    }
+    return new DefineFunction(signature);
+  }
+
+  describe(): string {
+    return `Define function ${this.signature.name}`;
+  }
+
+  toManifest(): ManifestOp {
+    const { name, output, version } = this.signature;
+    return { type: this.type, signature: compact({ name, output: { ...output }, version }) };
+  }
+
+  apply(state: PlanState): void {
+    state.functions.set(this.signature.name, this.signature);
+  }
+}

@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { before, describe, it } from 'node:test';
+import * as arrow from 'apache-arrow';
+import { create, open } from '../src/index.js';
+import { expectError, tempDir, writeFixture } from './helpers.js';
+
+let dir: string;
+let sales: string;
+let regions: string;
+let regions2: string;
+
+before(async () => {
+  dir = await tempDir();
+  sales = await writeFixture(path.join(dir, 'sales.csv'), `SELECT i AS id, 'c' || (i % 4) AS "Country", i * 10 AS amount FROM range(12) t(i)`);
+  regions = await writeFixture(path.join(dir, 'regions.parquet'), `SELECT 'c' || i AS "Country", 'region-' || i AS region FROM range(2) t(i)`);
+  regions2 = await writeFixture(path.join(dir, 'regions2.csv'), `SELECT 'c2' AS "Country", 'region-2' AS region`);
+});
+
+describe('joins', () => {
+  const counts = { inner: 6, left: 12, right: 6, full: 12 } as const;
+  for (const [how, rows] of Object.entries(counts)) {
+    it(`${how} join on $base, with the joined columns after the bundle's (clash → _1)`, async () => {
+      const b = await create().attach(sales).join('regions', regions, '$base."Country" = regions."Country"', how);
+      assert.deepEqual((await b.schema()).fields.map((f) => f.name), ['id', 'Country', 'amount', 'Country_1', 'region']);
+      const rowsOut = await b.toObjects();
+      assert.equal(rowsOut.length, rows);
+      const byId = new Map(rowsOut.map((r) => [Number(r.id), r.region]));
+      assert.equal(byId.get(5), 'region-1');
+      if (how === 'left' || how === 'full') assert.equal(byId.get(2), null);
+      assert.equal(b.status().changes.at(-1)!.description, 'Join regions');
+      await b.close();
+    });
+  }
+
+  it('accepts bundle as an alias of $base, and attach({ join }) adds sources to the join', async () => {
+    const b = await create().attach(sales).join('regions', regions, 'bundle."Country" = regions."Country"').attach(regions2, { join: 'regions' });
+    const regionsSeen = new Set((await b.toObjects()).map((r) => r.region));
+    assert.deepEqual([...regionsSeen].sort(), ['region-0', 'region-1', 'region-2']);
+    assert.equal(await b.numRows(), 9);
+    await b.close();
+  });
+
+  it('is recorded as definePack + attachBlock + join, and replays on open', async () => {
+    const bundleDir = path.join(dir, 'joined');
+    const b = await create(bundleDir).attach(sales).join('regions', regions, '$base."Country" = regions."Country"', 'left');
+    await b.commit('joined');
+    const text = await readFile(path.join(bundleDir, '_bundlebase', (await readdir(path.join(bundleDir, '_bundlebase'))).find((f) => f.startsWith('00001'))!), 'utf8');
+    assert.match(text, /type: join\n\s+name: regions\n\s+packId: \S+\n\s+joinType: Left\n\s+expression: \$base\."Country" = regions\."Country"/);
+    const r = await open(bundleDir);
+    assert.equal(await r.numRows(), 12);
+    assert.deepEqual(r.operations().map((o) => o.type), ['definePack', 'attachBlock', 'definePack', 'attachBlock', 'join']);
+    await Promise.all([b.close(), r.close()]);
+  });
+
+  it('bad joins are clear errors that change nothing', async () => {
+    const b = await create().attach(sales);
+    await expectError(() => b.join('regions', regions, '$base.nope = regions."Country"'), 'SQL_ERROR', /nope/);
+    await expectError(() => b.join('regions', regions, '$base."Country" = regions."Country"', 'sideways'), 'INVALID_ARGUMENT', /sideways/);
+    await expectError(() => b.join('regions', path.join(dir, 'missing.csv'), 'true'), 'NOT_FOUND', /missing\.csv/);
+    await expectError(() => b.attach(regions2, { join: 'nope' }), 'NOT_FOUND', /Join 'nope'/);
+    await b.join('regions', regions, '$base."Country" = regions."Country"');
+    await expectError(() => b.join('regions', regions, 'true'), 'INVALID_ARGUMENT', /already exists/);
+    assert.equal(b.status().changes.length, 2);
+    await expectError(async () => (await create()).join('x', regions, 'true'), 'INVALID_ARGUMENT', /attach a source/);
+    await b.close();
+  });
+});
+
+describe('views', () => {
+  async function withView(name: string) {
+    const bundleDir = path.join(dir, name);
+    const b = await create(bundleDir).attach(sales);
+    const adults = await b.select('SELECT id, amount FROM bundle WHERE amount >= $1', [50]);
+    await b.createView('big', adults);
+    await b.commit('with view');
+    return { bundleDir, b };
+  }
+
+  it('createView stores view_<id>/ extending the parent; view() opens it read-only', async () => {
+    const { bundleDir, b } = await withView('views-basic');
+    const views = b.views();
+    assert.equal(views.size, 1);
+    const [[id, name]] = [...views];
+    assert.equal(name, 'big');
+    const init = await readFile(path.join(bundleDir, `view_${id}`, '_bundlebase', '00000000000000000.yaml'), 'utf8');
+    assert.equal(init.trim(), `from: ${bundleDir}`);
+    const r = await open(bundleDir);
+    for (const key of ['big', id!]) {
+      const v = await r.view(key);
+      assert.deepEqual((await v.toColumns()).id!.map(Number), [5, 6, 7, 8, 9, 10, 11]);
+      assert.deepEqual(v.operations().map((o) => o.type), ['definePack', 'attachBlock', 'createView', 'select']);
+    }
+    await b.close();
+  });
+
+  it('a view reflects later commits to its parent', async () => {
+    const { bundleDir, b } = await withView('views-follow');
+    const more = await writeFixture(path.join(dir, 'more-sales.csv'), `SELECT 100 + i AS id, 'c1' AS "Country", 1000 AS amount FROM range(3) t(i)`);
+    const e = await (await open(bundleDir)).extend().attach(more);
+    await e.commit('more sales');
+    const v = await (await open(bundleDir)).view('big');
+    assert.equal(await v.numRows(), 7 + 3);
+    await Promise.all([b.close(), e.close()]);
+  });
+
+  it('renameView and dropView; duplicates and unknown views are clear errors', async () => {
+    const { bundleDir, b } = await withView('views-rename');
+    await expectError(() => b.createView('big', b), 'INVALID_ARGUMENT', /View 'big' already exists/);
+    await expectError(() => b.view('nope'), 'NOT_FOUND', /View 'nope' not found; available: big \(\w+\)/);
+    await expectError(() => b.renameView('nope', 'x'), 'NOT_FOUND', /View 'nope' not found/);
+    await b.renameView('big', 'large');
+    assert.deepEqual([...b.views().values()], ['large']);
+    await b.commit('renamed');
+    assert.equal(await (await (await open(bundleDir)).view('large')).numRows(), 7);
+    await b.dropView('large');
+    assert.equal(b.views().size, 0);
+    await b.commit('dropped');
+    await expectError(async () => (await open(bundleDir)).view('large'), 'NOT_FOUND', /available: none/);
+    await b.close();
+  });
+
+  it('a builder extended from a view is a view: attach, join and view operations are refused', async () => {
+    const { bundleDir, b } = await withView('views-readonly');
+    const v = await (await open(bundleDir)).view('big');
+    const e = await v.extend();
+    await expectError(() => e.attach(sales), 'INVALID_ARGUMENT', /not allowed on a view/);
+    await expectError(() => e.join('r', regions, 'true'), 'INVALID_ARGUMENT', /not allowed on a view/);
+    await expectError(() => e.createView('x', e), 'INVALID_ARGUMENT', /not allowed on a view/);
+    await expectError(() => e.dropView('big'), 'INVALID_ARGUMENT', /not allowed on a view/);
+    await e.filter('amount < 100');
+    assert.equal(await e.numRows(), 5);
+    await b.close();
+  });
+
+  it('createView needs a builder made from this bundle', async () => {
+    const b = await create().attach(sales);
+    const other = await create().attach(regions);
+    await expectError(() => b.createView('x', other), 'INVALID_ARGUMENT', /made from this bundle/);
+    await Promise.all([b.close(), other.close()]);
+  });
+});
+
+describe('function sources', () => {
+  it('pages are pulled in sequence, lazily, and rows are cast to the declared types', async () => {
+    const pages: number[] = [];
+    const b = await create().defineFunction({
+      name: 'numbers',
+      output: { n: 'Int64', label: 'Utf8', half: 'Float64' },
+      fn: (page, schema) => {
+        pages.push(page);
+        assert.deepEqual(schema.fields.map((f) => f.name), ['n', 'label', 'half']);
+        if (page === 3) return null;
+        return Array.from({ length: 3000 }, (_, i) => ({ n: page * 3000 + i, label: `#${page * 3000 + i}`, half: (page * 3000 + i) / 2 }));
+      },
+    }).attach('function://numbers');
+    assert.deepEqual(pages, [], 'attaching does not call fn');
+    assert.deepEqual((await b.schema()).fields.map((f) => `${f.name}:${f.type}`), ['n:Int64', 'label:Utf8', 'half:Float64']);
+    assert.equal(await b.numRows(), 9000);
+    assert.deepEqual(pages, [0, 1, 2, 3]);
+    await b.filter('n IN (1, 8999)');
+    const rows = await b.toObjects();
+    assert.deepEqual(rows, [{ n: 1n, label: '#1', half: 0.5 }, { n: 8999n, label: '#8999', half: 4499.5 }]);
+    await b.close();
+  });
+
+  it('accepts RecordBatches', async () => {
+    const b = await create().defineFunction({
+      name: 'batches',
+      output: { x: 'Int32', y: 'Utf8' },
+      fn: (page) => (page < 2 ? arrow.tableFromArrays({ x: Int32Array.from([page, page + 10]), y: [`a${page}`, `b${page}`] }).batches[0]! : null),
+    }).attach('function://batches');
+    assert.deepEqual(await b.toObjects(), [{ x: 0, y: 'a0' }, { x: 10, y: 'b0' }, { x: 1, y: 'a1' }, { x: 11, y: 'b1' }]);
+    await b.close();
+  });
+
+  it('persists the signature; opening without the implementation works, reading names the function', async () => {
+    const bundleDir = path.join(dir, 'functions');
+    const b = await create(bundleDir).defineFunction({ name: 'later', output: { v: 'Int32' }, fn: (p) => (p ? null : [{ v: 1 }]), version: '1' }).attach('function://later');
+    await b.commit('fn');
+    const text = await readFile(path.join(bundleDir, '_bundlebase', (await readdir(path.join(bundleDir, '_bundlebase'))).find((f) => f.startsWith('00001'))!), 'utf8');
+    assert.match(text, /type: defineFunction\n\s+signature:\n\s+name: later\n\s+output:\n\s+v: Int32\n\s+version: "1"/);
+    assert.match(text, /source: function:\/\/later/);
+    // a different implementation under the same name replaces it everywhere
+    await (await create()).defineFunction({ name: 'later', output: { v: 'Int32' }, fn: (p) => (p ? null : [{ v: 2 }, { v: 3 }]) });
+    const r = await open(bundleDir);
+    assert.deepEqual(await r.toObjects(), [{ v: 2 }, { v: 3 }]);
+    await Promise.all([b.close(), r.close()]);
+  });
+
+  it('bad definitions and undefined functions are clear errors', async () => {
+    const b = await create();
+    await expectError(() => b.defineFunction({ name: 'bad', output: { v: 'Integer42' }, fn: () => null }), 'INVALID_ARGUMENT', /Integer42/);
+    await expectError(() => b.defineFunction({ name: 'bad', output: {}, fn: () => null }), 'INVALID_ARGUMENT', /output/);
+    await expectError(() => b.attach('function://never_defined'), 'NOT_FOUND', /never_defined/);
+    assert.equal(b.status().changes.length, 0);
+    await b.close();
+  });
+
+  it('a function that throws fails the read with its message', async () => {
+    const b = await create().defineFunction({ name: 'thrower', output: { v: 'Int32' }, fn: (page) => { if (page === 1) throw new Error('upstream down'); return [{ v: page }]; } }).attach('function://thrower');
+    await expectError(() => b.toObjects(), 'SQL_ERROR', /upstream down/);
+    await b.close();
+  });
+});
