@@ -43,6 +43,13 @@ const cases = {
     await b.close();
     return { rows: table.numRows };
   },
+  async lookup() {
+    // file = the id to look up here
+    const b = await (await open(bundleDir)).extend().filter('id = $1', [Number(file)]);
+    const rows = (await b.toObjects()).length;
+    await b.close();
+    return { rows };
+  },
   async open() {
     const b = await open(bundleDir);
     const rows = b.history().length;

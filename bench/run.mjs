@@ -18,6 +18,7 @@ function option(name, fallback) {
 const sizes = option('rows', '1000000,10000000').split(',').map(Number);
 const formats = option('formats', 'parquet,csv,json').split(',');
 const paths = option('paths', 'stream,stream-js,export,numRows,toArrow').split(',');
+const lookupFormats = option('lookup-formats', 'csv,parquet').split(',').filter(Boolean);
 
 /** 10 columns like DESIGN §5: 3 BIGINT, 4 VARCHAR (one long), DOUBLE, TIMESTAMP, BOOLEAN. */
 const GENERATOR = (rows) => `
@@ -77,6 +78,30 @@ for (const rows of sizes) {
         `${(ours.rows / ours.seconds / 1e6).toFixed(2)} M  (${mb(bytes)} file, ${ours.rows} rows${ours.conversion ? `, ${ours.conversion}` : ''})`,
       );
     }
+  }
+}
+
+// equality lookups: the same bundle with and without an index on id
+console.log('\nrows      format  lookup id = ?       indexed   plain     speed-up  index build');
+for (const rows of sizes) {
+  for (const format of lookupFormats) {
+    const { file } = await prepareData(rows, format);
+    const indexedDir = path.join(dataDir, `bundle-ix-${rows}-${format}`);
+    let build = 'existing';
+    if (!existsSync(indexedDir)) {
+      const b = await create(indexedDir).attach(file);
+      const start = performance.now();
+      await b.createIndex('id');
+      build = `${((performance.now() - start) / 1000).toFixed(1)}s`;
+      await b.commit('indexed');
+      await b.close();
+    }
+    const plainDir = path.join(dataDir, `bundle-plain-${rows}-${format}`);
+    if (!existsSync(plainDir)) await create(plainDir).attach(file).commit('plain');
+    const id = String(Math.floor(rows / 2) + 7);
+    const withIndex = runCase('lookup', [indexedDir, id, format]);
+    const without = runCase('lookup', [plainDir, id, format]);
+    console.log(pad(rows, 10) + pad(format, 8) + pad(`${withIndex.rows} row(s)`, 20) + pad(`${withIndex.seconds.toFixed(3)}s`, 10) + pad(`${without.seconds.toFixed(3)}s`, 10) + pad(`${(without.seconds / withIndex.seconds).toFixed(1)}×`, 10) + build);
   }
 }
 

@@ -11,6 +11,7 @@ import { quoteLiteral } from '../plan/sql.js';
 import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { verifySources } from './sources.js';
+import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Change, Commit, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
 let readOnlyFactory: ((loaded: LoadedBundle) => BundleBase) | undefined;
@@ -76,10 +77,40 @@ export abstract class BundleBase implements AsyncDisposable {
     return this.currentStatement();
   }
 
+  /**
+   * The statement for a data read: `stmt` with index lookups applied (candidate records only) and
+   * `plain` without them (same schema). Call `narrowing.cleanup()` once the read is over.
+   */
+  protected async readStatement(): Promise<{ stmt: Statement; plain: Statement; narrowing: Narrowing } | undefined> {
+    const plain = await this.statement();
+    if (!plain) return undefined;
+    const state = this.plan();
+    await applyKnownLayouts(state);
+    const narrowing = await narrowByIndexes(state);
+    return { stmt: compile(state)!, plain, narrowing };
+  }
+
+  /** Runs `read` on the read statement, removing lookup files afterwards. */
+  private async withRead<T>(empty: () => T | Promise<T>, read: (stmt: Statement) => Promise<T>): Promise<T> {
+    const r = await this.readStatement();
+    if (!r) return empty();
+    try {
+      return await read(r.stmt);
+    } finally {
+      await r.narrowing.cleanup();
+    }
+  }
+
   /** The statement for the operations recorded so far, without waiting for queued ones. */
   protected async currentStatement(): Promise<Statement | undefined> {
     await verifySources(this.effectiveOperations());
-    return compile(this.plan());
+    return this.compileWithLayouts(this.plan());
+  }
+
+  /** Compiles a plan, reading indexed CSV files with the options sniffed when they were indexed. */
+  protected async compileWithLayouts(state: PlanState): Promise<Statement | undefined> {
+    await applyKnownLayouts(state);
+    return compile(state);
   }
 
   protected connection(): Promise<EngineConnection> {
@@ -109,17 +140,22 @@ export abstract class BundleBase implements AsyncDisposable {
   }
 
   async numRows(): Promise<number> {
-    const stmt = await this.statement();
-    if (!stmt) return 0;
+    // statement() settles queued changes and refuses closed bundles and changed sources
+    if (!(await this.statement())) return 0;
     const recorded = recordedRowCount(this.plan());
     if (recorded !== undefined) return recorded;
-    const rows = await (await this.connection()).queryRows(wrap(stmt, 'SELECT count(*) AS n FROM '), `Counting rows of ${this.url}`);
-    return Number(rows[0]!.n);
+    return this.withRead(() => 0, async (stmt) => {
+      const rows = await (await this.connection()).queryRows(wrap(stmt, 'SELECT count(*) AS n FROM '), `Counting rows of ${this.url}`);
+      return Number(rows[0]!.n);
+    });
   }
 
-  /** DuckDB's physical plan for the pipeline, exactly as EXPLAIN prints it. */
+  /** DuckDB's physical plan for the pipeline (index lookups applied), exactly as EXPLAIN prints it. */
   async explain(): Promise<string> {
-    const stmt = (await this.statement()) ?? { sql: 'SELECT NULL LIMIT 0', params: [] };
+    return this.withRead(() => this.explainSql({ sql: 'SELECT NULL LIMIT 0', params: [] }), (stmt) => this.explainSql(stmt));
+  }
+
+  private async explainSql(stmt: Statement): Promise<string> {
     const rows = await (await this.connection()).queryRows({ sql: `EXPLAIN ${stmt.sql}`, params: stmt.params }, `Explaining ${this.url}`);
     return rows.map((r) => String(r.explain_value)).join('\n');
   }
@@ -133,9 +169,13 @@ export abstract class BundleBase implements AsyncDisposable {
   }
 
   private async *batches(options: StreamOptions): AsyncGenerator<arrow.RecordBatch> {
-    const stmt = await this.statement();
-    if (!stmt) return;
-    const { columns } = await this.describe(stmt.sql);
+    const read = await this.readStatement();
+    if (!read) return;
+    const { stmt, plain, narrowing } = read;
+    const { columns } = await this.describe(plain.sql).catch(async (err) => {
+      await narrowing.cleanup();
+      throw err;
+    });
     const schema = arrowSchema(columns);
     const connection = await EngineConnection.open();
     const abort = () => connection.raw.interrupt();
@@ -152,6 +192,7 @@ export abstract class BundleBase implements AsyncDisposable {
     } finally {
       options.signal?.removeEventListener('abort', abort);
       connection.close();
+      await narrowing.cleanup();
     }
   }
 
@@ -182,11 +223,13 @@ export abstract class BundleBase implements AsyncDisposable {
       json: 'FORMAT json',
     };
     if (!Object.hasOwn(copyOptions, format)) throw invalidArgument(`Unknown export format '${format}'; use parquet, csv or json`);
-    const stmt = await this.statement();
-    if (!stmt) throw invalidArgument(`Bundle ${this.url} has no sources to export`);
     const target = path.resolve(file);
-    const copy = wrap(stmt, 'COPY ', ` TO ${quoteLiteral(target)} (${copyOptions[format]})`);
-    const rows = await (await this.connection()).execute(copy, `Exporting ${this.url} to ${target}`);
+    const none = Symbol('no sources');
+    const rows = await this.withRead<number | typeof none>(() => none, async (stmt) => {
+      const copy = wrap(stmt, 'COPY ', ` TO ${quoteLiteral(target)} (${copyOptions[format]})`);
+      return (await this.connection()).execute(copy, `Exporting ${this.url} to ${target}`);
+    });
+    if (rows === none) throw invalidArgument(`Bundle ${this.url} has no sources to export`);
     return { rows };
   }
 
@@ -207,7 +250,7 @@ export abstract class BundleBase implements AsyncDisposable {
     const after = allCommits(b);
     let common = 0;
     while (common < before.length && common < after.length && before[common]!.version === after[common]!.version) common++;
-    const [schemaA, schemaB] = await Promise.all([a, b].map((bundle) => this.schemaOf(compile(this.plan(committedOperations(bundle))))));
+    const [schemaA, schemaB] = await Promise.all([a, b].map(async (bundle) => this.schemaOf(await this.compileWithLayouts(this.plan(committedOperations(bundle))))));
     const typeOf = (schema: arrow.Schema) => new Map(schema.fields.map((f) => [f.name, String(f.type)]));
     const typesA = typeOf(schemaA!);
     const typesB = typeOf(schemaB!);

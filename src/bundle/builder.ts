@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { buildIndex } from '../indexing/build.js';
+import { CreateIndex } from '../operations/createIndex.js';
+import { DropIndex } from '../operations/dropIndex.js';
+import { RebuildIndex } from '../operations/rebuildIndex.js';
 import { validateParams, type ParamValue } from '../engine/params.js';
 import { invalidArgument, notFound } from '../errors.js';
 import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
@@ -84,9 +90,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   private async validate(operations: Operation[], description: string): Promise<void> {
-    const state = new PlanState();
-    for (const op of operations) op.apply(state);
-    const stmt = compile(state);
+    const stmt = await this.compileWithLayouts(this.plan(operations));
     if (!stmt) return;
     const { parameterCount } = await this.describe(stmt.sql, description);
     if (parameterCount !== stmt.params.length) {
@@ -180,6 +184,70 @@ export class BundleBuilder extends BundleBase {
       defineSourceFunction(definition);
       return [new DefineFunction({ name, output: { ...definition.output }, version: definition.version })];
     });
+  }
+
+  /**
+   * Indexes `column`: builds an index file now (DESIGN §3a) mapping values to the byte ranges of
+   * records in every CSV / JSON block, so equality and IN filters read only candidate records.
+   */
+  createIndex(column: string): BuilderChain {
+    return this.record(`Create index on ${column}`, async () => {
+      requireNonEmpty(column, 'Column name');
+      await this.requireColumns([column], `index column '${column}'`);
+      if (this.indexOn(column)) throw invalidArgument(`Index on '${column}' already exists`);
+      const id = shortId();
+      const built = await this.buildIndexFor(id, column, this.attachedBlocks());
+      return [new CreateIndex(column, id), ...(built ? [built] : [])];
+    });
+  }
+
+  dropIndex(column: string): BuilderChain {
+    return this.record(`Drop index on ${column}`, () => [new DropIndex(this.requireIndex(column), column)]);
+  }
+
+  /** Rebuilds `column`'s index over every block, replacing its files. */
+  rebuildIndex(column: string): BuilderChain {
+    return this.record(`Rebuild index on ${column}`, async () => {
+      const id = this.requireIndex(column);
+      const built = await this.buildIndexFor(id, column, this.attachedBlocks());
+      return [new RebuildIndex(id, column), ...(built ? [built] : [])];
+    });
+  }
+
+  /** Indexes the blocks attached (or changed) since each index was built. */
+  reindex(): BuilderChain {
+    return this.record('Reindex', async () => {
+      const ops: Operation[] = [];
+      for (const [id, index] of this.plan().indexes) {
+        const covered = new Set(index.files.flatMap((f) => f.blocks.map((b) => `${b.id}@${b.version}`)));
+        const missing = this.attachedBlocks().filter((b) => !covered.has(`${b.fields.id}@${b.fields.version ?? ''}`));
+        const built = await this.buildIndexFor(id, index.column, missing);
+        if (built) ops.push(built);
+      }
+      return ops;
+    });
+  }
+
+  private indexOn(column: string): string | undefined {
+    return [...this.plan().indexes].find(([, index]) => index.column === column)?.[0];
+  }
+
+  private requireIndex(column: string): string {
+    const id = this.indexOn(column);
+    if (!id) throw notFound(`No index on '${column}'`);
+    return id;
+  }
+
+  /** The blocks of the base pack, as recorded. */
+  private attachedBlocks(): AttachBlock[] {
+    const base = this.plan().basePackId;
+    return this.effectiveOperations().filter((op): op is AttachBlock => op instanceof AttachBlock && op.fields.packId === base);
+  }
+
+  private async buildIndexFor(id: string, column: string, blocks: AttachBlock[]) {
+    const dir = this.loaded.store.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'bundlebase-index-')));
+    await mkdir(dir, { recursive: true });
+    return buildIndex(await this.connection(), id, column, blocks, dir, { baseDir: this.loaded.store.dir ?? dir });
   }
 
   /** Views are read-only projections of their parent: they cannot add sources or views. */

@@ -84,6 +84,22 @@ export class BuilderChain implements PromiseLike<BundleBuilder> {
     return this.next((b) => b.defineFunction(definition));
   }
 
+  createIndex(column: string): BuilderChain {
+    return this.next((b) => b.createIndex(column));
+  }
+
+  dropIndex(column: string): BuilderChain {
+    return this.next((b) => b.dropIndex(column));
+  }
+
+  rebuildIndex(column: string): BuilderChain {
+    return this.next((b) => b.rebuildIndex(column));
+  }
+
+  reindex(): BuilderChain {
+    return this.next((b) => b.reindex());
+  }
+
   undo(): BuilderChain {
     return this.next((b) => b.undo());
   }

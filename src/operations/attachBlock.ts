@@ -109,6 +109,7 @@ export class AttachBlock implements Operation {
       format: this.format,
       csv: this.fields.csv,
       numRows: this.fields.numRows,
+      version: this.fields.version,
     });
   }
 }

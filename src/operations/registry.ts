@@ -1,6 +1,10 @@
 import { invalidArgument } from '../errors.js';
 import { AttachBlock } from './attachBlock.js';
+import { CreateIndex } from './createIndex.js';
 import { CreateView } from './createView.js';
+import { DropIndex } from './dropIndex.js';
+import { IndexBlocks } from './indexBlocks.js';
+import { RebuildIndex } from './rebuildIndex.js';
 import { DefineFunction } from './defineFunction.js';
 import { DefinePack } from './definePack.js';
 import { DropView } from './dropView.js';
@@ -30,6 +34,10 @@ const FACTORIES: Record<string, Factory> = {
   createView: CreateView.fromManifest,
   renameView: RenameView.fromManifest,
   dropView: DropView.fromManifest,
+  createIndex: CreateIndex.fromManifest,
+  indexBlocks: IndexBlocks.fromManifest,
+  dropIndex: DropIndex.fromManifest,
+  rebuildIndex: RebuildIndex.fromManifest,
 };
 
 /** Registers the factory for a manifest operation type (used by the modules that add operations). */

@@ -8,18 +8,24 @@ export function sourceSql(block: SourceBlock): string {
     case 'parquet':
       return `read_parquet(${path})`;
     case 'json':
-      return `read_json(${path})`;
+      return `read_json(${[path, ...columnsOption(block)].join(', ')})`;
     case 'function':
       return `${block.location}()`;
     case 'csv': {
+      if (block.readOptions !== undefined) return `read_csv(${path}, ${block.readOptions})`;
       const opts: string[] = [];
       const csv = block.csv ?? {};
       if (csv.delimiter !== undefined) opts.push(`delim = ${quoteLiteral(csv.delimiter)}`);
       if (csv.header !== undefined) opts.push(`header = ${csv.header}`);
       if (csv.quote !== undefined) opts.push(`quote = ${quoteLiteral(csv.quote)}`);
-      return `read_csv(${[path, ...opts].join(', ')})`;
+      return `read_csv(${[path, ...opts, ...columnsOption(block)].join(', ')})`;
     }
   }
+}
+
+function columnsOption(block: SourceBlock): string[] {
+  if (!block.columns) return [];
+  return [`columns = {${block.columns.map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}}`];
 }
 
 /** Sources unioned by column name: a column missing from one source is NULL in its rows. */

@@ -42,6 +42,23 @@ export function mapCode(sql: string, fn: (code: string) => string): string {
   return out;
 }
 
+/** `sql` with the inside of literals, quoted identifiers and comments blanked out (same length). */
+export function maskQuoted(sql: string): string {
+  let out = '';
+  let i = 0;
+  while (i < sql.length) {
+    const end = skipQuoted(sql, i);
+    if (end > i) {
+      out += ' '.repeat(end - i);
+      i = end;
+    } else {
+      out += sql[i];
+      i++;
+    }
+  }
+  return out;
+}
+
 /** Returns the index past a literal, quoted identifier or comment starting at `i`, or `i`. */
 function skipQuoted(sql: string, i: number): number {
   const c = sql[i];

@@ -17,6 +17,14 @@ export interface SourceBlock {
   format: SourceFormat;
   csv?: CsvOptions;
   numRows?: number;
+  /** Explicit column names and DuckDB types (set when an index lookup swaps in a slice of the file). */
+  columns?: [name: string, type: string][];
+  /** Source version recorded at attach (index files are only used for the version they indexed). */
+  version?: string;
+  /** read_csv options DuckDB sniffed for this file version (from its index): no sniffing at read time. */
+  readOptions?: string;
+  /** Set when an index lookup replaced the block by its candidate records. */
+  narrowed?: boolean;
 }
 
 /**
@@ -42,6 +50,8 @@ export class PlanState {
   readonly joins = new Map<string, string>();
   /** View id → name. */
   readonly views = new Map<string, string>();
+  /** Index id → indexed column and the files covering blocks (absolute paths). */
+  readonly indexes = new Map<string, { column: string; files: { file: string; blocks: { id: string; version: string }[] }[] }>();
   /** Function source name → its signature (name, output, version). */
   readonly functions = new Map<string, { name: string; output: Record<string, string>; version?: string }>();
   name: string | undefined;

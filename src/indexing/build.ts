@@ -1,0 +1,91 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
+import type { EngineConnection } from '../engine/engine.js';
+import { invalidArgument } from '../errors.js';
+import type { AttachBlock } from '../operations/attachBlock.js';
+import { IndexBlocks } from '../operations/indexBlocks.js';
+import type { ReplayContext } from '../operations/operation.js';
+import { sourceSql } from '../plan/sources.js';
+import { quoteLiteral } from '../plan/sql.js';
+import { schemeOf } from '../storage/location.js';
+import { writeIndexFile, type SectionInfo } from './file.js';
+import { scanCsv, scanNdjson, type RecordEntries, type ValueKind } from './scan.js';
+
+const KINDS: Partial<Record<DuckDBTypeId, ValueKind>> = {
+  [DuckDBTypeId.TINYINT]: 'integer', [DuckDBTypeId.SMALLINT]: 'integer', [DuckDBTypeId.INTEGER]: 'integer', [DuckDBTypeId.BIGINT]: 'integer',
+  [DuckDBTypeId.UTINYINT]: 'integer', [DuckDBTypeId.USMALLINT]: 'integer', [DuckDBTypeId.UINTEGER]: 'integer', [DuckDBTypeId.UBIGINT]: 'integer',
+  [DuckDBTypeId.HUGEINT]: 'integer', [DuckDBTypeId.FLOAT]: 'float', [DuckDBTypeId.DOUBLE]: 'float', [DuckDBTypeId.DECIMAL]: 'float',
+  [DuckDBTypeId.VARCHAR]: 'string',
+};
+
+function kindOf(column: string, type: DuckDBType): ValueKind {
+  const kind = KINDS[type.typeId];
+  if (!kind) throw invalidArgument(`Cannot index column '${column}' of type ${type}: indexes hold integer, floating-point and text columns`);
+  return kind;
+}
+
+/**
+ * Builds one index file for `column` over the CSV / newline-delimited JSON blocks given: each
+ * record's byte range and value hash, so a lookup reads only candidate lines. Parquet blocks are
+ * left out on purpose: DuckDB's row-group statistics already serve equality filters there.
+ * A block whose record boundaries do not match DuckDB's row count is left unindexed (read in full).
+ */
+export async function buildIndex(
+  connection: EngineConnection,
+  indexId: string,
+  column: string,
+  blocks: readonly AttachBlock[],
+  dir: string,
+  context: ReplayContext,
+): Promise<IndexBlocks | undefined> {
+  const built: (SectionInfo & { entries: RecordEntries })[] = [];
+  for (const block of blocks) {
+    const format = block.format;
+    if ((format !== 'csv' && format !== 'json') || schemeOf(block.location) !== undefined) continue;
+    const read = sourceSql({ id: block.fields.id, packId: block.fields.packId, location: block.location, format, csv: block.fields.csv });
+    const { columns } = await connection.describe(`SELECT * FROM ${read}`, `Indexing ${block.source}`);
+    const position = columns.findIndex((c) => c.name === column);
+    if (position < 0) continue;
+    const kind = kindOf(column, columns[position]!.type);
+    const info: SectionInfo = { id: block.fields.id, version: block.fields.version ?? '', kind, columns: columns.map((c) => [c.name, c.type.toString()]) };
+    let entries: RecordEntries;
+    if (format === 'csv') {
+      const { dialect, readOptions } = await csvDialect(connection, block);
+      info.csv = dialect;
+      info.readOptions = readOptions;
+      entries = await scanCsv(block.location, { ...dialect, column: position }, kind);
+    } else {
+      entries = await scanNdjson(block.location, column, kind);
+    }
+    if (entries.count !== block.fields.numRows) continue;
+    built.push({ ...info, entries });
+  }
+  if (built.length === 0) return undefined;
+  const name = `idx_${indexId}_${randomUUID()}.idx`;
+  const cardinality = await writeIndexFile(path.join(dir, name), column, built);
+  return new IndexBlocks(indexId, built.map((b) => ({ id: b.id, version: b.version })), name, cardinality, context);
+}
+
+/**
+ * The CSV dialect (what attach was told, else what DuckDB's sniffer finds) and, when attach gave no
+ * options, DuckDB's own spelling of everything it sniffed (`sniff_csv(...).Prompt`): reads of this
+ * file version can then pass those options instead of sniffing a large file again.
+ */
+async function csvDialect(connection: EngineConnection, block: AttachBlock) {
+  const rows = await connection.queryRows(
+    { sql: `SELECT Delimiter AS d, Quote AS q, HasHeader AS h, Prompt AS p FROM sniff_csv(${quoteLiteral(block.location)})`, params: [] },
+    `Indexing ${block.source}`,
+  );
+  const sniffed = rows[0] ?? {};
+  const given = block.fields.csv ?? {};
+  // the sniffer spells "no quoting" as "(empty)"
+  const sniffedQuote = sniffed.q === undefined || sniffed.q === '(empty)' ? '' : String(sniffed.q);
+  const dialect = {
+    delimiter: given.delimiter ?? String(sniffed.d ?? ','),
+    quote: given.quote ?? sniffedQuote,
+    header: given.header ?? Boolean(sniffed.h),
+  };
+  const options = block.fields.csv ? undefined : /^FROM read_csv\('(?:[^']|'')*',\s*([\s\S]*)\);?\s*$/.exec(String(sniffed.p ?? ''))?.[1];
+  return { dialect, readOptions: options };
+}

@@ -1,0 +1,167 @@
+import { open, writeFile } from 'node:fs/promises';
+import { ioError } from '../errors.js';
+import { canonical, hashText, type RecordEntries, type ValueKind } from './scan.js';
+
+/**
+ * Index file layout (`idx_<indexId>_<uuid>.idx`): "BBIDX001", a u32 header length, a JSON header
+ * naming each block's section, then per block three little-endian arrays of `count` entries:
+ * value hashes (u32, sorted), record byte offsets (f64) and record byte lengths (u32).
+ */
+const MAGIC = 'BBIDX001';
+
+export interface BlockSection {
+  id: string;
+  version: string;
+  /** How the block's values were canonicalised before hashing. */
+  kind: ValueKind;
+  /** The block's columns and DuckDB types, so a slice of it reads with the same types. */
+  columns: [string, string][];
+  /** CSV dialect the records were split with. */
+  csv?: { delimiter: string; quote: string; header: boolean };
+  /** DuckDB's read_csv options reproducing its sniff of this file version (no re-sniffing needed). */
+  readOptions?: string;
+  count: number;
+  distinct: number;
+  hashesAt: number;
+  offsetsAt: number;
+  lengthsAt: number;
+}
+
+export interface IndexHeader {
+  column: string;
+  blocks: BlockSection[];
+}
+
+/** Sorts entries by hash with a two-pass LSD radix sort (O(n), no comparisons). */
+function sortByHash(entries: RecordEntries): Uint32Array {
+  const n = entries.count;
+  let order = new Uint32Array(n);
+  let next = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (const shift of [0, 16]) {
+    const counts = new Uint32Array(65537);
+    for (let i = 0; i < n; i++) counts[((entries.hashes[order[i]!]! >>> shift) & 0xffff) + 1]!++;
+    for (let b = 1; b < counts.length; b++) counts[b]! += counts[b - 1]!;
+    for (let i = 0; i < n; i++) {
+      const o = order[i]!;
+      next[counts[(entries.hashes[o]! >>> shift) & 0xffff]!++] = o;
+    }
+    [order, next] = [next, order];
+  }
+  return order;
+}
+
+/** Writes one index file covering `blocks`; returns the number of distinct hashes overall. */
+export type SectionInfo = Pick<BlockSection, 'id' | 'version' | 'kind' | 'columns' | 'csv' | 'readOptions'>;
+
+export async function writeIndexFile(file: string, column: string, blocks: (SectionInfo & { entries: RecordEntries })[]): Promise<number> {
+  const sections: BlockSection[] = [];
+  const arrays: Uint8Array[] = [];
+  let at = 0;
+  let distinctTotal = 0;
+  for (const { entries, ...info } of blocks) {
+    const order = sortByHash(entries);
+    const n = entries.count;
+    const hashes = new Uint32Array(n);
+    const offsets = new Float64Array(n);
+    const lengths = new Uint32Array(n);
+    let distinct = 0;
+    for (let i = 0; i < n; i++) {
+      const o = order[i]!;
+      hashes[i] = entries.hashes[o]!;
+      offsets[i] = entries.offsets[o]!;
+      lengths[i] = entries.lengths[o]!;
+      if (i === 0 || hashes[i] !== hashes[i - 1]) distinct++;
+    }
+    distinctTotal += distinct;
+    // offsets need 8-byte alignment relative to the data start
+    const pad = (n * 4) % 8 === 0 ? 0 : 4;
+    sections.push({ ...info, count: n, distinct, hashesAt: at, offsetsAt: at + n * 4 + pad, lengthsAt: at + n * 4 + pad + n * 8 });
+    arrays.push(new Uint8Array(hashes.buffer), new Uint8Array(pad), new Uint8Array(offsets.buffer), new Uint8Array(lengths.buffer), new Uint8Array((8 - ((n * 4) % 8)) % 8));
+    at += n * 4 + pad + n * 8 + n * 4 + ((8 - ((n * 4) % 8)) % 8);
+  }
+  const header = new TextEncoder().encode(JSON.stringify({ column, blocks: sections } satisfies IndexHeader));
+  const headerPad = (8 - ((MAGIC.length + 4 + header.length) % 8)) % 8;
+  const prefix = new Uint8Array(MAGIC.length + 4 + header.length + headerPad);
+  prefix.set(new TextEncoder().encode(MAGIC));
+  new DataView(prefix.buffer).setUint32(MAGIC.length, header.length + headerPad, true);
+  prefix.set(header, MAGIC.length + 4);
+  prefix.fill(0x20, MAGIC.length + 4 + header.length);
+  await writeFile(file, Buffer.concat([prefix, ...arrays]), { flag: 'wx' });
+  return distinctTotal;
+}
+
+/** The header of an index file: its column and block sections. */
+export async function readIndexHeader(file: string): Promise<IndexHeader> {
+  const handle = await open(file, 'r').catch((err) => {
+    throw ioError(`Cannot open index file ${file}: ${String(err)}`, err);
+  });
+  try {
+    return (await readHeader(handle, file)).header;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readHeader(handle: import('node:fs/promises').FileHandle, file: string): Promise<{ header: IndexHeader; base: number }> {
+  const head = Buffer.alloc(MAGIC.length + 4);
+  await handle.read(head, 0, head.length, 0);
+  if (head.subarray(0, MAGIC.length).toString() !== MAGIC) throw ioError(`${file} is not a bundlebase index file`);
+  const headerLength = head.readUInt32LE(MAGIC.length);
+  const headerBytes = Buffer.alloc(headerLength);
+  await handle.read(headerBytes, 0, headerLength, head.length);
+  return { header: JSON.parse(headerBytes.toString().trimEnd()) as IndexHeader, base: head.length + headerLength };
+}
+
+/** Byte ranges of the records that may hold one of `values` (a superset: hashes collide), per block id. */
+export async function lookupIndexFile(file: string, values: readonly unknown[]): Promise<Map<string, SectionInfo & { ranges: [number, number][] }>> {
+  const handle = await open(file, 'r').catch((err) => {
+    throw ioError(`Cannot open index file ${file}: ${String(err)}`, err);
+  });
+  try {
+    const { header, base } = await readHeader(handle, file);
+    const result = new Map<string, SectionInfo & { ranges: [number, number][] }>();
+    for (const section of header.blocks) {
+      const ranges: [number, number][] = [];
+      const hashes = values
+        .map((v) => (v === null || v === undefined ? undefined : canonical(String(v), section.kind)))
+        .filter((t): t is string => t !== undefined)
+        .map(hashText);
+      for (const hash of new Set(hashes)) {
+        const [lo, hi] = await equalRange(handle, base + section.hashesAt, section.count, hash);
+        if (hi <= lo) continue;
+        const offsets = Buffer.alloc((hi - lo) * 8);
+        const lengths = Buffer.alloc((hi - lo) * 4);
+        await handle.read(offsets, 0, offsets.length, base + section.offsetsAt + lo * 8);
+        await handle.read(lengths, 0, lengths.length, base + section.lengthsAt + lo * 4);
+        for (let i = 0; i < hi - lo; i++) ranges.push([offsets.readDoubleLE(i * 8), lengths.readUInt32LE(i * 4)]);
+      }
+      const { id, version, kind, columns, csv, readOptions } = section;
+      result.set(id, { id, version, kind, columns, csv, readOptions, ranges: ranges.sort((a, b) => a[0] - b[0]) });
+    }
+    return result;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Binary search over the sorted u32 hashes of a section, with one 4-byte read per probe. */
+async function equalRange(handle: import('node:fs/promises').FileHandle, at: number, count: number, hash: number): Promise<[number, number]> {
+  const probe = Buffer.alloc(4);
+  const valueAt = async (i: number) => {
+    await handle.read(probe, 0, 4, at + i * 4);
+    return probe.readUInt32LE(0);
+  };
+  const bound = async (strict: boolean) => {
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = await valueAt(mid);
+      if (v < hash || (strict && v === hash)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return [await bound(false), await bound(true)];
+}

@@ -1,0 +1,42 @@
+import path from 'node:path';
+import type { PlanState } from '../plan/state.js';
+import { invalidArgument } from '../errors.js';
+import { field, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
+
+export interface IndexedBlock {
+  id: string;
+  /** The block's source version when indexed: a block whose source changed is not served by it. */
+  version: string;
+}
+
+/** One index file (`idx_<indexId>_<uuid>.idx`, relative to the bundle) covering some blocks. */
+export class IndexBlocks implements Operation {
+  readonly type = 'indexBlocks';
+
+  constructor(
+    readonly indexId: string,
+    readonly blocks: IndexedBlock[],
+    readonly path: string,
+    readonly cardinality: number,
+    readonly context: ReplayContext,
+  ) {}
+
+  static fromManifest(op: ManifestOp, context: ReplayContext): IndexBlocks {
+    const blocks = op.blocks;
+    if (!Array.isArray(blocks)) throw invalidArgument("Operation 'indexBlocks' needs a 'blocks' list");
+    return new IndexBlocks(field(op, 'indexId'), blocks as IndexedBlock[], field(op, 'path'), Number(op.cardinality ?? 0), context);
+  }
+
+  describe(): string {
+    return `Index ${this.blocks.length} block(s) into ${this.path}`;
+  }
+
+  toManifest(): ManifestOp {
+    return { type: this.type, indexId: this.indexId, blocks: this.blocks.map((b) => ({ ...b })), path: this.path, cardinality: this.cardinality };
+  }
+
+  apply(state: PlanState): void {
+    const file = path.resolve(this.context.baseDir ?? process.cwd(), this.path);
+    state.indexes.get(this.indexId)?.files.push({ file, blocks: this.blocks });
+  }
+}

@@ -1,0 +1,76 @@
+import type { ParamValue } from '../engine/params.js';
+import { maskQuoted } from './sql.js';
+import type { PlanState } from './state.js';
+
+const IDENT = String.raw`("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)`;
+const ITEM = String.raw`(?:\$\d+|'(?:[^']|'')*'|[+-]?\d+(?:\.\d+)?)`;
+const LITERAL = `(${ITEM})`;
+const EQUALS = new RegExp(String.raw`^\s*${IDENT}\s*=\s*${LITERAL}\s*$`);
+const EQUALS_REVERSED = new RegExp(String.raw`^\s*${LITERAL}\s*=\s*${IDENT}\s*$`);
+const IN_LIST = new RegExp(String.raw`^\s*${IDENT}\s+IN\s*\(\s*(${ITEM}(?:\s*,\s*${ITEM})*)\s*\)\s*$`, 'i');
+
+/**
+ * Equality and IN conditions on plain columns that every row must meet: the top-level AND terms
+ * of the filters that run first (before any step renames, drops or reshapes columns). An index on
+ * such a column may narrow what is read; the filters still run, so narrowing never changes a result.
+ */
+export function leadingEqualities(state: PlanState): Map<string, ParamValue[]> {
+  const found = new Map<string, ParamValue[]>();
+  for (const step of state.steps) {
+    if (step.predicate === undefined) break;
+    for (const term of topLevelAndTerms(step.predicate)) {
+      const match = matchTerm(term, step.params);
+      if (match && !found.has(match.column)) found.set(match.column, match.values);
+    }
+  }
+  return found;
+}
+
+function matchTerm(term: string, params: readonly ParamValue[]): { column: string; values: ParamValue[] } | undefined {
+  let m = EQUALS.exec(term);
+  if (m) return { column: identifier(m[1]!), values: [literal(m[2]!, params)] };
+  m = EQUALS_REVERSED.exec(term);
+  if (m) return { column: identifier(m[2]!), values: [literal(m[1]!, params)] };
+  m = IN_LIST.exec(term);
+  if (m) {
+    const items = m[2]!.match(new RegExp(ITEM, 'g')) ?? [];
+    return { column: identifier(m[1]!), values: items.map((item) => literal(item, params)) };
+  }
+  return undefined;
+}
+
+function identifier(text: string): string {
+  return text.startsWith('"') ? text.slice(1, -1).replaceAll('""', '"') : text;
+}
+
+function literal(text: string, params: readonly ParamValue[]): ParamValue {
+  if (text.startsWith('$')) return params[Number(text.slice(1)) - 1] ?? null;
+  if (text.startsWith("'")) return text.slice(1, -1).replaceAll("''", "'");
+  return text;
+}
+
+/**
+ * Splits a predicate on AND at the top level (outside parentheses, literals and comments). A
+ * top-level OR makes the whole predicate one term, which then matches no equality.
+ */
+function topLevelAndTerms(predicate: string): string[] {
+  const masked = maskQuoted(predicate).toUpperCase();
+  const terms: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < masked.length; i++) {
+    const c = masked[i]!;
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (depth === 0 && /\s/.test(c)) {
+      const word = /^(AND|OR)\s/.exec(masked.slice(i + 1));
+      if (word?.[1] === 'OR') return [predicate];
+      if (word?.[1] === 'AND') {
+        terms.push(predicate.slice(start, i));
+        start = i + 4;
+      }
+    }
+  }
+  terms.push(predicate.slice(start));
+  return terms;
+}

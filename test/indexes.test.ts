@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { appendFile, readdir, readFile, utimes } from 'node:fs/promises';
+import { before, describe, it } from 'node:test';
+import { create, open, type BundleBuilder } from '../src/index.js';
+import { duck, expectError, tempDir, writeFixture } from './helpers.js';
+
+let dir: string;
+let csv: string;
+let json: string;
+let parquet: string;
+
+const PEOPLE = (n: number, from = 0) =>
+  `SELECT ${from} + i AS id, 'name "' || ((${from} + i) % 97) || '", x' AS name, (${from} + i) % 90 AS age, ((${from} + i) % 7) * 1.5 AS score FROM range(${n}) t(i)`;
+
+before(async () => {
+  dir = await tempDir();
+  csv = await writeFixture(path.join(dir, 'people.csv'), PEOPLE(20_000));
+  json = await writeFixture(path.join(dir, 'people.json'), PEOPLE(500, 20_000));
+  parquet = await writeFixture(path.join(dir, 'people.parquet'), PEOPLE(1000, 30_000));
+});
+
+/** The same query on an unindexed bundle: the expected rows. */
+async function expected(where: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const b = await create().attach(csv).attach(json).attach(parquet).filter(where, params as never);
+  const rows = await b.toObjects();
+  await b.close();
+  return rows.sort((x, y) => Number(x.id) - Number(y.id));
+}
+
+async function indexed(column = 'id'): Promise<BundleBuilder> {
+  return create().attach(csv).attach(json).attach(parquet).createIndex(column);
+}
+
+describe('indexes', () => {
+  it('createIndex is one change: createIndex then indexBlocks, with an idx_<id>_<uuid>.idx file', async () => {
+    const bundleDir = path.join(dir, 'ix-format');
+    const b = await create(bundleDir).attach(csv).attach(json).attach(parquet).createIndex('id');
+    const change = b.status().changes.at(-1)!;
+    assert.equal(change.description, 'Create index on id');
+    assert.deepEqual(change.operations.map((o) => o.type), ['createIndex', 'indexBlocks']);
+    const files = (await readdir(bundleDir)).filter((f) => f.endsWith('.idx'));
+    assert.equal(files.length, 1);
+    assert.match(files[0]!, /^idx_\w+_[0-9a-f-]{36}\.idx$/);
+    await b.commit('indexed');
+    const text = await readFile(path.join(bundleDir, '_bundlebase', (await readdir(path.join(bundleDir, '_bundlebase'))).find((f) => f.startsWith('00001'))!), 'utf8');
+    assert.match(text, /type: createIndex\n\s+column: id\n\s+id: \w+/);
+    assert.match(text, /type: indexBlocks\n\s+indexId: \w+\n\s+blocks:\n\s+- id: \w+\n\s+version: \S+\n[\s\S]*path: idx_\w+_[0-9a-f-]+\.idx\n\s+cardinality: \d+/);
+    await b.close();
+  });
+
+  const queries: [string, string, unknown[]][] = [
+    ['equality on an integer', 'id = $1', [12_345]],
+    ['literal on the left', '20010 = id', []],
+    ['IN list across blocks', 'id IN (5, 19999, 20004, 30002, 77777777)', []],
+    ['indexed and unindexed terms', `id IN (10, 11, 100) AND age > 10`, []],
+    ['an OR (index not used, same rows)', 'id = 7 OR age = 3', []],
+    ['a value that matches nothing', 'id = $1', [-5]],
+  ];
+  for (const [label, where, params] of queries) {
+    it(`returns exactly the unindexed rows: ${label}`, async () => {
+      const b = await indexed();
+      await b.filter(where, params as never);
+      const rows = (await b.toObjects()).sort((x, y) => Number(x.id) - Number(y.id));
+      assert.deepEqual(rows, await expected(where, params));
+      await b.close();
+    });
+  }
+
+  it('works on text and floating-point columns, quotes and commas included', async () => {
+    for (const [column, where] of [['name', `name = 'name "5", x'`], ['score', 'score = 4.5']] as const) {
+      const b = await indexed(column);
+      await b.filter(where);
+      const rows = (await b.toObjects()).sort((x, y) => Number(x.id) - Number(y.id));
+      const want = await expected(where);
+      assert.ok(want.length > 100);
+      assert.deepEqual(rows, want);
+      await b.close();
+    }
+  });
+
+  it('reads only candidate records: explain shows the narrowed CSV scan', async () => {
+    const plain = await create().attach(csv).filter('id = 42');
+    const b = await create().attach(csv).createIndex('id').filter('id = 42');
+    const estimate = (plan: string) => Number(/READ_CSV[\s\S]*?~([\d,]+) rows/.exec(plan)![1]!.replaceAll(',', ''));
+    const full = estimate(await plain.explain());
+    const narrowed = estimate(await b.explain());
+    assert.ok(full > 1000, `unindexed scan estimate ${full}`);
+    assert.ok(narrowed * 100 < full, `indexed scan estimate ${narrowed} vs ${full}`);
+    assert.equal(await b.numRows(), 1);
+    await Promise.all([plain.close(), b.close()]);
+  });
+
+  it('persists through commit and open; blocks attached later are read in full until reindex()', async () => {
+    const bundleDir = path.join(dir, 'ix-persist');
+    const b = await create(bundleDir).attach(csv).createIndex('id');
+    await b.commit('indexed');
+    const later = await writeFixture(path.join(dir, 'later.csv'), PEOPLE(100, 50_000));
+    const e = await (await open(bundleDir)).extend().attach(later).filter('id IN (3, 50003)');
+    assert.deepEqual((await e.toColumns()).id!.map(Number), [3, 50003], 'the unindexed block is still read');
+    await e.reindex();
+    assert.deepEqual(e.status().changes.at(-1)!.operations.map((o) => o.type), ['indexBlocks']);
+    assert.deepEqual((await e.toColumns()).id!.map(Number), [3, 50003]);
+    await e.commit('more');
+    const r = await (await open(bundleDir)).extend();
+    await r.filter('id = 50003');
+    assert.deepEqual((await r.toColumns()).id!.map(Number), [50003]);
+    await Promise.all([b.close(), e.close(), r.close()]);
+  });
+
+  it('a stale index is never used to return wrong rows', async () => {
+    const file = await writeFixture(path.join(dir, 'stale.csv'), PEOPLE(1000));
+    const b = await create().attach(file).createIndex('id');
+    await appendFile(file, '5000,late,1,1.5\n');
+    const later = new Date(Date.now() + 60_000);
+    await utimes(file, later, later);
+    await b.filter('id = 5000');
+    await expectError(() => b.toObjects(), 'SOURCE_CHANGED', /stale\.csv/);
+    await b.close();
+  });
+
+  it('dropIndex and rebuildIndex; bad index calls are clear errors that change nothing', async () => {
+    const b = await indexed();
+    await expectError(() => b.createIndex('id'), 'INVALID_ARGUMENT', /Index on 'id' already exists/);
+    await expectError(() => b.createIndex('nope'), 'INVALID_ARGUMENT', /'nope'/);
+    await expectError(() => b.dropIndex('age'), 'NOT_FOUND', /No index on 'age'/);
+    await expectError(() => b.rebuildIndex('age'), 'NOT_FOUND', /No index on 'age'/);
+    assert.equal(b.status().changes.length, 4);
+    await b.rebuildIndex('id');
+    assert.deepEqual(b.status().changes.at(-1)!.operations.map((o) => o.type), ['rebuildIndex', 'indexBlocks']);
+    await b.dropIndex('id');
+    assert.equal(b.status().changes.at(-1)!.description, 'Drop index on id');
+    await b.filter('id = 5');
+    assert.deepEqual((await b.toColumns()).id!.map(Number), [5]);
+    await b.close();
+  });
+
+  it('refuses column types it cannot index', async () => {
+    const dated = path.join(dir, 'dated.csv');
+    await duck(`COPY (SELECT DATE '2024-01-01' + i::INTEGER AS day FROM range(10) t(i)) TO '${dated}' (HEADER)`);
+    const b = await create().attach(dated);
+    await expectError(() => b.createIndex('day'), 'INVALID_ARGUMENT', /Cannot index column 'day' of type DATE/);
+    await b.close();
+  });
+});
