@@ -50,6 +50,24 @@ const cases = {
     await b.close();
     return { rows };
   },
+  async function() {
+    // bundleDir = number of rows to generate, in pages of 10 000
+    const total = Number(bundleDir);
+    const { create } = await import('../dist/index.js');
+    const b = await create().defineFunction({
+      name: 'generated',
+      output: { id: 'Int64', label: 'Utf8', score: 'Float64' },
+      fn: (page) => {
+        const start = page * 10_000;
+        if (start >= total) return null;
+        return Array.from({ length: Math.min(10_000, total - start) }, (_, i) => ({ id: start + i, label: `row-${start + i}`, score: i / 3 }));
+      },
+    }).attach('function://generated');
+    let rows = 0;
+    for await (const batch of b.stream()) rows += batch.numRows;
+    await b.close();
+    return { rows };
+  },
   async open() {
     const b = await open(bundleDir);
     const rows = b.history().length;

@@ -105,6 +105,13 @@ for (const rows of sizes) {
   }
 }
 
+// a generated function source (function://), streamed
+console.log('\nfunction source rows   time      rows/s    peak RSS');
+for (const rows of sizes) {
+  const r = runCase('function', [String(rows), '', '']);
+  console.log(pad(rows, 23) + pad(`${r.seconds.toFixed(2)}s`, 10) + pad(`${(r.rows / r.seconds / 1e6).toFixed(2)} M`, 10) + mb(r.rss));
+}
+
 // reopening a bundle with a long history
 const many = path.join(dataDir, 'bundle-1000-commits');
 if (!existsSync(many)) {
