@@ -41,7 +41,8 @@ export function fsErrorCode(err: unknown): string | undefined {
 /** Maps a DuckDB error to a BundlebaseError, keeping DuckDB's message (it names the column or file). */
 export function fromEngineError(err: unknown, context: string): BundlebaseError {
   if (err instanceof BundlebaseError) return err;
-  const message = errorMessage(err);
+  // DuckDB appends an excerpt of the SQL it ran ("LINE 4: __step3 AS …"): ours, not the user's
+  const message = errorMessage(err).split(/\n\s*LINE \d+:/)[0]!.trim();
   if (/^IO Error: (No files found|Cannot open file|.*No such file)/i.test(message)) {
     return new BundlebaseError('NOT_FOUND', `${context}: ${message}`, { cause: err });
   }

@@ -12,7 +12,7 @@ export { Bundle } from './bundle/bundle.js';
 export { BundleBuilder, type AttachOptions } from './bundle/builder.js';
 export { BuilderChain } from './bundle/chain.js';
 export type { OpenOptions } from './bundle/load.js';
-export type { Change, Commit, Diff, ExportFormat, ExportOptions, OperationInfo, SchemaChange, Status, StreamOptions } from './bundle/types.js';
+export type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';
 export { BundlebaseError, type ErrorCode } from './errors.js';
 export type { ParamValue } from './engine/params.js';
 export type { FunctionDefinition, FunctionPage, SourceFunction } from './engine/functions.js';

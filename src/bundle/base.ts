@@ -12,7 +12,7 @@ import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
-import type { Change, Commit, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
+import type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
 let readOnlyFactory: ((loaded: LoadedBundle) => BundleBase) | undefined;
 
@@ -139,13 +139,15 @@ export abstract class BundleBase implements AsyncDisposable {
     return arrowSchema((await this.describe(stmt.sql)).columns);
   }
 
-  async numRows(): Promise<number> {
+  async numRows(options: CountOptions = {}): Promise<number> {
     // statement() settles queued changes and refuses closed bundles and changed sources
     if (!(await this.statement())) return 0;
     const recorded = recordedRowCount(this.plan());
     if (recorded !== undefined) return recorded;
     return this.withRead(() => 0, async (stmt) => {
-      const rows = await (await this.connection()).queryRows(wrap(stmt, 'SELECT count(*) AS n FROM '), `Counting rows of ${this.url}`);
+      const connection = await this.connection();
+      const count = () => connection.queryRows(wrap(stmt, 'SELECT count(*) AS n FROM '), `Counting rows of ${this.url}`);
+      const rows = await connection.withProgress(count, options.onProgress);
       return Number(rows[0]!.n);
     });
   }
@@ -227,7 +229,8 @@ export abstract class BundleBase implements AsyncDisposable {
     const none = Symbol('no sources');
     const rows = await this.withRead<number | typeof none>(() => none, async (stmt) => {
       const copy = wrap(stmt, 'COPY ', ` TO ${quoteLiteral(target)} (${copyOptions[format]})`);
-      return (await this.connection()).execute(copy, `Exporting ${this.url} to ${target}`);
+      const connection = await this.connection();
+      return connection.withProgress(() => connection.execute(copy, `Exporting ${this.url} to ${target}`), options.onProgress);
     });
     if (rows === none) throw invalidArgument(`Bundle ${this.url} has no sources to export`);
     return { rows };

@@ -9,7 +9,8 @@ import { RebuildIndex } from '../operations/rebuildIndex.js';
 import { validateParams, type ParamValue } from '../engine/params.js';
 import { invalidArgument, notFound } from '../errors.js';
 import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
-import { ensureInit, publishCommit, serialize, type CommitFile } from '../manifest/commits.js';
+import { ensureInit, publishCommit, serialize, type CommitFile, type ManifestOp } from '../manifest/commits.js';
+import { operationFromManifest } from '../operations/registry.js';
 import { AttachBlock, detectFormat, type AttachBlockFields } from '../operations/attachBlock.js';
 import { CreateView } from '../operations/createView.js';
 import { DefinePack } from '../operations/definePack.js';
@@ -39,6 +40,14 @@ export interface AttachOptions extends CsvOptions {
   format?: 'parquet' | 'csv' | 'json';
   /** Attach into the named join instead of the base pack. */
   join?: string;
+}
+
+/** An uncommitted change in manifest form (the CLI keeps these between invocations). */
+export interface StagedChange {
+  id: string;
+  description: string;
+  operations: ManifestOp[];
+  view?: { viewId: string; changes: StagedChange[] };
 }
 
 interface RecordedChange {
@@ -399,6 +408,36 @@ export class BundleBuilder extends BundleBase {
     return this.enqueue(async () => {
       this.changes = [];
     });
+  }
+
+  /** @internal The uncommitted changes in manifest form. */
+  async stagedChanges(): Promise<StagedChange[]> {
+    await this.settled();
+    const stage = (c: RecordedChange): StagedChange => ({
+      id: c.id,
+      description: c.description,
+      operations: c.operations.map((op) => op.toManifest()),
+      ...(c.view ? { view: { viewId: c.view.viewId, changes: c.view.changes.map(stage) } } : {}),
+    });
+    return this.changes.map(stage);
+  }
+
+  /** @internal Restores changes saved by `stagedChanges()` (they were validated when recorded). */
+  restoreChanges(staged: readonly StagedChange[], source: string): void {
+    const context = { baseDir: this.loaded.store.dir };
+    const restore = (c: StagedChange): RecordedChange => ({
+      id: c.id,
+      description: c.description,
+      operations: c.operations.map((op) => operationFromManifest(op, context, source)),
+      ...(c.view ? { view: { viewId: c.view.viewId, changes: c.view.changes.map(restore) } } : {}),
+    });
+    this.changes = staged.map(restore);
+  }
+
+  /** @internal Writes the init manifest now, so an empty bundle can be opened before its first commit. */
+  async initialize(): Promise<void> {
+    await this.settled();
+    await ensureInit(this.loaded.store, this.loaded.parent ? { from: this.loaded.parent.url } : { id: this.loaded.id });
   }
 
   /** Writes the uncommitted changes as the next commit, atomically. */

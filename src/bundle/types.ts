@@ -1,4 +1,7 @@
 import type { OperationInfo } from '../operations/operation.js';
+import type { ProgressListener } from '../engine/engine.js';
+
+export type { Progress, ProgressListener } from '../engine/engine.js';
 
 export type { OperationInfo };
 
@@ -28,6 +31,13 @@ export type ExportFormat = 'parquet' | 'csv' | 'json';
 
 export interface ExportOptions {
   format?: ExportFormat;
+  /** Called a few times a second while DuckDB writes, and once at the end. */
+  onProgress?: ProgressListener;
+}
+
+export interface CountOptions {
+  /** Called a few times a second while a count has to scan, and once at the end. */
+  onProgress?: ProgressListener;
 }
 
 export interface StreamOptions {

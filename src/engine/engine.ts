@@ -20,6 +20,16 @@ export interface ResultReader<T> {
   close(): Promise<void>;
 }
 
+/** How far a running statement has got (DuckDB's estimate). */
+export interface Progress {
+  /** 0–100, or -1 when DuckDB cannot tell. */
+  percentage: number;
+  rowsProcessed: number;
+  totalRows: number;
+}
+
+export type ProgressListener = (progress: Progress) => void;
+
 export interface ColumnInfo {
   name: string;
   type: DuckDBType;
@@ -49,6 +59,24 @@ export class EngineConnection {
 
   static async open(): Promise<EngineConnection> {
     return new EngineConnection(await (await instance()).connect());
+  }
+
+  /** Reports progress every `intervalMs` while `work` runs (DuckDB must track it: enable_progress_bar). */
+  async withProgress<T>(work: () => Promise<T>, onProgress: ProgressListener | undefined, intervalMs = 200): Promise<T> {
+    if (!onProgress) return work();
+    await this.raw.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
+    const report = () => {
+      const p = this.raw.progress;
+      onProgress({ percentage: p.percentage, rowsProcessed: Number(p.rows_processed), totalRows: Number(p.total_rows_to_process) });
+    };
+    const timer = setInterval(report, intervalMs);
+    try {
+      const result = await work();
+      onProgress({ percentage: 100, rowsProcessed: Number(this.raw.progress.rows_processed), totalRows: Number(this.raw.progress.total_rows_to_process) });
+      return result;
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   private async prepareSql(sql: string, context: string): Promise<DuckDBPreparedStatement> {

@@ -1,0 +1,42 @@
+import type { Writable } from 'node:stream';
+import type { BundleBuilder } from '../index.js';
+import { printBatches, printRows, write, type OutputFormat } from './output.js';
+import { progressBar } from './progress.js';
+
+const out = process.stdout;
+const width = (target: Writable) => (target === out && out.isTTY ? out.columns : 120);
+
+/** Streams a builder's rows to `target`; tables end with a row count and timing on `footer`. */
+export async function showRows(b: BundleBuilder, format: OutputFormat, limit?: number, signal?: AbortSignal, target: Writable = out, footer: Writable = process.stderr): Promise<void> {
+  const started = performance.now();
+  const rows = await printBatches(await b.schema(), b.stream({ signal }), target, { format, width: width(target), limit });
+  // by default the footer goes to stderr, so piped rows stay clean
+  if (format === 'table') footer.write(`(${rows} row${rows === 1 ? '' : 's'}, ${((performance.now() - started) / 1000).toFixed(3)} s)\n`);
+}
+
+export async function showSchema(b: BundleBuilder, format: OutputFormat, target: Writable = out): Promise<void> {
+  const schema = await b.schema();
+  await printRows(['column', 'type', 'nullable'], schema.fields.map((f) => [f.name, String(f.type), f.nullable]), target, { format, width: width(target) });
+}
+
+export async function showHistory(b: BundleBuilder, format: OutputFormat, target: Writable = out): Promise<void> {
+  const rows = b.history().map((c) => [c.version, c.timestamp, c.author, c.message, c.changes.map((x) => x.description).join('; ')]);
+  await printRows(['version', 'timestamp', 'author', 'message', 'changes'], rows, target, { format, width: width(target) });
+}
+
+export async function showStatus(b: BundleBuilder, target: Writable = out): Promise<void> {
+  const status = b.status();
+  if (status.isEmpty()) return write(target, 'No uncommitted changes\n');
+  const lines = status.changes.map((c, i) => `${i + 1}. ${c.description}  [${c.operations.map((o) => o.type).join(', ')}]`);
+  await write(target, `${status.changes.length} uncommitted change(s), ${status.totalOperations} operation(s):\n${lines.join('\n')}\n`);
+}
+
+export async function countRows(b: BundleBuilder): Promise<number> {
+  const bar = progressBar('Counting');
+  try {
+    return await b.numRows({ onProgress: bar.onProgress });
+  } finally {
+    bar.stop();
+  }
+}
+

@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { BundlebaseError, type BundleBuilder, type ParamValue } from '../index.js';
+import { countRows, showHistory, showRows, showSchema, showStatus } from './commands.js';
+import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
+import { progressBar } from './progress.js';
+import { createBundle, openWorking, saveWorking } from './session.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const out = process.stdout;
+
+/** `-p 18 -p abc` → [18, 'abc']: numbers that look like numbers, the rest as text. */
+function params(values: string[] | undefined): ParamValue[] {
+  return (values ?? []).map((v) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v));
+}
+
+const formatOption = () => new Option('-f, --format <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
+const paramOption = () => new Option('-p, --param <value>', 'value for $1, $2, … (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]);
+
+/** Runs a change on the bundle's working state and stages it for `commit`. */
+async function change(bundle: string, apply: (b: BundleBuilder) => PromiseLike<unknown>): Promise<void> {
+  const b = await openWorking(bundle);
+  try {
+    await apply(b);
+    await saveWorking(bundle, b);
+    const status = b.status();
+    await write(out, `${status.changes.at(-1)?.description ?? 'Done'} (${status.changes.length} uncommitted change(s); commit with: bundlebase commit ${bundle} -m "…")\n`);
+  } finally {
+    await b.close();
+  }
+}
+
+/** Runs a read on the bundle's working state (committed + staged changes). */
+async function read(bundle: string, body: (b: BundleBuilder) => Promise<void>): Promise<void> {
+  const b = await openWorking(bundle);
+  try {
+    await body(b);
+  } finally {
+    await b.close();
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('bundlebase')
+    .description('Like Docker, but for data: build, version and query data bundles')
+    .version(VERSION)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+
+  program.command('create').argument('<bundle>', 'directory of the new bundle').description('create an empty bundle')
+    .action(async (bundle: string) => {
+      const b = await createBundle(bundle);
+      await write(out, `Created bundle ${b.url} (id ${b.id})\n`);
+      await b.close();
+    });
+  program.command('attach').argument('<bundle>').argument('<url>', 'Parquet, CSV or JSON file (relative to the bundle)').description('attach a data source')
+    .addOption(new Option('--format <format>', 'source format').choices(['parquet', 'csv', 'json']))
+    .option('--delimiter <char>', 'CSV delimiter').option('--quote <char>', 'CSV quote character').option('--no-header', 'the CSV has no header line')
+    .option('--join <name>', 'attach into this join')
+    .action((bundle: string, url: string, o: { format?: 'parquet' | 'csv' | 'json'; delimiter?: string; quote?: string; header: boolean; join?: string }) =>
+      change(bundle, (b) => b.attach(url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined, join: o.join })));
+  program.command('filter').argument('<bundle>').argument('<where>', "SQL condition, e.g. 'age >= $1'").description('keep the rows matching a condition')
+    .addOption(paramOption())
+    .action((bundle: string, where: string, o: { param?: string[] }) => change(bundle, (b) => b.filter(where, params(o.param))));
+  program.command('remove-column').argument('<bundle>').argument('<columns...>').description('drop columns')
+    .action((bundle: string, columns: string[]) => change(bundle, (b) => b.removeColumns(columns)));
+  program.command('rename-column').argument('<bundle>').argument('<from>').argument('<to>').description('rename a column')
+    .action((bundle: string, from: string, to: string) => change(bundle, (b) => b.renameColumn(from, to)));
+  program.command('join').argument('<bundle>').argument('<name>').argument('<url>').argument('<on>', 'SQL over $base and <name>').description('join another source')
+    .addOption(new Option('--how <type>', 'join type').choices(['inner', 'left', 'right', 'full']).default('inner'))
+    .action((bundle: string, name: string, url: string, on: string, o: { how: string }) => change(bundle, (b) => b.join(name, url, on, o.how)));
+  program.command('create-index').argument('<bundle>').argument('<column>').description('index a column for equality / IN filters')
+    .action((bundle: string, column: string) => change(bundle, (b) => b.createIndex(column)));
+  program.command('create-view').argument('<bundle>').argument('<name>').argument('<sql>', 'SQL over the table "bundle"').description('create a named view')
+    .addOption(paramOption())
+    .action((bundle: string, name: string, sql: string, o: { param?: string[] }) =>
+      change(bundle, async (b) => b.createView(name, await b.select(sql, params(o.param)))));
+  program.command('set-name').argument('<bundle>').argument('<name>').description("set the bundle's name")
+    .action((bundle: string, name: string) => change(bundle, (b) => b.setName(name)));
+  program.command('set-description').argument('<bundle>').argument('<text>').description("set the bundle's description")
+    .action((bundle: string, text: string) => change(bundle, (b) => b.setDescription(text)));
+  program.command('commit').argument('<bundle>').requiredOption('-m, --message <message>', 'commit message').description('commit the staged changes')
+    .action((bundle: string, o: { message: string }) => read(bundle, async (b) => {
+      const count = b.status().changes.length;
+      await b.commit(o.message);
+      await saveWorking(bundle, b);
+      await write(out, `Committed ${b.version}: ${o.message} (${count} change(s))\n`);
+    }));
+  program.command('status').argument('<bundle>').description('show uncommitted changes').action((bundle: string) => read(bundle, (b) => showStatus(b)));
+  program.command('undo').argument('<bundle>').description('drop the last uncommitted change')
+    .action((bundle: string) => read(bundle, async (b) => {
+      const last = b.status().changes.at(-1);
+      await b.undo();
+      await saveWorking(bundle, b);
+      await write(out, last ? `Undid: ${last.description}\n` : 'No uncommitted changes\n');
+    }));
+  program.command('reset').argument('<bundle>').description('drop all uncommitted changes')
+    .action((bundle: string) => read(bundle, async (b) => {
+      const count = b.status().changes.length;
+      await b.reset();
+      await saveWorking(bundle, b);
+      await write(out, `Dropped ${count} uncommitted change(s)\n`);
+    }));
+  program.command('schema').argument('<bundle>').description('show the columns').addOption(formatOption())
+    .action((bundle: string, o: { format: OutputFormat }) => read(bundle, (b) => showSchema(b, o.format)));
+  program.command('count').argument('<bundle>').description('print the number of rows')
+    .action((bundle: string) => read(bundle, async (b) => write(out, `${await countRows(b)}\n`)));
+  program.command('show').argument('<bundle>').description('show the first rows').addOption(formatOption())
+    .option('-n, --rows <n>', 'how many rows', (v) => Number.parseInt(v, 10), 20)
+    .action((bundle: string, o: { format: OutputFormat; rows: number }) => read(bundle, (b) => showRows(b, o.format, o.rows)));
+  program.command('query').argument('<bundle>').argument('<sql>', 'SQL over the table "bundle"').description('run SQL over the bundle')
+    .addOption(formatOption()).addOption(paramOption())
+    .action((bundle: string, sql: string, o: { format: OutputFormat; param?: string[] }) => read(bundle, async (b) => {
+      const result = await b.select(sql, params(o.param));
+      try {
+        await showRows(result, o.format);
+      } finally {
+        await result.close();
+      }
+    }));
+  program.command('explain').argument('<bundle>').description("show DuckDB's plan").action((bundle: string) => read(bundle, async (b) => write(out, `${await b.explain()}\n`)));
+  program.command('history').argument('<bundle>').description('list the commits').addOption(formatOption())
+    .action((bundle: string, o: { format: OutputFormat }) => read(bundle, (b) => showHistory(b, o.format)));
+  program.command('export').argument('<bundle>').argument('<file>').description('write the rows to a file (streaming)')
+    .addOption(new Option('-f, --format <format>', 'file format (default: from the extension)').choices(['parquet', 'csv', 'json']))
+    .action((bundle: string, file: string, o: { format?: 'parquet' | 'csv' | 'json' }) => read(bundle, async (b) => {
+      const bar = progressBar('Exporting');
+      try {
+        const { rows } = await b.export(file, { format: o.format, onProgress: bar.onProgress });
+        bar.stop();
+        await write(out, `Exported ${rows} rows to ${file}\n`);
+      } finally {
+        bar.stop();
+      }
+    }));
+  program.command('repl').argument('[bundle]', 'bundle to open (an in-memory one when absent)').description('interactive SQL shell')
+    .action(async (bundle?: string) => {
+      const { startRepl } = await import('./repl.js');
+      await startRepl(bundle);
+    });
+  return program;
+}
+
+async function main(): Promise<number> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    // one line: DuckDB's hints ("Candidate bindings: …") follow on the next lines
+    process.stderr.write(`error: ${message.split('\n')[0]}\n`);
+    if (process.env.BUNDLEBASE_DEBUG && err instanceof Error && !(err instanceof BundlebaseError)) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+// exit once output is flushed (DuckDB's threads would otherwise keep nothing alive, but be explicit)
+main().then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,116 @@
+import type { Writable } from 'node:stream';
+import type * as arrow from 'apache-arrow';
+import { valueReader } from '../arrow/values.js';
+
+export type OutputFormat = 'table' | 'csv' | 'json';
+
+export const OUTPUT_FORMATS: OutputFormat[] = ['table', 'csv', 'json'];
+
+/** Writes text, waiting when the destination is full so piped output streams in flat memory. */
+export async function write(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', resolve));
+}
+
+function display(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (value instanceof Date) return value.toISOString().replace('T', ' ').replace(/\.000Z$|Z$/, '');
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value).toString('hex')}`;
+  if (typeof value === 'object') return JSON.stringify(value, jsonValue);
+  return String(value);
+}
+
+function jsonValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  return value;
+}
+
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value, jsonValue) : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function truncate(text: string, width: number): string {
+  const flat = text.replace(/[\r\n\t]/g, ' ');
+  return flat.length <= width ? flat.padEnd(width) : `${flat.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** Rows of a batch as arrays of JS values (DESIGN §3 value mapping). */
+function rowsOf(batch: arrow.RecordBatch): unknown[][] {
+  const readers = batch.schema.fields.map((f, i) => ({ read: valueReader(f.type), vector: batch.getChildAt(i)! }));
+  const rows: unknown[][] = [];
+  for (let r = 0; r < batch.numRows; r++) {
+    rows.push(readers.map(({ read, vector }) => {
+      const v = vector.get(r);
+      return v === null || v === undefined ? null : read(v);
+    }));
+  }
+  return rows;
+}
+
+export interface PrintOptions {
+  format: OutputFormat;
+  /** Terminal width for tables (columns share it; long cells are cut with …). */
+  width?: number;
+  /** Stop after this many rows. */
+  limit?: number;
+}
+
+/** Prints a stream of batches batch by batch; returns the number of rows printed. */
+export async function printBatches(schema: arrow.Schema, batches: AsyncIterable<arrow.RecordBatch>, out: Writable, options: PrintOptions): Promise<number> {
+  const names = schema.fields.map((f) => f.name);
+  const limit = options.limit ?? Infinity;
+  let printed = 0;
+  let widths: number[] | undefined;
+  const tableWidths = (sample: unknown[][]) => columnWidths(names, sample, options.width);
+  const header = async () => {
+    if (options.format === 'csv') await write(out, `${names.map(csvCell).join(',')}\n`);
+  };
+  const tableHeader = async (w: number[]) => {
+    await write(out, `${names.map((n, i) => truncate(n, w[i]!)).join(' │ ')}\n${w.map((x) => '─'.repeat(x)).join('─┼─')}\n`);
+  };
+  await header();
+  for await (const batch of batches) {
+    let rows = rowsOf(batch);
+    if (printed + rows.length > limit) rows = rows.slice(0, limit - printed);
+    if (options.format === 'table' && !widths) {
+      widths = tableWidths(rows);
+      await tableHeader(widths);
+    }
+    const lines = rows.map((row) => {
+      if (options.format === 'csv') return row.map(csvCell).join(',');
+      if (options.format === 'json') return JSON.stringify(Object.fromEntries(names.map((n, i) => [n, row[i]])), jsonValue);
+      return row.map((v, i) => truncate(display(v), widths![i]!)).join(' │ ');
+    });
+    if (lines.length) await write(out, `${lines.join('\n')}\n`);
+    printed += rows.length;
+    if (printed >= limit) break;
+  }
+  if (options.format === 'table' && !widths) await tableHeader(tableWidths([]));
+  return printed;
+}
+
+/** Column widths that share the terminal's width, sized from a sample of rows. */
+function columnWidths(names: string[], sample: unknown[][], width = 120): number[] {
+  const total = Math.max(20, width - 1);
+  const cap = Math.max(4, Math.floor(total / Math.max(1, names.length)) - 3);
+  return names.map((name, i) => Math.min(cap, Math.max(name.length, 4, ...sample.slice(0, 200).map((row) => display(row[i]).length))));
+}
+
+/** A small table of already-known rows (schema, history, status). */
+export async function printRows(names: string[], rows: unknown[][], out: Writable, options: PrintOptions): Promise<void> {
+  if (options.format === 'csv') {
+    await write(out, [names, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n');
+  } else if (options.format === 'json') {
+    for (const row of rows) await write(out, `${JSON.stringify(Object.fromEntries(names.map((n, i) => [n, row[i]])), jsonValue)}\n`);
+  } else {
+    const widths = columnWidths(names, rows, options.width);
+    const lines = [
+      names.map((n, i) => truncate(n, widths[i]!)).join(' │ '),
+      widths.map((w) => '─'.repeat(w)).join('─┼─'),
+      ...rows.map((r) => r.map((v, i) => truncate(display(v), widths[i]!)).join(' │ ')),
+    ];
+    await write(out, `${lines.map((l) => l.trimEnd()).join('\n')}\n`);
+  }
+}

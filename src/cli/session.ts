@@ -1,0 +1,45 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+import { create, open, BundlebaseError, type BundleBuilder } from '../index.js';
+import type { StagedChange } from '../bundle/builder.js';
+import { localPath } from '../storage/location.js';
+
+/**
+ * Uncommitted changes made by one-shot commands wait in `<bundle>/.bundlebase-staged.yaml` (like
+ * git's index) until `bundlebase commit`; `status`, `undo` and `reset` work on them.
+ */
+const STAGED_FILE = '.bundlebase-staged.yaml';
+
+function stagedPath(bundle: string): string {
+  const dir = localPath(bundle);
+  if (!dir) throw new BundlebaseError('INVALID_ARGUMENT', `The command line works on local bundles; '${bundle}' is not a path`);
+  return path.join(dir, STAGED_FILE);
+}
+
+/** The bundle at `bundle` with its staged changes applied: what commands read and change. */
+export async function openWorking(bundle: string): Promise<BundleBuilder> {
+  const builder = await (await open(bundle)).extend();
+  const file = stagedPath(bundle);
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text !== undefined) {
+    const staged = YAML.parse(text) as { changes?: StagedChange[] } | null;
+    builder.restoreChanges(staged?.changes ?? [], file);
+  }
+  return builder;
+}
+
+/** Saves the builder's uncommitted changes for the next command (removes the file when none). */
+export async function saveWorking(bundle: string, builder: BundleBuilder): Promise<void> {
+  const changes = await builder.stagedChanges();
+  const file = stagedPath(bundle);
+  if (changes.length === 0) await rm(file, { force: true });
+  else await writeFile(file, YAML.stringify({ changes }, { lineWidth: 0 }));
+}
+
+/** Creates an empty bundle on disk (its init manifest), ready for attach. */
+export async function createBundle(bundle: string): Promise<BundleBuilder> {
+  const builder = await create(bundle);
+  await builder.initialize();
+  return builder;
+}
