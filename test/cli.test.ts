@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -186,5 +186,27 @@ describe('bundlebase command line', () => {
     assert.match(output, /1 uncommitted change/);
     assert.match((await cli('status', b)).stdout, /1\. Filter age < 10/);
     assert.match(await readFile(path.join(dir, 'history'), 'utf8'), /FILTER age < 10/);
+  });
+});
+
+describe('the REPL in a terminal', () => {
+  const python = (() => {
+    try {
+      return execFileSync('python3', ['--version']) && 'python3';
+    } catch {
+      return undefined;
+    }
+  })();
+
+  it('Ctrl-C cancels the running query, not the REPL', { skip: python ? false : 'python3 (for its pty module) is not installed', timeout: 60_000 }, async () => {
+    const b = path.join(dir, 'repl-pty');
+    await cli('create', b);
+    await cli('attach', b, parquet);
+    await cli('commit', b, '-m', 'base');
+    const { stdout } = await execFileAsync('python3', [path.resolve('test/support/pty-repl.py'), BIN, b], { timeout: 50_000 });
+    assert.match(stdout, /Cancelled/);
+    assert.doesNotMatch(stdout, /Interrupted/);
+    assert.match(stdout, /\b1000\r?\n/, 'the next command ran');
+    assert.match(stdout, /EXIT_STATUS=0/);
   });
 });

@@ -120,7 +120,8 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
       }
       await refreshColumns();
     } catch (err) {
-      await write(out, `error: ${err instanceof Error ? err.message : String(err)}\n`);
+      // a query cancelled with Ctrl-C was already reported as "Cancelled"
+      if (!running.signal.aborted) await write(out, `error: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}\n`);
     } finally {
       running = undefined;
     }
