@@ -6,7 +6,8 @@ export type ErrorCode =
   | 'SQL_ERROR'
   | 'IO_ERROR'
   | 'CLOSED'
-  | 'SOURCE_CHANGED';
+  | 'SOURCE_CHANGED'
+  | 'READ_ONLY';
 
 /** The one error type bundlebase throws: a stable `code` plus a message naming the offending thing. */
 export class BundlebaseError extends Error {

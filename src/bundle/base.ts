@@ -276,6 +276,16 @@ export abstract class BundleBase implements AsyncDisposable {
     return this.effectiveOperations();
   }
 
+  /** @internal The compiled statement of the pipeline (undefined without sources), for servers. */
+  async sqlStatement(): Promise<Statement | undefined> {
+    return this.statement();
+  }
+
+  /** @internal The local files this bundle reads (sources of every pack). */
+  sourceFiles(): string[] {
+    return [...this.plan().packs.values()].flat().filter((b) => b.format !== 'function').map((b) => b.location);
+  }
+
   /** View id → name. */
   views(): Map<string, string> {
     return new Map(this.plan().views);

@@ -134,6 +134,23 @@ function buildProgram(): Command {
         bar.stop();
       }
     }));
+  program.command('serve').argument('<bundle>').description('serve the bundle read-only over PostgreSQL and Arrow Flight SQL')
+    .option('--pg-port <port>', 'PostgreSQL wire port (0: any free port)', (v) => Number.parseInt(v, 10))
+    .option('--flight-port <port>', 'Arrow Flight SQL port (0: any free port)', (v) => Number.parseInt(v, 10))
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--password <password>', 'password clients must give (default: $BUNDLEBASE_PASSWORD)')
+    .action(async (bundle: string, o: { pgPort?: number; flightPort?: number; host: string; password?: string }) => {
+      const { serve } = await import('../server/index.js');
+      const ports = o.pgPort === undefined && o.flightPort === undefined ? { pgPort: 5433, flightPort: 50051 } : { pgPort: o.pgPort, flightPort: o.flightPort };
+      const servers = await serve(bundle, { ...ports, host: o.host, password: o.password });
+      if (servers.pgPort !== undefined) await write(out, `PostgreSQL: postgresql://${o.host}:${servers.pgPort}/bundle\n`);
+      if (servers.flightPort !== undefined) await write(out, `Flight SQL: grpc://${o.host}:${servers.flightPort}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void servers.close().then(resolve);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
   program.command('repl').argument('[bundle]', 'bundle to open (an in-memory one when absent)').description('interactive SQL shell')
     .action(async (bundle?: string) => {
       const { startRepl } = await import('./repl.js');

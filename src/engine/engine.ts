@@ -38,6 +38,8 @@ export interface ColumnInfo {
 export interface Description {
   columns: ColumnInfo[];
   parameterCount: number;
+  /** The type DuckDB infers for each `$n` from where it is used (undefined when it cannot tell). */
+  parameterTypes: (DuckDBType | undefined)[];
 }
 
 let sharedInstance: Promise<DuckDBInstance> | undefined;
@@ -49,6 +51,24 @@ function instance(): Promise<DuckDBInstance> {
 }
 
 /**
+ * A separate DuckDB database that can read only `allowedPaths`: no other file, no COPY, ATTACH or
+ * INSTALL, and its configuration is locked so SQL cannot lift that (used by the servers).
+ */
+export async function sandboxedDatabase(allowedPaths: readonly string[]): Promise<DuckDBInstance> {
+  const database = await DuckDBInstance.create(':memory:');
+  const setup = await database.connect();
+  try {
+    const list = allowedPaths.map((p) => `'${p.replaceAll("'", "''")}'`).join(', ');
+    await setup.run(`SET allowed_paths = [${list}]`);
+    await setup.run('SET enable_external_access = false');
+    await setup.run('SET lock_configuration = true');
+  } finally {
+    setup.closeSync();
+  }
+  return database;
+}
+
+/**
  * A connection to the engine. Each streaming read takes a connection of its own, because a DuckDB
  * connection holds one streaming result at a time and two streams must be readable interleaved.
  */
@@ -57,8 +77,9 @@ export class EngineConnection {
 
   private constructor(readonly raw: DuckDBConnection) {}
 
-  static async open(): Promise<EngineConnection> {
-    return new EngineConnection(await (await instance()).connect());
+  /** A connection to the process's shared database, or to `database` (e.g. a sandboxed one). */
+  static async open(database?: DuckDBInstance): Promise<EngineConnection> {
+    return new EngineConnection(await (database ?? (await instance())).connect());
   }
 
   /** Reports progress every `intervalMs` while `work` runs (DuckDB must track it: enable_progress_bar). */
@@ -106,7 +127,14 @@ export class EngineConnection {
       for (let i = 0; i < prepared.columnCount; i++) {
         columns.push({ name: prepared.columnName(i), type: prepared.columnType(i) });
       }
-      return { columns, parameterCount: prepared.parameterCount };
+      const parameterTypes = Array.from({ length: prepared.parameterCount }, (_, i) => {
+        try {
+          return prepared.parameterType(i + 1);
+        } catch {
+          return undefined; // DuckDB could not infer it: the value is bound as sent
+        }
+      });
+      return { columns, parameterCount: prepared.parameterCount, parameterTypes };
     } finally {
       prepared.destroySync();
     }

@@ -1,0 +1,53 @@
+import { startPgServer, type RunningServer } from './pg.js';
+import { BundleQueries } from './queries.js';
+
+export interface ServeOptions {
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** PostgreSQL wire port; 0 picks a free one; undefined: no PostgreSQL server. */
+  pgPort?: number;
+  /** Arrow Flight SQL port; 0 picks a free one; undefined: no Flight server. */
+  flightPort?: number;
+  /** Password clients must give (any user name); default: BUNDLEBASE_PASSWORD, else none. */
+  password?: string;
+}
+
+export interface Servers {
+  pgPort?: number;
+  flightPort?: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a committed bundle read-only: `SELECT … FROM bundle` (and each view by name) over the
+ * PostgreSQL wire protocol and/or Arrow Flight SQL, from a sandboxed DuckDB database that can
+ * read only the bundle's own sources.
+ */
+export async function serve(url: string, options: ServeOptions = {}): Promise<Servers> {
+  const queries = await BundleQueries.open(url);
+  const password = options.password ?? process.env.BUNDLEBASE_PASSWORD ?? undefined;
+  const running: RunningServer[] = [];
+  const servers: Servers = {
+    close: async () => {
+      await Promise.all(running.map((s) => s.close()));
+      await queries.close();
+    },
+  };
+  try {
+    if (options.pgPort !== undefined) {
+      const pg = await startPgServer(queries, { host: options.host, port: options.pgPort, password });
+      running.push(pg);
+      servers.pgPort = pg.port;
+    }
+    if (options.flightPort !== undefined) {
+      const { startFlightServer } = await import('./flight.js');
+      const flight = await startFlightServer(queries, { host: options.host, port: options.flightPort, password });
+      running.push(flight);
+      servers.flightPort = flight.port;
+    }
+  } catch (err) {
+    await servers.close();
+    throw err;
+  }
+  return servers;
+}

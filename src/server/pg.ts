@@ -1,0 +1,318 @@
+import net from 'node:net';
+import { hashMd5Password, PostgresConnection } from 'pg-gateway';
+import { BufferReader } from 'pg-protocol/dist/buffer-reader.js';
+import { Writer } from 'pg-protocol/dist/buffer-writer.js';
+import type * as arrow from 'apache-arrow';
+import { BundlebaseError } from '../errors.js';
+import type { EngineConnection } from '../engine/engine.js';
+import { paramFromText, type BundleQueries, type Prepared } from './queries.js';
+import { columnTexts, pgType } from './pgTypes.js';
+
+export interface PgServerOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Required password (MD5 authentication, any user name); none means no authentication. */
+  password?: string;
+}
+
+export interface RunningServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** SQLSTATE for an error: read-only refusals, syntax, unknown names, permissions. */
+function sqlState(err: unknown): string {
+  const message = err instanceof Error ? err.message : '';
+  if (err instanceof BundlebaseError && err.code === 'READ_ONLY') return '25006';
+  if (/Permission Error/.test(message)) return '42501';
+  if (/Parser Error|syntax error/i.test(message)) return '42601';
+  if (/Table with name .* does not exist|Catalog Error/.test(message)) return '42P01';
+  if (/Referenced column .* not found|Binder Error/.test(message)) return '42703';
+  if (/Conversion Error|Invalid Input Error/.test(message)) return '22P02';
+  if (err instanceof BundlebaseError && err.code === 'INVALID_ARGUMENT') return '22023';
+  return 'XX000';
+}
+
+interface Portal {
+  prepared: Prepared;
+  values: (string | null)[];
+}
+
+/**
+ * One client connection after authentication: the simple and extended query protocols over
+ * `pg-gateway`'s connection (startup, SSL refusal, MD5 auth) with `pg-protocol`'s reader/writer.
+ */
+class Session {
+  private readonly writer = new Writer();
+  private readonly reader = new BufferReader();
+  private readonly statements = new Map<string, Prepared>();
+  private readonly portals = new Map<string, Portal>();
+  private failed = false; // extended protocol: skip to Sync after an error
+  private connection: Promise<EngineConnection> | undefined;
+  private readonly closed = new AbortController();
+
+  constructor(private readonly socket: net.Socket, private readonly queries: BundleQueries) {
+    socket.on('close', () => {
+      this.closed.abort();
+      void this.connection?.then((c) => c.close(), () => undefined);
+    });
+  }
+
+  private engine(): Promise<EngineConnection> {
+    this.connection ??= this.queries.connect();
+    return this.connection;
+  }
+
+  private async send(buffer: Buffer): Promise<void> {
+    if (this.socket.destroyed) return;
+    if (!this.socket.write(buffer)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.socket.off('drain', done);
+          this.socket.off('close', done);
+          resolve();
+        };
+        this.socket.on('drain', done);
+        this.socket.on('close', done);
+      });
+    }
+  }
+
+  private message(code: string, build?: (w: Writer) => void): Buffer {
+    build?.(this.writer);
+    return this.writer.flush(code.charCodeAt(0));
+  }
+
+  private readyForQuery(): Promise<void> {
+    return this.send(this.message('Z', (w) => w.addString('I')));
+  }
+
+  private async error(err: unknown): Promise<void> {
+    const text = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.replace(/^Query: /, '');
+    await this.send(this.message('E', (w) => {
+      w.addString('S').addCString('ERROR').addString('V').addCString('ERROR');
+      w.addString('C').addCString(sqlState(err)).addString('M').addCString(text).addCString('');
+    }));
+  }
+
+  private rowDescription(schema: arrow.Schema): Buffer {
+    return this.message('T', (w) => {
+      w.addInt16(schema.fields.length);
+      for (const field of schema.fields) {
+        const { oid, size } = pgType(field.type);
+        w.addCString(field.name).addInt32(0).addInt16(0).addInt32(oid).addInt16(size).addInt32(-1).addInt16(0);
+      }
+    });
+  }
+
+  /** Streams the rows of a prepared query as DataRow messages; returns the row count. */
+  private async sendRows(prepared: Prepared, values: (string | null)[]): Promise<number> {
+    const params = values.map((v, i) => paramFromText(v, prepared.parameterTypes[i]));
+    const connection = await this.engine();
+    let rows = 0;
+    const stream = this.queries.stream(connection, prepared, params);
+    try {
+      for await (const group of stream) {
+        for (const batch of group) {
+          if (this.closed.signal.aborted) return rows; // the client left: stop the query
+          await this.send(this.dataRows(batch));
+          rows += batch.numRows;
+        }
+      }
+    } finally {
+      await stream.return(undefined);
+    }
+    return rows;
+  }
+
+  private dataRows(batch: arrow.RecordBatch): Buffer {
+    const columns = batch.schema.fields.map((_, i) => columnTexts(batch.getChildAt(i)!).map((t) => (t === null ? null : Buffer.from(t))));
+    const messages: Buffer[] = [];
+    for (let r = 0; r < batch.numRows; r++) {
+      messages.push(this.message('D', (w) => {
+        w.addInt16(columns.length);
+        for (const column of columns) {
+          const cell = column[r];
+          if (cell === null || cell === undefined) w.addInt32(-1);
+          else w.addInt32(cell.length).add(cell);
+        }
+      }));
+    }
+    return Buffer.concat(messages);
+  }
+
+  async simpleQuery(sql: string): Promise<void> {
+    try {
+      if (sql.trim().replace(/;\s*$/, '') === '') {
+        await this.send(this.message('I'));
+      } else {
+        const prepared = await this.queries.prepare(await this.engine(), sql);
+        await this.send(this.rowDescription(prepared.schema));
+        const rows = await this.sendRows(prepared, []);
+        await this.send(this.message('C', (w) => w.addCString(`SELECT ${rows}`)));
+      }
+    } catch (err) {
+      await this.error(err);
+    }
+    await this.readyForQuery();
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+  private pending: Buffer = Buffer.alloc(0);
+
+  /**
+   * Takes over the socket after authentication. Frames are a type byte and an int32 length; the
+   * fields inside are read with pg-protocol's reader. (pg-gateway 0.2.4, used for startup and
+   * authentication, loses every message after the first in a packet, which breaks the pipelined
+   * extended protocol that node-postgres uses.)
+   */
+  attach(socket: net.Socket): void {
+    socket.on('data', (chunk: Buffer) => {
+      this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+      while (this.pending.length >= 5) {
+        const end = 1 + this.pending.readUInt32BE(1);
+        if (this.pending.length < end) break;
+        this.enqueue(this.pending.subarray(0, end));
+        this.pending = this.pending.subarray(end);
+      }
+    });
+  }
+
+  /**
+   * Queues one frontend message. The bytes are copied (the gateway reuses its buffer) and messages
+   * run strictly in order, one at a time, whatever the socket delivers meanwhile.
+   */
+  enqueue(data: Uint8Array): void {
+    const copy = Buffer.from(data);
+    this.queue = this.queue.then(() => this.handle(copy)).catch(() => {
+      this.socket.destroy();
+    });
+  }
+
+  private async handle(data: Buffer): Promise<void> {
+    const code = String.fromCharCode(data[0]!);
+    this.reader.setBuffer(5, data);
+    if (code === 'Q') return this.simpleQuery(this.reader.cstring());
+    if (code === 'X') {
+      this.socket.end();
+      return;
+    }
+    if (code === 'S') {
+      this.failed = false;
+      return this.readyForQuery();
+    }
+    if (this.failed) return;
+    try {
+      await this.extended(code);
+    } catch (err) {
+      this.failed = true;
+      await this.error(err);
+    }
+  }
+
+  private async extended(code: string): Promise<void> {
+    const r = this.reader;
+    switch (code) {
+      case 'P': {
+        const name = r.cstring();
+        const sql = r.cstring();
+        this.statements.set(name, await this.queries.prepare(await this.engine(), sql));
+        return this.send(this.message('1'));
+      }
+      case 'B': {
+        const portal = r.cstring();
+        const statement = r.cstring();
+        const prepared = this.statements.get(statement);
+        if (!prepared) throw new BundlebaseError('NOT_FOUND', `Prepared statement '${statement}' does not exist`);
+        const formats = Array.from({ length: r.int16() }, () => r.int16());
+        const values = Array.from({ length: r.int16() }, (_, i) => {
+          const length = r.int32();
+          if (length < 0) return null;
+          if ((formats[i] ?? formats[0] ?? 0) !== 0) throw new BundlebaseError('INVALID_ARGUMENT', 'Binary parameter values are not supported; send text');
+          return r.string(length);
+        });
+        const resultFormats = Array.from({ length: r.int16() }, () => r.int16());
+        if (resultFormats.some((f) => f !== 0)) throw new BundlebaseError('INVALID_ARGUMENT', 'Binary results are not supported; ask for text');
+        this.portals.set(portal, { prepared, values });
+        return this.send(this.message('2'));
+      }
+      case 'D': {
+        const kind = r.string(1);
+        const name = r.cstring();
+        if (kind === 'S') {
+          const prepared = this.statements.get(name);
+          if (!prepared) throw new BundlebaseError('NOT_FOUND', `Prepared statement '${name}' does not exist`);
+          await this.send(this.message('t', (w) => {
+            w.addInt16(prepared.parameterTypes.length);
+            for (const t of prepared.parameterTypes) w.addInt32(parameterOid(t?.toString() ?? 'VARCHAR'));
+          }));
+          return this.send(this.rowDescription(prepared.schema));
+        }
+        const portal = this.portals.get(name);
+        if (!portal) throw new BundlebaseError('NOT_FOUND', `Portal '${name}' does not exist`);
+        return this.send(this.rowDescription(portal.prepared.schema));
+      }
+      case 'E': {
+        const name = r.cstring();
+        const portal = this.portals.get(name);
+        if (!portal) throw new BundlebaseError('NOT_FOUND', `Portal '${name}' does not exist`);
+        const rows = await this.sendRows(portal.prepared, portal.values);
+        return this.send(this.message('C', (w) => w.addCString(`SELECT ${rows}`)));
+      }
+      case 'C': {
+        const kind = r.string(1);
+        const name = r.cstring();
+        (kind === 'S' ? this.statements : this.portals).delete(name);
+        return this.send(this.message('3'));
+      }
+      case 'H':
+        return;
+      default:
+        throw new BundlebaseError('INVALID_ARGUMENT', `Unsupported message '${code}'`);
+    }
+  }
+}
+
+/** OID announced for a parameter, from DuckDB's inferred type name. */
+function parameterOid(duckType: string): number {
+  const oids: Record<string, number> = { BOOLEAN: 16, SMALLINT: 21, TINYINT: 21, INTEGER: 23, BIGINT: 20, HUGEINT: 1700, FLOAT: 700, DOUBLE: 701, DATE: 1082, TIMESTAMP: 1114, VARCHAR: 25 };
+  return oids[duckType] ?? (duckType.startsWith('DECIMAL') ? 1700 : 25);
+}
+
+/** Serves `queries` over the PostgreSQL wire protocol until `close()`. */
+export async function startPgServer(queries: BundleQueries, options: PgServerOptions = {}): Promise<RunningServer> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const session = new Session(socket, queries);
+    const connection: PostgresConnection = new PostgresConnection(socket, {
+      serverVersion: '16.0 (bundlebase)',
+      authMode: options.password ? 'md5Password' : 'none',
+      validateCredentials: async (credentials) =>
+        credentials.authMode === 'md5Password' &&
+        credentials.hash === (await hashMd5Password(credentials.user, options.password!, credentials.salt)),
+      onAuthenticated: () => {
+        const w = new Writer();
+        for (const [key, value] of [['client_encoding', 'UTF8'], ['server_encoding', 'UTF8'], ['DateStyle', 'ISO, MDY'], ['integer_datetimes', 'on'], ['standard_conforming_strings', 'on'], ['TimeZone', 'UTC']]) {
+          socket.write(w.addCString(key!).addCString(value!).flush('S'.charCodeAt(0)));
+        }
+        session.attach(connection.detach());
+      },
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 5433, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as net.AddressInfo;
+  return {
+    port: address.port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

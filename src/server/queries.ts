@@ -1,0 +1,132 @@
+import type * as arrow from 'apache-arrow';
+import { DuckDBTypeId, type DuckDBInstance, type DuckDBType } from '@duckdb/node-api';
+import { batchReader } from '../arrow/batches.js';
+import { arrowSchema } from '../arrow/types.js';
+import { open, type Bundle } from '../index.js';
+import { BundlebaseError } from '../errors.js';
+import { EngineConnection, sandboxedDatabase, type ColumnInfo, type Statement } from '../engine/engine.js';
+import type { ParamValue } from '../engine/params.js';
+import { maskQuoted, quoteIdent, renumberParams } from '../plan/sql.js';
+
+/**
+ * Statement kinds that write, change settings or reach outside the bundle: refused by name. Any
+ * other text runs as a subquery, where DuckDB's parser accepts only reads.
+ */
+const REFUSED_KINDS = new Set([
+  'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'COPY', 'CREATE', 'DROP', 'ALTER', 'ATTACH', 'DETACH',
+  'INSTALL', 'LOAD', 'FORCE', 'SET', 'RESET', 'PRAGMA', 'CALL', 'EXPORT', 'IMPORT', 'CHECKPOINT', 'VACUUM',
+  'BEGIN', 'START', 'COMMIT', 'ROLLBACK', 'ABORT', 'USE', 'ANALYZE', 'GRANT', 'REVOKE', 'COMMENT', 'PREPARE', 'EXECUTE', 'DEALLOCATE',
+]);
+
+export interface Prepared {
+  statement: Statement;
+  columns: ColumnInfo[];
+  schema: arrow.Schema;
+  /** DuckDB's inferred type for each of the client's `$n` (undefined: unknown, sent as text). */
+  parameterTypes: (DuckDBType | undefined)[];
+}
+
+/**
+ * Read-only SQL over one bundle for network clients: the table `bundle` and each view by name,
+ * run in a sandboxed DuckDB database that can read only the bundle's own source files.
+ */
+export class BundleQueries {
+  private constructor(
+    readonly bundle: Bundle,
+    private readonly relations: { name: string; statement: Statement }[],
+    private readonly database: DuckDBInstance,
+    readonly tables: { name: string; columns: ColumnInfo[] }[],
+  ) {}
+
+  static async open(url: string): Promise<BundleQueries> {
+    const bundle = await open(url);
+    const relations: { name: string; statement: Statement }[] = [];
+    const files = new Set<string>(bundle.sourceFiles());
+    const base = await bundle.sqlStatement();
+    relations.push({ name: 'bundle', statement: base ?? { sql: 'SELECT NULL AS "empty" LIMIT 0', params: [] } });
+    for (const name of bundle.views().values()) {
+      const view = await bundle.view(name);
+      const statement = await view.sqlStatement();
+      if (statement) relations.push({ name, statement });
+      view.sourceFiles().forEach((f) => files.add(f));
+      await view.close();
+    }
+    const database = await sandboxedDatabase([...files]);
+    const queries = new BundleQueries(bundle, relations, database, []);
+    const connection = await EngineConnection.open(database);
+    try {
+      for (const r of relations) {
+        const { columns } = await connection.describe(`SELECT * FROM (${r.statement.sql})`, `Describing ${r.name}`);
+        queries.tables.push({ name: r.name, columns });
+      }
+    } finally {
+      connection.close();
+    }
+    return queries;
+  }
+
+  /** The client's SQL with `bundle` and the views bound as CTEs; the client's `$n` come last. */
+  private compose(sql: string): { sql: string; params: ParamValue[] } {
+    const kind = /^\s*\(?\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? '';
+    if (REFUSED_KINDS.has(kind)) {
+      throw new BundlebaseError('READ_ONLY', `Only read-only queries are allowed; ${kind} statements are refused`);
+    }
+    if (/;\s*\S/.test(maskQuoted(sql))) throw new BundlebaseError('INVALID_ARGUMENT', 'Send one statement at a time');
+    const params: ParamValue[] = [];
+    const ctes = this.relations.map((r) => {
+      const body = renumberParams(r.statement.sql, params.length);
+      params.push(...r.statement.params);
+      return `${quoteIdent(r.name)} AS (${body})`;
+    });
+    const user = renumberParams(sql.trim().replace(/;\s*$/, ''), params.length);
+    return { sql: `WITH ${ctes.join(',\n')}\nSELECT * FROM (\n${user}\n)`, params };
+  }
+
+  async connect(): Promise<EngineConnection> {
+    return EngineConnection.open(this.database);
+  }
+
+  /** Binds the client's SQL (no data read): its columns and parameter types. */
+  async prepare(connection: EngineConnection, sql: string): Promise<Prepared> {
+    const composed = this.compose(sql);
+    const description = await connection.describe(composed.sql, 'Query');
+    return {
+      statement: composed,
+      columns: description.columns,
+      schema: arrowSchema(description.columns),
+      parameterTypes: description.parameterTypes.slice(composed.params.length),
+    };
+  }
+
+  /** Streams the rows of a prepared query with the client's parameter values. */
+  stream(connection: EngineConnection, prepared: Prepared, values: readonly ParamValue[] = []): AsyncGenerator<arrow.RecordBatch[]> {
+    const statement = { sql: prepared.statement.sql, params: [...prepared.statement.params, ...values] };
+    const types = prepared.columns.map((c) => c.type);
+    return connection.stream(statement, 'Query', (result) => batchReader(connection.raw, result, prepared.schema, types));
+  }
+
+  async close(): Promise<void> {
+    await this.bundle.close();
+  }
+}
+
+/** A parameter sent as text, converted for the type DuckDB inferred for it. */
+export function paramFromText(text: string | null, type: DuckDBType | undefined): ParamValue {
+  if (text === null) return null;
+  switch (type?.typeId) {
+    case DuckDBTypeId.TINYINT: case DuckDBTypeId.SMALLINT: case DuckDBTypeId.INTEGER: case DuckDBTypeId.BIGINT:
+    case DuckDBTypeId.UTINYINT: case DuckDBTypeId.USMALLINT: case DuckDBTypeId.UINTEGER: case DuckDBTypeId.UBIGINT: case DuckDBTypeId.HUGEINT: {
+      const n = Number(text);
+      return Number.isSafeInteger(n) ? n : BigInt(text);
+    }
+    case DuckDBTypeId.FLOAT: case DuckDBTypeId.DOUBLE: case DuckDBTypeId.DECIMAL:
+      return Number(text);
+    case DuckDBTypeId.BOOLEAN:
+      return ['t', 'true', '1', 'on', 'yes', 'y'].includes(text.toLowerCase());
+    case DuckDBTypeId.DATE:
+    case DuckDBTypeId.TIMESTAMP:
+      return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`);
+    default:
+      return text;
+  }
+}

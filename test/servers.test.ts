@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { create, serve, type Servers } from '../src/index.js';
+import { tempDir, writeFixture } from './helpers.js';
+
+const execFileAsync = promisify(execFile);
+const hasPsql = spawnSync('sh', ['-c', 'command -v psql'], { stdio: 'ignore' }).status === 0;
+const PASSWORD = 'open sesame';
+
+let dir: string;
+let bundleDir: string;
+let servers: Servers;
+
+before(async () => {
+  dir = await tempDir();
+  const people = await writeFixture(path.join(dir, 'people.parquet'), `
+    SELECT i::INTEGER AS id, 'person ' || i AS name, (i % 90)::INTEGER AS age, i * 1.5 AS score,
+           (i * 0.01)::DECIMAL(12, 2) AS balance, i % 2 = 0 AS even,
+           DATE '2024-01-01' + i::INTEGER AS day, TIMESTAMP '2024-01-01 00:00:00.123456' + INTERVAL (i) MINUTE AS seen,
+           CASE WHEN i % 10 = 0 THEN NULL ELSE 'x' || i END AS maybe, i::BIGINT * 1000000000 AS big
+    FROM range(200000) t(i)`);
+  bundleDir = path.join(dir, 'served');
+  const b = await create(bundleDir).attach(people);
+  const adults = await b.select('SELECT id, name FROM bundle WHERE age >= 18');
+  await b.createView('adults', adults);
+  await b.commit('to serve');
+  await b.close();
+  servers = await serve(bundleDir, { pgPort: 0, password: PASSWORD });
+});
+
+after(async () => {
+  await servers?.close();
+});
+
+function client(password = PASSWORD): pg.Client {
+  return new pg.Client({ host: '127.0.0.1', port: servers.pgPort, user: 'anyone', password, database: 'bundle' });
+}
+
+async function withClient<T>(body: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = client();
+  await c.connect();
+  try {
+    return await body(c);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('PostgreSQL wire server (node-postgres)', () => {
+  it('answers SELECT over bundle with correct types and text encodings', async () => {
+    const result = await withClient((c) => c.query('SELECT * FROM bundle WHERE id IN (3, 10) ORDER BY id'));
+    assert.deepEqual(result.fields.map((f) => [f.name, f.dataTypeID]), [
+      ['id', 23], ['name', 25], ['age', 23], ['score', 1700], ['balance', 1700], ['even', 16], ['day', 1082], ['seen', 1114], ['maybe', 25], ['big', 20],
+    ]);
+    const [three, ten] = result.rows;
+    assert.deepEqual(three, {
+      id: 3, name: 'person 3', age: 3, score: '4.5', balance: '0.03', even: false,
+      day: new Date('2024-01-04T00:00:00Z'), seen: new Date('2024-01-01T00:03:00.123Z'), maybe: 'x3', big: '3000000000',
+    });
+    assert.equal(ten.maybe, null);
+    assert.equal(ten.even, true);
+  });
+
+  it('binds parameters in the extended protocol, typed from where they are used', async () => {
+    const result = await withClient((c) => c.query('SELECT id, name FROM bundle WHERE age = $1 AND name LIKE $2 AND even = $3 ORDER BY id LIMIT 3', [33, 'person 1%', false]));
+    assert.deepEqual(result.rows, [{ id: 123, name: 'person 123' }, { id: 1023, name: 'person 1023' }, { id: 1113, name: 'person 1113' }]);
+  });
+
+  it('serves views by name', async () => {
+    const result = await withClient((c) => c.query('SELECT count(*) AS n FROM adults'));
+    assert.ok(Number(result.rows[0].n) > 150000);
+    const direct = await withClient((c) => c.query('SELECT count(*) AS n FROM bundle WHERE age >= 18'));
+    assert.equal(result.rows[0].n, direct.rows[0].n);
+  });
+
+  it('streams a large result', async () => {
+    const result = await withClient((c) => c.query('SELECT id, name FROM bundle'));
+    assert.equal(result.rowCount, 200000);
+    assert.equal(result.rows.at(-1).name, 'person 199999');
+  });
+
+  it('reports errors with SQLSTATE and stays usable', async () => {
+    await withClient(async (c) => {
+      await assert.rejects(c.query('SELEKT 1'), (e: { code: string }) => e.code === '42601');
+      await assert.rejects(c.query('SELECT nope FROM bundle'), (e: { code: string; message: string }) => e.code === '42703' && /nope/.test(e.message));
+      await assert.rejects(c.query('SELECT * FROM nowhere'), (e: { code: string }) => e.code === '42P01');
+      assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1);
+    });
+  });
+
+  it('refuses writes, settings and file access', async () => {
+    await withClient(async (c) => {
+      for (const sql of ["COPY (SELECT 1) TO '/tmp/x.csv'", 'CREATE TABLE t (i INTEGER)', 'INSERT INTO bundle VALUES (1)', "ATTACH '/tmp/evil.db'", 'INSTALL httpfs', 'SET threads = 1', 'PRAGMA version']) {
+        await assert.rejects(c.query(sql), (e: { code: string; message: string }) => e.code === '25006' && /refused/.test(e.message), sql);
+      }
+      for (const sql of ["SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM read_text('/etc/hostname')", `SELECT * FROM read_parquet('${path.join(dir, 'other.parquet')}')`]) {
+        await assert.rejects(c.query(sql), (e: { code: string }) => e.code === '42501', sql);
+      }
+    });
+  });
+
+  it('rejects a wrong password', async () => {
+    const c = client('wrong');
+    await assert.rejects(c.connect(), (e: { code: string }) => e.code === '28P01');
+  });
+
+  it('frees the query when a client disconnects mid-stream', async () => {
+    const c = client();
+    c.on('error', () => undefined); // we cut the connection on purpose
+    await c.connect();
+    const socket = (c as unknown as { connection: { stream: import('node:net').Socket } }).connection.stream;
+    const pending = c.query('SELECT a.id FROM bundle a, range(50) r').catch((e: Error) => e);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    socket.destroy();
+    await pending;
+    // the server still answers others promptly
+    const started = Date.now();
+    assert.equal((await withClient((d) => d.query('SELECT count(*) AS n FROM bundle'))).rows[0].n, '200000');
+    assert.ok(Date.now() - started < 5000);
+  });
+});
+
+describe('PostgreSQL wire server (psql)', { skip: hasPsql ? false : 'psql is not installed' }, () => {
+  const psql = (sql: string, password = PASSWORD) =>
+    execFileAsync('psql', ['-h', '127.0.0.1', '-p', String(servers.pgPort), '-U', 'someone', '-d', 'bundle', '-X', '-A', '-t', '-c', sql], { env: { ...process.env, PGPASSWORD: password } })
+      .then((r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }));
+
+  it('runs queries', async () => {
+    const r = await psql('SELECT id, name, balance, day FROM bundle WHERE id < 3 ORDER BY id');
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, '0|person 0|0.00|2024-01-01\n1|person 1|0.01|2024-01-02\n2|person 2|0.02|2024-01-03\n');
+  });
+
+  it('shows errors and refuses bad passwords', async () => {
+    const bad = await psql('SELECT nope FROM bundle');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /ERROR:.*nope/);
+    const denied = await psql('SELECT 1', 'wrong');
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /password authentication failed/);
+  });
+});
+
+describe('bundlebase serve', () => {
+  it('starts from the command line and answers psql-compatible clients', async () => {
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'serve', bundleDir, '--pg-port', '0', '--password', 'cli-pass'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+        const m = /postgresql:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
+    });
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'x', password: 'cli-pass' });
+    await c.connect();
+    assert.equal((await c.query('SELECT max(id) AS m FROM bundle')).rows[0].m, 199999);
+    await c.end();
+    child.kill('SIGTERM');
+    assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);
+  });
+});
