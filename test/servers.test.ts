@@ -165,3 +165,65 @@ describe('bundlebase serve', () => {
     assert.equal(await new Promise((resolve) => child.on('exit', resolve)), 0);
   });
 });
+
+describe('Arrow Flight SQL server', () => {
+  let flight: Servers;
+  before(async () => {
+    flight = await serve(bundleDir, { flightPort: 0, password: PASSWORD });
+  });
+  after(async () => {
+    await flight?.close();
+  });
+
+  async function flightClient(password = PASSWORD) {
+    const { createFlightSqlClient } = await import('@lakehouse-rs/flight-sql-client');
+    return createFlightSqlClient({ host: '127.0.0.1', port: flight.flightPort, tls: false, headers: [], username: 'anyone', password });
+  }
+
+  it('runs a query and streams Arrow batches with the bundle\'s types', async () => {
+    const { tableFromIPC } = await import('apache-arrow');
+    const client = await flightClient();
+    const table = tableFromIPC(await client.query('SELECT id, name, age, balance, even, day, seen, maybe FROM bundle WHERE id IN (3, 10) ORDER BY id'));
+    assert.deepEqual(table.schema.fields.map((f) => `${f.name}:${f.type}`), [
+      'id:Int32', 'name:Utf8', 'age:Int32', 'balance:Decimal[12e+2]', 'even:Bool', 'day:Date32<DAY>', 'seen:Timestamp<MICROSECOND>', 'maybe:Utf8',
+    ]);
+    const rows = table.toArray().map((r) => r.toJSON());
+    assert.equal(rows.length, 2);
+    assert.deepEqual({ id: rows[0].id, name: rows[0].name, even: rows[0].even, maybe: rows[1].maybe }, { id: 3, name: 'person 3', even: false, maybe: null });
+    const all = tableFromIPC(await client.query('SELECT id FROM bundle'));
+    assert.equal(all.numRows, 200000);
+  });
+
+  it('lists the bundle and its views with CommandGetTables', async () => {
+    const { tableFromIPC } = await import('apache-arrow');
+    const client = await flightClient();
+    const tables = tableFromIPC(await client.getTables({ includeSchema: false }));
+    assert.deepEqual(tables.toArray().map((r) => [r.table_name, r.table_type]), [['bundle', 'TABLE'], ['adults', 'VIEW']]);
+  });
+
+  it('reports SQL errors and refuses writes and file access', async () => {
+    const client = await flightClient();
+    for (const sql of ['SELECT nope FROM bundle', "COPY (SELECT 1) TO '/tmp/x.csv'", "SELECT * FROM read_csv('/etc/passwd')"]) {
+      await assert.rejects(client.query(sql), sql);
+    }
+    const { tableFromIPC } = await import('apache-arrow');
+    assert.equal(tableFromIPC(await client.query('SELECT 1 AS one')).numRows, 1, 'still usable');
+  });
+
+  it('refuses a wrong password', async () => {
+    // this client panics when its handshake is refused (and then hangs), so it runs in a process
+    // of its own, stopped after a while; what it printed tells whether the server refused it
+    const script = `
+      const { createFlightSqlClient } = await import('@lakehouse-rs/flight-sql-client');
+      const c = await createFlightSqlClient({ host: '127.0.0.1', port: ${flight.flightPort}, tls: false, headers: [], username: 'x', password: 'wrong' });
+      await c.query('SELECT 1');
+      console.log('connected');`;
+    const result = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 5_000, killSignal: 'SIGKILL' }).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+    );
+    assert.notEqual(result.code, 0);
+    assert.doesNotMatch(result.out, /connected/);
+    assert.match(result.out, /Unauthenticated|Authentication/i);
+  });
+});

@@ -1,8 +1,277 @@
-import type { BundleQueries } from './queries.js';
-import type { RunningServer } from './pg.js';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as arrow from 'apache-arrow';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 import { BundlebaseError } from '../errors.js';
+import type { EngineConnection } from '../engine/engine.js';
+import type { RunningServer } from './pg.js';
+import type { BundleQueries, Prepared } from './queries.js';
 
-/** Placeholder until the Flight SQL server lands. */
-export async function startFlightServer(_queries: BundleQueries, _options: { host?: string; port?: number; password?: string }): Promise<RunningServer> {
-  throw new BundlebaseError('INVALID_ARGUMENT', 'The Arrow Flight SQL server is not available yet');
+const PROTO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto/flight.proto');
+const SQL_TYPE_PREFIX = 'type.googleapis.com/arrow.flight.protocol.sql.';
+
+const root = new protobuf.Root().loadSync(PROTO, { keepCase: true });
+const message = (name: string) => root.lookupType(`arrow.flight.protocol.${name}`);
+
+/** A Flight SQL command: `google.protobuf.Any` holding an `arrow.flight.protocol.sql` message. */
+function packCommand(name: string, value: object): Buffer {
+  const inner = message(name).encode(message(name).create(value)).finish();
+  return Buffer.from(message('AnyCommand').encode({ type_url: `${SQL_TYPE_PREFIX}${name}`, value: inner }).finish());
+}
+
+function unpackCommand(bytes: Uint8Array): { name: string; value: Record<string, unknown> } {
+  const any = message('AnyCommand').decode(bytes) as unknown as { type_url: string; value: Uint8Array };
+  const name = any.type_url.slice(any.type_url.lastIndexOf('.') + 1);
+  if (!any.type_url.startsWith(SQL_TYPE_PREFIX) || !root.lookup(`arrow.flight.protocol.${name}`)) {
+    throw new BundlebaseError('INVALID_ARGUMENT', `Unsupported Flight SQL command '${any.type_url}'`);
+  }
+  return { name, value: message(name).toObject(message(name).decode(any.value), { defaults: true }) };
+}
+
+/** IPC messages of a table: each one's flatbuffer header and body, as FlightData carries them. */
+function ipcMessages(table: arrow.Table): { header: Uint8Array; body: Uint8Array; framed: Uint8Array }[] {
+  const bytes = arrow.tableToIPC(table, 'stream');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: { header: Uint8Array; body: Uint8Array; framed: Uint8Array }[] = [];
+  let at = 0;
+  while (at + 4 <= bytes.length) {
+    let length = view.getInt32(at, true);
+    let start = at + 4;
+    if (length === -1) {
+      length = view.getInt32(at + 4, true);
+      start = at + 8;
+    }
+    if (length === 0) break; // end of stream
+    const header = bytes.subarray(start, start + length);
+    const bodyLength = Number(arrow.Message.decode(header).bodyLength);
+    out.push({ header, body: bytes.subarray(start + length, start + length + bodyLength), framed: bytes.subarray(at, start + length) });
+    at = start + length + bodyLength;
+  }
+  return out;
+}
+
+/** The schema as Flight carries it in FlightInfo / SchemaResult: an encapsulated IPC message. */
+function schemaBytes(schema: arrow.Schema): Buffer {
+  return Buffer.from(ipcMessages(new arrow.Table(schema))[0]!.framed);
+}
+
+const TABLES_SCHEMA = (includeSchema: boolean) =>
+  new arrow.Schema([
+    new arrow.Field('catalog_name', new arrow.Utf8(), true),
+    new arrow.Field('db_schema_name', new arrow.Utf8(), true),
+    new arrow.Field('table_name', new arrow.Utf8(), false),
+    new arrow.Field('table_type', new arrow.Utf8(), false),
+    ...(includeSchema ? [new arrow.Field('table_schema', new arrow.Binary(), false)] : []),
+  ]);
+
+/** gRPC status for an error: what a Flight SQL client expects to see. */
+function status(err: unknown): Partial<grpc.StatusObject> {
+  const details = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+  const code = err instanceof BundlebaseError && err.code === 'READ_ONLY'
+    ? grpc.status.PERMISSION_DENIED
+    : /Permission Error/.test(details)
+      ? grpc.status.PERMISSION_DENIED
+      : err instanceof BundlebaseError && ['SQL_ERROR', 'INVALID_ARGUMENT', 'NOT_FOUND'].includes(err.code)
+        ? grpc.status.INVALID_ARGUMENT
+        : grpc.status.INTERNAL;
+  return { code, details };
+}
+
+export interface FlightServerOptions {
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Required password (Basic auth in Handshake, then a bearer token; any user name). */
+  password?: string;
+}
+
+/** Serves `queries` over Arrow Flight SQL (gRPC) until `close()`. */
+export async function startFlightServer(queries: BundleQueries, options: FlightServerOptions = {}): Promise<RunningServer> {
+  const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true });
+  const service = (grpc.loadPackageDefinition(definition) as unknown as { arrow: { flight: { protocol: { FlightService: { service: grpc.ServiceDefinition } } } } })
+    .arrow.flight.protocol.FlightService.service;
+  const tokens = new Set<string>();
+  /** Prepared statements by handle: their SQL (binding happens when they are executed). */
+  const statements = new Map<string, string>();
+  let engine: Promise<EngineConnection> | undefined;
+  const connection = () => (engine ??= queries.connect());
+
+  const basicAuthOk = (header: string) => {
+    const [user, ...rest] = Buffer.from(header.slice('Basic '.length), 'base64').toString().split(':');
+    return user !== undefined && rest.join(':') === options.password;
+  };
+  /** Throws UNAUTHENTICATED unless the call carries a valid bearer token or basic credentials. */
+  const authorize = (metadata: grpc.Metadata) => {
+    if (!options.password) return;
+    const header = String(metadata.get('authorization')[0] ?? '');
+    if (header.startsWith('Bearer ') && tokens.has(header.slice('Bearer '.length))) return;
+    if (header.startsWith('Basic ') && basicAuthOk(header)) return;
+    throw Object.assign(new Error('Authentication required: wrong or missing credentials'), { code: grpc.status.UNAUTHENTICATED });
+  };
+  const fail = (err: unknown) => ((err as { code?: unknown }).code === grpc.status.UNAUTHENTICATED ? err : status(err)) as grpc.ServiceError;
+
+  /** What a command (from a descriptor or a ticket) returns: its schema and how to stream it. */
+  const plan = async (cmd: Uint8Array): Promise<{ schema: arrow.Schema; prepared?: Prepared; tables?: arrow.Table }> => {
+    const { name, value } = unpackCommand(cmd);
+    if (name === 'CommandPreparedStatementQuery') {
+      const handle = Buffer.from(value.prepared_statement_handle as Uint8Array).toString();
+      const sql = statements.get(handle);
+      if (sql === undefined) throw new BundlebaseError('NOT_FOUND', `Prepared statement ${handle} does not exist`);
+      const prepared = await queries.prepare(await connection(), sql);
+      return { schema: prepared.schema, prepared };
+    }
+    if (name === 'CommandStatementQuery' || name === 'TicketStatementQuery') {
+      const sql = name === 'CommandStatementQuery' ? String(value.query) : Buffer.from(value.statement_handle as Uint8Array).toString();
+      const prepared = await queries.prepare(await connection(), sql);
+      return { schema: prepared.schema, prepared };
+    }
+    if (name === 'CommandGetTables') {
+      const pattern = value.table_name_filter_pattern as string | undefined;
+      const like = pattern ? new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll('%', '.*').replaceAll('_', '.')}$`) : undefined;
+      const include = Boolean(value.include_schema);
+      const tables = queries.tables.filter((t) => !like || like.test(t.name));
+      const schema = TABLES_SCHEMA(include);
+      const columns: Record<string, unknown[]> = {
+        catalog_name: tables.map(() => null),
+        db_schema_name: tables.map(() => null),
+        table_name: tables.map((t) => t.name),
+        table_type: tables.map((t) => (t.name === 'bundle' ? 'TABLE' : 'VIEW')),
+      };
+      if (include) {
+        const { arrowSchema } = await import('../arrow/types.js');
+        columns.table_schema = tables.map((t) => schemaBytes(arrowSchema(t.columns)));
+      }
+      const data = schema.fields.map((f) => arrow.vectorFromArray(columns[f.name]!, f.type));
+      return { schema, tables: new arrow.Table(schema, Object.fromEntries(schema.fields.map((f, i) => [f.name, data[i]!]))) };
+    }
+    throw new BundlebaseError('INVALID_ARGUMENT', `Flight SQL command ${name} is not supported`);
+  };
+
+  const handlers: grpc.UntypedServiceImplementation = {
+    Handshake: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+      try {
+        const header = String(call.metadata.get('authorization')[0] ?? '');
+        if (options.password && !(header.startsWith('Basic ') && basicAuthOk(header))) {
+          throw Object.assign(new Error('Authentication failed'), { code: grpc.status.UNAUTHENTICATED });
+        }
+        const token = randomUUID();
+        tokens.add(token);
+        const metadata = new grpc.Metadata();
+        metadata.set('authorization', `Bearer ${token}`);
+        call.sendMetadata(metadata);
+        call.on('data', () => undefined);
+        call.on('end', () => {
+          call.write({ protocol_version: '0', payload: Buffer.from(token) });
+          call.end();
+        });
+      } catch (err) {
+        call.emit('error', fail(err));
+      }
+    },
+    GetFlightInfo: async (call: grpc.ServerUnaryCall<{ cmd: Buffer; type: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      try {
+        authorize(call.metadata);
+        const descriptor = call.request;
+        const { schema } = await plan(descriptor.cmd);
+        const { name, value } = unpackCommand(descriptor.cmd);
+        const sql = name === 'CommandStatementQuery'
+          ? String(value.query)
+          : name === 'CommandPreparedStatementQuery'
+            ? statements.get(Buffer.from(value.prepared_statement_handle as Uint8Array).toString())
+            : undefined;
+        const ticket = sql !== undefined ? packCommand('TicketStatementQuery', { statement_handle: Buffer.from(sql) }) : descriptor.cmd;
+        callback(null, { schema: schemaBytes(schema), flight_descriptor: descriptor, endpoint: [{ ticket: { ticket }, location: [] }], total_records: '-1', total_bytes: '-1', ordered: false });
+      } catch (err) {
+        callback(fail(err));
+      }
+    },
+    GetSchema: async (call: grpc.ServerUnaryCall<{ cmd: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      try {
+        authorize(call.metadata);
+        callback(null, { schema: schemaBytes((await plan(call.request.cmd)).schema) });
+      } catch (err) {
+        callback(fail(err));
+      }
+    },
+    DoGet: async (call: grpc.ServerWritableStream<{ ticket: Buffer }, unknown>) => {
+      let cancelled = false;
+      call.on('cancelled', () => (cancelled = true));
+      const send = async (data: object) => {
+        if (!call.write(data)) await new Promise<void>((resolve) => call.once('drain', resolve));
+      };
+      try {
+        authorize(call.metadata);
+        const { schema, prepared, tables } = await plan(call.request.ticket);
+        const [schemaMessage] = ipcMessages(new arrow.Table(schema));
+        await send({ data_header: Buffer.from(schemaMessage!.header), data_body: Buffer.alloc(0) });
+        const batches: AsyncIterable<arrow.RecordBatch[]> = prepared
+          ? queries.stream(await connection(), prepared)
+          : (async function* () {
+              yield tables!.batches;
+            })();
+        for await (const group of batches) {
+          for (const batch of group) {
+            if (cancelled) return; // the client went away: leaving the loop stops the query
+            for (const m of ipcMessages(new arrow.Table([batch])).slice(1)) {
+              await send({ data_header: Buffer.from(m.header), data_body: Buffer.from(m.body) });
+            }
+          }
+        }
+        call.end();
+      } catch (err) {
+        call.emit('error', fail(err)); // how grpc-js ends a server stream with a status
+      }
+    },
+    ListFlights: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
+    ListActions: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      call.write({ type: 'CreatePreparedStatement', description: 'Prepare a read-only query' });
+      call.write({ type: 'ClosePreparedStatement', description: 'Close a prepared query' });
+      call.end();
+    },
+    DoPut: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: 'The bundle is read-only' }),
+    DoAction: async (call: grpc.ServerWritableStream<{ type: string; body: Buffer }, unknown>) => {
+      try {
+        authorize(call.metadata);
+        const { type, body } = call.request;
+        if (type === 'CreatePreparedStatement') {
+          const sql = String(unpackCommand(body).value.query);
+          const prepared = await queries.prepare(await connection(), sql); // binds now: errors surface at prepare
+          const handle = randomUUID();
+          statements.set(handle, sql);
+          const { arrowType } = await import('../arrow/types.js');
+          const { VARCHAR } = await import('@duckdb/node-api');
+          const parameters = new arrow.Schema(prepared.parameterTypes.map((t, i) => new arrow.Field(`$${i + 1}`, arrowType(t ?? VARCHAR), true)));
+          const result = packCommand('ActionCreatePreparedStatementResult', {
+            prepared_statement_handle: Buffer.from(handle),
+            dataset_schema: schemaBytes(prepared.schema),
+            parameter_schema: schemaBytes(parameters),
+          });
+          call.write({ body: result });
+        } else if (type === 'ClosePreparedStatement') {
+          statements.delete(Buffer.from(unpackCommand(body).value.prepared_statement_handle as Uint8Array).toString());
+        } else {
+          throw new BundlebaseError('INVALID_ARGUMENT', `Action '${type}' is not supported`);
+        }
+        call.end();
+      } catch (err) {
+        call.emit('error', fail(err)); // how grpc-js ends a server stream with a status
+      }
+    },
+  };
+
+  const server = new grpc.Server();
+  server.addService(service, handlers);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${options.host ?? '127.0.0.1'}:${options.port ?? 50051}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  return {
+    port,
+    close: async () => {
+      server.forceShutdown();
+      (await engine?.catch(() => undefined))?.close();
+    },
+  };
 }
