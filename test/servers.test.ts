@@ -210,6 +210,23 @@ describe('Arrow Flight SQL server', () => {
     assert.equal(tableFromIPC(await client.query('SELECT 1 AS one')).numRows, 1, 'still usable');
   });
 
+  it('a client that goes away mid-stream does not hold the server up', async () => {
+    const script = `
+      const { createFlightSqlClient } = await import('@lakehouse-rs/flight-sql-client');
+      const c = await createFlightSqlClient({ host: '127.0.0.1', port: ${flight.flightPort}, tls: false, headers: [], username: 'x', password: ${JSON.stringify(PASSWORD)} });
+      console.log('querying');
+      await c.query('SELECT a.* FROM bundle a, range(20) r');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve) => child.stdout.on('data', () => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    child.kill('SIGKILL');
+    const { tableFromIPC } = await import('apache-arrow');
+    const started = Date.now();
+    const client = await flightClient();
+    assert.equal(tableFromIPC(await client.query('SELECT count(*) AS n FROM bundle')).getChild('n')!.get(0), 200000n);
+    assert.ok(Date.now() - started < 5000);
+  });
+
   it('refuses a wrong password', async () => {
     // this client panics when its handshake is refused (and then hangs), so it runs in a process
     // of its own, stopped after a while; what it printed tells whether the server refused it
