@@ -286,3 +286,21 @@ describe('errors while streaming', () => {
     });
   }
 });
+
+describe('chains', () => {
+  it('reads straight from a chain, after every call before them', async () => {
+    const dir2 = await tempDir();
+    const file = await writeFixture(path.join(dir2, 'chain.parquet'), peopleSql(100));
+    const chain = create().attach(file).filter('age < $1', [3]).removeColumn('ssn');
+    assert.deepEqual(await chain.toObjects(), [
+      { id: 0, age: 0, name: 'p0' }, { id: 1, age: 1, name: 'p1' }, { id: 2, age: 2, name: 'p2' },
+      { id: 90, age: 0, name: 'p90' }, { id: 91, age: 1, name: 'p91' }, { id: 92, age: 2, name: 'p92' },
+    ]);
+    assert.equal(await create().attach(file).filter('id = 7').numRows(), 1);
+    assert.deepEqual((await create().attach(file).removeColumn('ssn').schema()).fields.map((f) => f.name), ['id', 'age', 'name']);
+    let rows = 0;
+    for await (const batch of create().attach(file).stream()) rows += batch.numRows;
+    assert.equal(rows, 100);
+    await assert.rejects(() => create().attach(file).filter('nope = 1').toObjects(), /nope/);
+  });
+});

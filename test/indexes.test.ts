@@ -135,6 +135,15 @@ describe('indexes', () => {
     await b.close();
   });
 
+  it('reports its progress while building', async () => {
+    const seen: number[] = [];
+    const b = await create().attach(csv).attach(json).createIndex('id', { onProgress: (p) => seen.push(p.percentage) });
+    assert.ok(seen.length >= 2, 'called during the build and at the end');
+    assert.equal(seen.at(-1), 100);
+    assert.ok(seen.every((p, i) => i === 0 || p >= seen[i - 1]!), 'never goes backwards');
+    await b.close();
+  });
+
   it('refuses column types it cannot index', async () => {
     const dated = path.join(dir, 'dated.csv');
     await duck(`COPY (SELECT DATE '2024-01-01' + i::INTEGER AS day FROM range(10) t(i)) TO '${dated}' (HEADER)`);

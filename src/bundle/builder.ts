@@ -34,7 +34,7 @@ import type { Bundle } from './bundle.js';
 import { BuilderChain } from './chain.js';
 import { inspectSource } from './inspect.js';
 import { committedOperations, newBundle, type LoadedBundle } from './load.js';
-import type { Change, Status } from './types.js';
+import type { Change, ProgressListener, Status } from './types.js';
 
 export interface AttachOptions extends CsvOptions {
   format?: 'parquet' | 'csv' | 'json';
@@ -199,13 +199,13 @@ export class BundleBuilder extends BundleBase {
    * Indexes `column`: builds an index file now (DESIGN §3a) mapping values to the byte ranges of
    * records in every CSV / JSON block, so equality and IN filters read only candidate records.
    */
-  createIndex(column: string): BuilderChain {
+  createIndex(column: string, options: { onProgress?: ProgressListener } = {}): BuilderChain {
     return this.record(`Create index on ${column}`, async () => {
       requireNonEmpty(column, 'Column name');
       await this.requireColumns([column], `index column '${column}'`);
       if (this.indexOn(column)) throw invalidArgument(`Index on '${column}' already exists`);
       const id = shortId();
-      const built = await this.buildIndexFor(id, column, this.attachedBlocks());
+      const built = await this.buildIndexFor(id, column, this.attachedBlocks(), options.onProgress);
       return [new CreateIndex(column, id), ...(built ? [built] : [])];
     });
   }
@@ -253,10 +253,10 @@ export class BundleBuilder extends BundleBase {
     return this.effectiveOperations().filter((op): op is AttachBlock => op instanceof AttachBlock && op.fields.packId === base);
   }
 
-  private async buildIndexFor(id: string, column: string, blocks: AttachBlock[]) {
+  private async buildIndexFor(id: string, column: string, blocks: AttachBlock[], onProgress?: ProgressListener) {
     const dir = this.loaded.store.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'bundlebase-index-')));
     await mkdir(dir, { recursive: true });
-    return buildIndex(await this.connection(), id, column, blocks, dir, { baseDir: this.loaded.store.dir ?? dir });
+    return buildIndex(await this.connection(), id, column, blocks, dir, { baseDir: this.loaded.store.dir ?? dir }, onProgress);
   }
 
   /** Views are read-only projections of their parent: they cannot add sources or views. */

@@ -1,6 +1,8 @@
 import type { AttachOptions, BundleBuilder } from './builder.js';
 import type { ParamValue } from '../engine/params.js';
 import type { FunctionDefinition } from '../engine/functions.js';
+import type * as arrow from 'apache-arrow';
+import type { CountOptions, ExportOptions, ProgressListener, StreamOptions } from './types.js';
 
 /**
  * What a mutating builder call returns: awaitable (resolves to the builder once the operation is
@@ -84,8 +86,8 @@ export class BuilderChain implements PromiseLike<BundleBuilder> {
     return this.next((b) => b.defineFunction(definition));
   }
 
-  createIndex(column: string): BuilderChain {
-    return this.next((b) => b.createIndex(column));
+  createIndex(column: string, options?: { onProgress?: ProgressListener }): BuilderChain {
+    return this.next((b) => b.createIndex(column, options));
   }
 
   dropIndex(column: string): BuilderChain {
@@ -110,6 +112,46 @@ export class BuilderChain implements PromiseLike<BundleBuilder> {
 
   extend(dataDir?: string): BuilderChain {
     return this.next((b) => b.extend(dataDir));
+  }
+
+  // reads, once every call before them has been recorded: `await b.filter(x).toObjects()`
+
+  schema(): Promise<arrow.Schema> {
+    return this.done.then((b) => b.schema());
+  }
+
+  numRows(options?: CountOptions): Promise<number> {
+    return this.done.then((b) => b.numRows(options));
+  }
+
+  explain(): Promise<string> {
+    return this.done.then((b) => b.explain());
+  }
+
+  /** Like the builder's `stream()`: returned at once, reading starts when iterated. */
+  stream(options?: StreamOptions): AsyncIterable<arrow.RecordBatch> {
+    const done = this.done;
+    return {
+      async *[Symbol.asyncIterator]() {
+        yield* (await done).stream(options);
+      },
+    };
+  }
+
+  toArrow(): Promise<arrow.Table> {
+    return this.done.then((b) => b.toArrow());
+  }
+
+  toObjects(): Promise<Record<string, unknown>[]> {
+    return this.done.then((b) => b.toObjects());
+  }
+
+  toColumns(): Promise<Record<string, unknown[]>> {
+    return this.done.then((b) => b.toColumns());
+  }
+
+  export(file: string, options?: ExportOptions): Promise<{ rows: number }> {
+    return this.done.then((b) => b.export(file, options));
   }
 
   /** Commits once every call before it has been recorded. */

@@ -71,7 +71,10 @@ function buildProgram(): Command {
     .addOption(new Option('--how <type>', 'join type').choices(['inner', 'left', 'right', 'full']).default('inner'))
     .action((bundle: string, name: string, url: string, on: string, o: { how: string }) => change(bundle, (b) => b.join(name, url, on, o.how)));
   program.command('create-index').argument('<bundle>').argument('<column>').description('index a column for equality / IN filters')
-    .action((bundle: string, column: string) => change(bundle, (b) => b.createIndex(column)));
+    .action((bundle: string, column: string) => {
+      const bar = progressBar('Indexing');
+      return change(bundle, (b) => b.createIndex(column, { onProgress: bar.onProgress }).finally(() => bar.stop()));
+    });
   program.command('create-view').argument('<bundle>').argument('<name>').argument('<sql>', 'SQL over the table "bundle"').description('create a named view')
     .addOption(paramOption())
     .action((bundle: string, name: string, sql: string, o: { param?: string[] }) =>

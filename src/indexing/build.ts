@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
-import type { EngineConnection } from '../engine/engine.js';
+import type { EngineConnection, ProgressListener } from '../engine/engine.js';
 import { invalidArgument } from '../errors.js';
 import type { AttachBlock } from '../operations/attachBlock.js';
 import { IndexBlocks } from '../operations/indexBlocks.js';
@@ -38,9 +38,15 @@ export async function buildIndex(
   blocks: readonly AttachBlock[],
   dir: string,
   context: ReplayContext,
+  onProgress?: ProgressListener,
 ): Promise<IndexBlocks | undefined> {
   const built: (SectionInfo & { entries: RecordEntries })[] = [];
-  for (const block of blocks) {
+  const sizes = blocks.map((b) => b.fields.bytes ?? 0);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  let before = 0;
+  const report = (done: number) => onProgress?.({ percentage: total ? (100 * (before + done)) / total : 100, rowsProcessed: 0, totalRows: 0 });
+  for (const [i, block] of blocks.entries()) {
+    if (i > 0) before += sizes[i - 1]!;
     const format = block.format;
     if ((format !== 'csv' && format !== 'json') || schemeOf(block.location) !== undefined) continue;
     const read = sourceSql({ id: block.fields.id, packId: block.fields.packId, location: block.location, format, csv: block.fields.csv });
@@ -54,13 +60,14 @@ export async function buildIndex(
       const { dialect, readOptions } = await csvDialect(connection, block);
       info.csv = dialect;
       info.readOptions = readOptions;
-      entries = await scanCsv(block.location, { ...dialect, column: position }, kind);
+      entries = await scanCsv(block.location, { ...dialect, column: position }, kind, report);
     } else {
-      entries = await scanNdjson(block.location, column, kind);
+      entries = await scanNdjson(block.location, column, kind, report);
     }
     if (entries.count !== block.fields.numRows) continue;
     built.push({ ...info, entries });
   }
+  onProgress?.({ percentage: 100, rowsProcessed: 0, totalRows: 0 });
   if (built.length === 0) return undefined;
   const name = `idx_${indexId}_${randomUUID()}.idx`;
   const cardinality = await writeIndexFile(path.join(dir, name), column, built);

@@ -68,13 +68,19 @@ class Growable {
   }
 }
 
+/** Called with the bytes scanned so far and the file's size. */
+export type ScanProgress = (done: number, total: number) => void;
+
 /** Reads `file` sequentially in large chunks, calling `onRecord` per record (a line, quote-aware for CSV). */
 async function scanRecords(
   file: string,
   quote: number | undefined,
   onRecord: (bytes: Uint8Array, start: number, end: number, fileOffset: number) => void,
+  onProgress?: ScanProgress,
 ): Promise<void> {
   const handle = await open(file, 'r');
+  const total = onProgress ? (await handle.stat()).size : 0;
+  let done = 0;
   try {
     let carry = new Uint8Array(0);
     let carryOffset = 0;
@@ -82,6 +88,8 @@ async function scanRecords(
     for (;;) {
       const chunk = new Uint8Array(CHUNK);
       const { bytesRead } = await handle.read(chunk, 0, CHUNK, null);
+      done += bytesRead;
+      onProgress?.(done, total);
       const data = carry.length ? concat(carry, chunk.subarray(0, bytesRead)) : chunk.subarray(0, bytesRead);
       let start = 0;
       // quote state carries across chunks only through `carry`, which restarts at a record start
@@ -169,7 +177,7 @@ export interface CsvLayout {
 }
 
 /** Scans a CSV file: one entry per data record, its byte range and the hash of its field. */
-export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind): Promise<RecordEntries> {
+export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind, onProgress?: ScanProgress): Promise<RecordEntries> {
   const entries = new Growable();
   const delimiter = layout.delimiter.charCodeAt(0);
   const quote = layout.quote === '' ? undefined : layout.quote.charCodeAt(0);
@@ -183,12 +191,12 @@ export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind):
     const text = csvField(bytes, start, end, delimiter, quote ?? -1, layout.column);
     const value = text === undefined || text === '' ? undefined : canonical(text, kind);
     entries.push(value === undefined ? 0 : hashText(value), offset, end - start);
-  });
+  }, onProgress);
   return entries;
 }
 
 /** Scans newline-delimited JSON: one entry per line, with the hash of `key`'s value. */
-export async function scanNdjson(file: string, key: string, kind: ValueKind): Promise<RecordEntries> {
+export async function scanNdjson(file: string, key: string, kind: ValueKind, onProgress?: ScanProgress): Promise<RecordEntries> {
   const entries = new Growable();
   const needle = JSON.stringify(key);
   await scanRecords(file, undefined, (bytes, start, end, offset) => {
@@ -197,7 +205,7 @@ export async function scanNdjson(file: string, key: string, kind: ValueKind): Pr
     const value = jsonValue(line, needle);
     const text = value === undefined || value === null ? undefined : canonical(String(value), kind);
     entries.push(text === undefined ? 0 : hashText(text), offset, end - start);
-  });
+  }, onProgress);
   return entries;
 }
 
