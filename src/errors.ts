@@ -52,3 +52,8 @@ export function fromEngineError(err: unknown, context: string): BundlebaseError 
   }
   return new BundlebaseError('SQL_ERROR', `${context}: ${message}`, { cause: err });
 }
+
+/** DuckDB's refusal of a relation with no columns (every column removed): an empty result to us. */
+export function isNoColumnsError(err: unknown): boolean {
+  return /SELECT list is empty/.test(errorMessage(err));
+}

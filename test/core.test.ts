@@ -112,6 +112,17 @@ describe('operations', () => {
     await b.close();
   });
 
+  it('may remove the last column: the schema is then empty and no rows are read', async () => {
+    const b = await create().attach(parquet).removeColumns(['ssn', 'name', 'age']).removeColumn('id');
+    assert.equal((await b.schema()).fields.length, 0);
+    assert.equal(await b.numRows(), 0);
+    assert.equal(await collectRows(b.stream()), 0);
+    assert.equal(b.status().changes.at(-1)!.description, 'Remove column id');
+    await b.undo();
+    assert.deepEqual((await b.schema()).fields.map((f) => f.name), ['id']);
+    await b.close();
+  });
+
   it('select() returns a new independent builder over table bundle', async () => {
     const b = await create().attach(parquet);
     const s = await b.select('SELECT age, count(*) AS n FROM bundle WHERE age < $1 GROUP BY age ORDER BY age DESC', [3]);

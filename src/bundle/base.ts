@@ -4,7 +4,7 @@ import { batchReader } from '../arrow/batches.js';
 import { arrowSchema } from '../arrow/types.js';
 import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineConnection, type Description, type Statement } from '../engine/engine.js';
-import { BundlebaseError, invalidArgument, notFound } from '../errors.js';
+import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import type { Operation } from '../operations/operation.js';
 import { compile, recordedRowCount, wrap } from '../plan/compile.js';
 import { quoteLiteral } from '../plan/sql.js';
@@ -90,6 +90,7 @@ export abstract class BundleBase implements AsyncDisposable {
     return { stmt: compile(state)!, plain, narrowing };
   }
 
+
   /** Runs `read` on the read statement, removing lookup files afterwards. */
   private async withRead<T>(empty: () => T | Promise<T>, read: (stmt: Statement) => Promise<T>): Promise<T> {
     const r = await this.readStatement();
@@ -107,10 +108,22 @@ export abstract class BundleBase implements AsyncDisposable {
     return this.compileWithLayouts(this.plan());
   }
 
-  /** Compiles a plan, reading indexed CSV files with the options sniffed when they were indexed. */
+  /**
+   * Compiles a plan, reading indexed CSV files with the options sniffed when they were indexed.
+   * A pipeline that removed every column compiles to nothing, like a bundle without sources
+   * (DuckDB has no relations without columns).
+   */
   protected async compileWithLayouts(state: PlanState): Promise<Statement | undefined> {
     await applyKnownLayouts(state);
-    return compile(state);
+    const stmt = compile(state);
+    if (!stmt || !state.steps.some((s) => s.sql !== undefined && !s.changesRows)) return stmt;
+    try {
+      await this.describe(stmt.sql);
+      return stmt;
+    } catch (err) {
+      if (isNoColumnsError(err)) return undefined;
+      throw err;
+    }
   }
 
   protected connection(): Promise<EngineConnection> {

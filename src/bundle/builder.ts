@@ -7,7 +7,7 @@ import { CreateIndex } from '../operations/createIndex.js';
 import { DropIndex } from '../operations/dropIndex.js';
 import { RebuildIndex } from '../operations/rebuildIndex.js';
 import { validateParams, type ParamValue } from '../engine/params.js';
-import { invalidArgument, notFound } from '../errors.js';
+import { invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
 import { ensureInit, publishCommit, serialize, type CommitFile, type ManifestOp } from '../manifest/commits.js';
 import { operationFromManifest } from '../operations/registry.js';
@@ -101,7 +101,11 @@ export class BundleBuilder extends BundleBase {
   private async validate(operations: Operation[], description: string): Promise<void> {
     const stmt = await this.compileWithLayouts(this.plan(operations));
     if (!stmt) return;
-    const { parameterCount } = await this.describe(stmt.sql, description);
+    const { parameterCount } = await this.describe(stmt.sql, description).catch((err) => {
+      // every column removed: nothing left to bind, which is allowed (the schema is then empty)
+      if (isNoColumnsError(err)) return { parameterCount: stmt.params.length };
+      throw err;
+    });
     if (parameterCount !== stmt.params.length) {
       throw invalidArgument(`The pipeline uses ${parameterCount} parameter(s) but ${stmt.params.length} were given`);
     }
