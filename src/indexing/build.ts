@@ -15,7 +15,8 @@ import { scanCsv, scanNdjson, type RecordEntries, type ValueKind } from './scan.
 const KINDS: Partial<Record<DuckDBTypeId, ValueKind>> = {
   [DuckDBTypeId.TINYINT]: 'integer', [DuckDBTypeId.SMALLINT]: 'integer', [DuckDBTypeId.INTEGER]: 'integer', [DuckDBTypeId.BIGINT]: 'integer',
   [DuckDBTypeId.UTINYINT]: 'integer', [DuckDBTypeId.USMALLINT]: 'integer', [DuckDBTypeId.UINTEGER]: 'integer', [DuckDBTypeId.UBIGINT]: 'integer',
-  [DuckDBTypeId.HUGEINT]: 'integer', [DuckDBTypeId.FLOAT]: 'float', [DuckDBTypeId.DOUBLE]: 'float', [DuckDBTypeId.DECIMAL]: 'float',
+  // DECIMAL is left out: DuckDB rounds values to the scale on read, which text cannot follow
+  [DuckDBTypeId.HUGEINT]: 'integer', [DuckDBTypeId.FLOAT]: 'float', [DuckDBTypeId.DOUBLE]: 'float',
   [DuckDBTypeId.VARCHAR]: 'string',
 };
 

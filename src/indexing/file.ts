@@ -91,6 +91,17 @@ export async function writeIndexFile(file: string, column: string, blocks: (Sect
   return distinctTotal;
 }
 
+/**
+ * The canonical text a filter value is looked up by, or undefined when the index cannot serve it:
+ * a number against a text column (DuckDB would cast the column, so '05' = 5), or text that is no
+ * number of the column's kind (e.g. 5.0 against integers).
+ */
+function lookupText(value: unknown, kind: ValueKind): string | undefined {
+  if (kind === 'string') return typeof value === 'string' ? value : undefined;
+  if (typeof value === 'number' && kind === 'integer' && !Number.isInteger(value)) return undefined;
+  return canonical(String(value), kind);
+}
+
 /** The header of an index file: its column and block sections. */
 export async function readIndexHeader(file: string): Promise<IndexHeader> {
   const handle = await open(file, 'r').catch((err) => {
@@ -122,11 +133,11 @@ export async function lookupIndexFile(file: string, values: readonly unknown[]):
     const { header, base } = await readHeader(handle, file);
     const result = new Map<string, SectionInfo & { ranges: [number, number][] }>();
     for (const section of header.blocks) {
+      const texts = values.filter((v) => v !== null && v !== undefined).map((v) => lookupText(v, section.kind));
+      // a value this block's values cannot be compared with by text: read the block in full
+      if (texts.some((t) => t === undefined)) continue;
       const ranges: [number, number][] = [];
-      const hashes = values
-        .map((v) => (v === null || v === undefined ? undefined : canonical(String(v), section.kind)))
-        .filter((t): t is string => t !== undefined)
-        .map(hashText);
+      const hashes = (texts as string[]).map(hashText);
       for (const hash of new Set(hashes)) {
         const [lo, hi] = await equalRange(handle, base + section.hashesAt, section.count, hash);
         if (hi <= lo) continue;

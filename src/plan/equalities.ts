@@ -43,10 +43,11 @@ function identifier(text: string): string {
   return text.startsWith('"') ? text.slice(1, -1).replaceAll('""', '"') : text;
 }
 
+/** A literal as its SQL type sees it: quoted text stays a string, numbers become numbers. */
 function literal(text: string, params: readonly ParamValue[]): ParamValue {
   if (text.startsWith('$')) return params[Number(text.slice(1)) - 1] ?? null;
   if (text.startsWith("'")) return text.slice(1, -1).replaceAll("''", "'");
-  return text;
+  return Number(text);
 }
 
 /**
