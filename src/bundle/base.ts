@@ -78,16 +78,15 @@ export abstract class BundleBase implements AsyncDisposable {
   }
 
   /**
-   * The statement for a data read: `stmt` with index lookups applied (candidate records only) and
-   * `plain` without them (same schema). Call `narrowing.cleanup()` once the read is over.
+   * The statement for a data read, with index lookups applied (candidate records only). Call
+   * `narrowing.cleanup()` once the read is over.
    */
-  protected async readStatement(): Promise<{ stmt: Statement; plain: Statement; narrowing: Narrowing } | undefined> {
-    const plain = await this.statement();
-    if (!plain) return undefined;
+  protected async readStatement(): Promise<{ stmt: Statement; narrowing: Narrowing } | undefined> {
+    if (!(await this.statement())) return undefined;
     const state = this.plan();
     await applyKnownLayouts(state);
     const narrowing = await narrowByIndexes(state);
-    return { stmt: compile(state)!, plain, narrowing };
+    return { stmt: compile(state)!, narrowing };
   }
 
 
@@ -186,18 +185,16 @@ export abstract class BundleBase implements AsyncDisposable {
   private async *batches(options: StreamOptions): AsyncGenerator<arrow.RecordBatch> {
     const read = await this.readStatement();
     if (!read) return;
-    const { stmt, plain, narrowing } = read;
-    const { columns } = await this.describe(plain.sql).catch(async (err) => {
-      await narrowing.cleanup();
-      throw err;
-    });
-    const schema = arrowSchema(columns);
+    const { stmt, narrowing } = read;
     const connection = await EngineConnection.open();
     const abort = () => connection.raw.interrupt();
     options.signal?.addEventListener('abort', abort);
     try {
-      const types = columns.map((c) => c.type);
-      const batches = connection.stream(stmt, `Reading ${this.url}`, (result) => batchReader(connection.raw, result, schema, types));
+      // the schema comes with the result: no separate describe (for CSV/JSON that is a second sniff)
+      const batches = connection.stream(stmt, `Reading ${this.url}`, (result) => {
+        const columns = Array.from({ length: result.columnCount }, (_, i) => ({ name: result.columnName(i), type: result.columnType(i) }));
+        return batchReader(connection.raw, result, arrowSchema(columns), columns.map((c) => c.type));
+      });
       for await (const group of batches) {
         for (const batch of group) {
           if (options.signal?.aborted) return;
