@@ -89,7 +89,6 @@ export abstract class BundleBase implements AsyncDisposable {
     return { stmt: compile(state)!, narrowing };
   }
 
-
   /** Runs `read` on the read statement, removing lookup files afterwards. */
   private async withRead<T>(empty: () => T | Promise<T>, read: (stmt: Statement) => Promise<T>): Promise<T> {
     const r = await this.readStatement();
@@ -152,11 +151,10 @@ export abstract class BundleBase implements AsyncDisposable {
   }
 
   async numRows(options: CountOptions = {}): Promise<number> {
-    // statement() settles queued changes and refuses closed bundles and changed sources
-    if (!(await this.statement())) return 0;
-    const recorded = recordedRowCount(this.plan());
-    if (recorded !== undefined) return recorded;
+    // the read settles queued changes and refuses closed bundles and changed sources, once
     return this.withRead(() => 0, async (stmt) => {
+      const recorded = recordedRowCount(this.plan());
+      if (recorded !== undefined) return recorded;
       const connection = await this.connection();
       const count = () => connection.queryRows(wrap(stmt, 'SELECT count(*) AS n FROM '), `Counting rows of ${this.url}`);
       const rows = await connection.withProgress(count, options.onProgress);

@@ -13,9 +13,12 @@ export type ValueKind = 'integer' | 'float' | 'string';
 
 const CHUNK = 1 << 22;
 
+const encoder = new TextEncoder();
+
 /** FNV-1a over UTF-8 bytes. */
 export function hashText(text: string): number {
-  return hashBytes(new TextEncoder().encode(text), 0, Buffer.byteLength(text));
+  const bytes = encoder.encode(text);
+  return hashBytes(bytes, 0, bytes.length);
 }
 
 function hashBytes(bytes: Uint8Array, start: number, end: number): number {

@@ -5,6 +5,8 @@ import * as arrow from 'apache-arrow';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
+import { VARCHAR } from '@duckdb/node-api';
+import { arrowSchema, arrowType } from '../arrow/types.js';
 import { BundlebaseError } from '../errors.js';
 import type { EngineConnection } from '../engine/engine.js';
 import type { RunningServer } from './pg.js';
@@ -141,7 +143,6 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
         table_type: tables.map((t) => (t.name === 'bundle' ? 'TABLE' : 'VIEW')),
       };
       if (include) {
-        const { arrowSchema } = await import('../arrow/types.js');
         columns.table_schema = tables.map((t) => schemaBytes(arrowSchema(t.columns)));
       }
       const data = schema.fields.map((f) => arrow.vectorFromArray(columns[f.name]!, f.type));
@@ -241,8 +242,6 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
           const prepared = await queries.prepare(await connection(), sql); // binds now: errors surface at prepare
           const handle = randomUUID();
           statements.set(handle, sql);
-          const { arrowType } = await import('../arrow/types.js');
-          const { VARCHAR } = await import('@duckdb/node-api');
           const parameters = new arrow.Schema(prepared.parameterTypes.map((t, i) => new arrow.Field(`$${i + 1}`, arrowType(t ?? VARCHAR), true)));
           const result = packCommand('ActionCreatePreparedStatementResult', {
             prepared_statement_handle: Buffer.from(handle),
