@@ -8,6 +8,7 @@ import protobuf from 'protobufjs';
 import { VARCHAR } from '@duckdb/node-api';
 import { arrowSchema, arrowType } from '../arrow/types.js';
 import { BundlebaseError } from '../errors.js';
+import type { ServerLimits } from './limits.js';
 import type { EngineConnection } from '../engine/engine.js';
 import type { RunningServer } from './pg.js';
 import type { BundleQueries, Prepared } from './queries.js';
@@ -88,6 +89,10 @@ export interface FlightServerOptions {
   port?: number;
   /** Required password (Basic auth in Handshake, then a bearer token; any user name). */
   password?: string;
+  /** PEM certificate and key file paths: serve TLS. */
+  tls?: { cert: string; key: string };
+  /** Resource limits (see limits.ts); the defaults when absent. */
+  limits?: ServerLimits;
 }
 
 /** Serves `queries` over Arrow Flight SQL (gRPC) until `close()`. */

@@ -1,5 +1,15 @@
 import { startPgServer, type RunningServer } from './pg.js';
 import { BundleQueries } from './queries.js';
+import { resolveLimits, type ServerLimits } from './limits.js';
+
+export type { ServerLimits } from './limits.js';
+export { DEFAULT_LIMITS } from './limits.js';
+
+/** PEM certificate chain and private key (file paths) for TLS on both servers. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
+}
 
 export interface ServeOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -10,6 +20,12 @@ export interface ServeOptions {
   flightPort?: number;
   /** Password clients must give (any user name); default: BUNDLEBASE_PASSWORD, else none. */
   password?: string;
+  /** Read the password from this file (first line); an alternative to `password` that `ps` cannot show. */
+  passwordFile?: string;
+  /** Serve TLS (pg: SSLRequest; Flight: gRPC secure credentials). */
+  tls?: TlsFiles;
+  /** Resource limits; unset fields keep {@link DEFAULT_LIMITS}. */
+  limits?: Partial<ServerLimits>;
 }
 
 export interface Servers {
@@ -24,6 +40,7 @@ export interface Servers {
  * read only the bundle's own sources.
  */
 export async function serve(url: string, options: ServeOptions = {}): Promise<Servers> {
+  const limits = resolveLimits(options.limits);
   const queries = await BundleQueries.open(url);
   const password = options.password ?? process.env.BUNDLEBASE_PASSWORD ?? undefined;
   const running: RunningServer[] = [];
@@ -35,13 +52,13 @@ export async function serve(url: string, options: ServeOptions = {}): Promise<Se
   };
   try {
     if (options.pgPort !== undefined) {
-      const pg = await startPgServer(queries, { host: options.host, port: options.pgPort, password });
+      const pg = await startPgServer(queries, { host: options.host, port: options.pgPort, password, tls: options.tls, limits });
       running.push(pg);
       servers.pgPort = pg.port;
     }
     if (options.flightPort !== undefined) {
       const { startFlightServer } = await import('./flight.js');
-      const flight = await startFlightServer(queries, { host: options.host, port: options.flightPort, password });
+      const flight = await startFlightServer(queries, { host: options.host, port: options.flightPort, password, tls: options.tls, limits });
       running.push(flight);
       servers.flightPort = flight.port;
     }

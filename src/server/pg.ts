@@ -4,6 +4,7 @@ import { BufferReader } from 'pg-protocol/dist/buffer-reader.js';
 import { Writer } from 'pg-protocol/dist/buffer-writer.js';
 import type * as arrow from 'apache-arrow';
 import { BundlebaseError } from '../errors.js';
+import type { ServerLimits } from './limits.js';
 import type { EngineConnection } from '../engine/engine.js';
 import { paramFromText, type BundleQueries, type Prepared } from './queries.js';
 import { columnTexts, pgType } from './pgTypes.js';
@@ -14,6 +15,10 @@ export interface PgServerOptions {
   port?: number;
   /** Required password (MD5 authentication, any user name); none means no authentication. */
   password?: string;
+  /** PEM certificate and key file paths: serve TLS. */
+  tls?: { cert: string; key: string };
+  /** Resource limits (see limits.ts); the defaults when absent. */
+  limits?: ServerLimits;
 }
 
 export interface RunningServer {

@@ -98,8 +98,11 @@ export class BundleQueries {
     };
   }
 
-  /** Streams the rows of a prepared query with the client's parameter values. */
-  stream(connection: EngineConnection, prepared: Prepared, values: readonly ParamValue[] = []): AsyncGenerator<arrow.RecordBatch[]> {
+  /**
+   * Streams the rows of a prepared query with the client's parameter values. `signal` (the
+   * client went away, the server is shutting down) interrupts the query.
+   */
+  stream(connection: EngineConnection, prepared: Prepared, values: readonly ParamValue[] = [], _options: { signal?: AbortSignal } = {}): AsyncGenerator<arrow.RecordBatch[]> {
     const statement = { sql: prepared.statement.sql, params: [...prepared.statement.params, ...values] };
     const types = prepared.columns.map((c) => c.type);
     return connection.stream(statement, 'Query', (result) => batchReader(connection.raw, result, prepared.schema, types));
