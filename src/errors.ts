@@ -43,7 +43,11 @@ export function fsErrorCode(err: unknown): string | undefined {
 export function fromEngineError(err: unknown, context: string): BundlebaseError {
   if (err instanceof BundlebaseError) return err;
   // DuckDB appends an excerpt of the SQL it ran ("LINE 4: __step3 AS …"): ours, not the user's
-  const message = errorMessage(err).split(/\n\s*LINE \d+:/)[0]!.trim();
+  const message = errorMessage(err)
+    .split(/\n\s*LINE \d+:/)[0]!
+    // a query failing mid-stream is reported as the stream's closing, with the real error after it
+    .replace(/^Invalid Input Error: Attempting to (?:execute|fetch from) an unsuccessful or closed (?:pending|streaming) query result\s*(?:Error: )?/, '')
+    .trim();
   if (/^IO Error: (No files found|Cannot open file|.*No such file)/i.test(message)) {
     return new BundlebaseError('NOT_FOUND', `${context}: ${message}`, { cause: err });
   }

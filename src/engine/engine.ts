@@ -182,9 +182,15 @@ export class EngineConnection {
       });
       reader = read(result);
       const current = reader;
-      const fetch = () => current.next().catch((err) => {
-        throw fromEngineError(err, context);
-      });
+      const fetch = () => {
+        const next = current.next().catch((err) => {
+          throw fromEngineError(err, context);
+        });
+        // prefetched while the consumer is paused at `yield`: an error then must wait for the
+        // consumer's next `await pending`, not surface as an unhandled rejection (which kills Node)
+        next.catch(() => undefined);
+        return next;
+      };
       pending = fetch();
       for (;;) {
         const item = await pending;

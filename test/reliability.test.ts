@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { create, serve, type Servers } from '../src/index.js';
+import { tempDir, writeFixture } from './helpers.js';
+
+const execFileAsync = promisify(execFile);
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
+
+/** Rows 0..n-1; reading `explodes` fails with error('boom …') at row `failAt`, mid-stream. */
+const EXPLODES = (failAt: number) =>
+  `SELECT i, CASE WHEN i < ${failAt} THEN repeat('y', 100) ELSE error('boom at ' || i) END AS v FROM bundle`;
+
+let dir: string;
+let bundleDir: string;
+
+before(async () => {
+  dir = await tempDir();
+  const numbers = await writeFixture(path.join(dir, 'numbers.parquet'), 'SELECT i FROM range(400000) t(i)');
+  bundleDir = path.join(dir, 'explosive');
+  const b = await create(bundleDir).attach(numbers);
+  await b.createView('explodes', await b.select(EXPLODES(300000)));
+  await b.commit('a view that fails late');
+  await b.close();
+});
+
+/**
+ * Runs `body` (the inside of an async function with `view`, the opened view) in its own Node
+ * process: an unhandled rejection there shows as an exit code instead of killing the test runner.
+ */
+async function inChild(body: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
+  const script = path.join(dir, `child-${Math.random().toString(36).slice(2)}.mts`);
+  await writeFile(script, `
+    import { setTimeout } from 'node:timers/promises';
+    import { open } from ${JSON.stringify(SRC)};
+    const bundle = await open(${JSON.stringify(bundleDir)});
+    const view = await bundle.view('explodes');
+    try { ${body} } catch (e) { console.log('CAUGHT', e.name, e.code, e.message.split('\\n')[0]); }
+    await view.close(); await bundle.close();
+    console.log('ALIVE');
+  `);
+  try {
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: `${e.stdout}\n${e.stderr}` };
+  }
+}
+
+function assertCaughtRealError(result: { code: number; out: string }) {
+  assert.equal(result.code, 0, `the process died: ${result.out}`);
+  assert.match(result.out, /CAUGHT BundlebaseError SQL_ERROR .*boom at \d+/, result.out);
+  assert.doesNotMatch(result.out, /closed pending query result/);
+  assert.match(result.out, /ALIVE/);
+}
+
+describe('an error mid-stream', () => {
+  for (const conversion of ['native', 'js']) {
+    const env = conversion === 'js' ? { BUNDLEBASE_CONVERSION: 'js' } : {};
+    it(`reaches a slow async consumer as the real error, and the process lives on (${conversion})`, async () => {
+      assertCaughtRealError(await inChild(`for await (const b of view.stream()) await setTimeout(2);`, env));
+    });
+    it(`reaches a synchronous consumer as the real error (${conversion})`, async () => {
+      assertCaughtRealError(await inChild(`let n = 0; for await (const b of view.stream()) n += b.numRows;`, env));
+    });
+    it(`reaches toObjects() as the real error (${conversion})`, async () => {
+      assertCaughtRealError(await inChild(`await view.toObjects();`, env));
+    });
+  }
+
+  it('in the library process: caught, and the bundle still reads afterwards', async () => {
+    const b = await create().attach(path.join(dir, 'numbers.parquet'));
+    const exploding = await b.select(EXPLODES(300000));
+    await assert.rejects(async () => {
+      for await (const batch of exploding.stream()) {
+        void batch;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }, (err: { code?: string; message: string }) => err.code === 'SQL_ERROR' && /boom at \d+/.test(err.message));
+    assert.equal(await b.numRows(), 400000);
+    await exploding.close();
+    await b.close();
+  });
+});
+
+describe('an error mid-stream over the PostgreSQL wire', () => {
+  let servers: Servers;
+  before(async () => {
+    servers = await serve(bundleDir, { pgPort: 0 });
+  });
+  after(async () => {
+    await servers?.close();
+  });
+
+  it('a slow reader gets an ErrorResponse with the real error; the server answers the next client', async () => {
+    const client = new pg.Client({ host: '127.0.0.1', port: servers.pgPort, user: 'x', database: 'bundle' });
+    await client.connect();
+    try {
+      const query = client.query('SELECT * FROM explodes');
+      // stop reading the socket for a while: the server's writes back up while DuckDB fails
+      const socket = (client as unknown as { connection: { stream: NodeJS.ReadableStream } }).connection.stream;
+      socket.pause();
+      setTimeout(() => socket.resume(), 1500);
+      await assert.rejects(query, (err: { message: string }) => /boom at \d+/.test(err.message));
+    } finally {
+      await client.end();
+    }
+    const next = new pg.Client({ host: '127.0.0.1', port: servers.pgPort, user: 'x', database: 'bundle' });
+    await next.connect();
+    try {
+      const { rows } = await next.query('SELECT count(*)::INTEGER AS n FROM bundle');
+      assert.deepEqual(rows, [{ n: 400000 }]);
+    } finally {
+      await next.end();
+    }
+  });
+});
