@@ -7,7 +7,11 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'CLOSED'
   | 'SOURCE_CHANGED'
-  | 'READ_ONLY';
+  | 'READ_ONLY'
+  | 'TIMEOUT'
+  | 'BUSY'
+  | 'CANCELLED'
+  | 'UNTRUSTED';
 
 /** The one error type bundlebase throws: a stable `code` plus a message naming the offending thing. */
 export class BundlebaseError extends Error {

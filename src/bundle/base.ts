@@ -185,7 +185,7 @@ export abstract class BundleBase implements AsyncDisposable {
     if (!read) return;
     const { stmt, narrowing } = read;
     const connection = await EngineConnection.open();
-    const abort = () => connection.raw.interrupt();
+    const abort = () => connection.interrupt();
     options.signal?.addEventListener('abort', abort);
     try {
       // the schema comes with the result: no separate describe (for CSV/JSON that is a second sniff)

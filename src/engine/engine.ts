@@ -50,18 +50,32 @@ function instance(): Promise<DuckDBInstance> {
   return sharedInstance;
 }
 
+/** Resource settings of a sandboxed database. */
+export interface SandboxSettings {
+  /** DuckDB `memory_limit`, e.g. '1GB'. */
+  memoryLimit?: string;
+  threads?: number;
+  /** Where DuckDB spills (it must be private: spilled rows are readable there). */
+  spillDirectory?: string;
+}
+
 /**
  * A separate DuckDB database that can read only `allowedPaths`: no other file, no COPY, ATTACH or
  * INSTALL, and its configuration is locked so SQL cannot lift that (used by the servers).
  */
-export async function sandboxedDatabase(allowedPaths: readonly string[]): Promise<DuckDBInstance> {
+export async function sandboxedDatabase(allowedPaths: readonly string[], settings: SandboxSettings = {}): Promise<DuckDBInstance> {
   const database = await DuckDBInstance.create(':memory:');
   const setup = await database.connect();
+  const literal = (v: string) => `'${v.replaceAll("'", "''")}'`;
   try {
-    const list = allowedPaths.map((p) => `'${p.replaceAll("'", "''")}'`).join(', ');
-    await setup.run(`SET allowed_paths = [${list}]`);
+    if (settings.memoryLimit !== undefined) await setup.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
+    if (settings.threads !== undefined) await setup.run(`SET threads = ${Math.max(1, Math.floor(settings.threads))}`);
+    if (settings.spillDirectory !== undefined) await setup.run(`SET temp_directory = ${literal(settings.spillDirectory)}`);
+    await setup.run(`SET allowed_paths = [${allowedPaths.map(literal).join(', ')}]`);
     await setup.run('SET enable_external_access = false');
     await setup.run('SET lock_configuration = true');
+  } catch (err) {
+    throw fromEngineError(err, 'Configuring the sandboxed database');
   } finally {
     setup.closeSync();
   }
@@ -208,6 +222,11 @@ export class EngineConnection {
       await reader?.close();
       prepared.destroySync();
     }
+  }
+
+  /** Stops the statement running on this connection (it then fails with an interrupt error). */
+  interrupt(): void {
+    if (!this.closed) this.raw.interrupt();
   }
 
   close(): void {

@@ -10,7 +10,11 @@ import { arrowSchema, arrowType } from '../arrow/types.js';
 import { BundlebaseError } from '../errors.js';
 import type { ServerLimits } from './limits.js';
 import type { EngineConnection } from '../engine/engine.js';
+import { readFile } from 'node:fs/promises';
 import type { RunningServer } from './pg.js';
+import { AuthThrottle, secretsEqual } from './auth.js';
+import { likeMatches } from './like.js';
+import { resolveLimits } from './limits.js';
 import type { BundleQueries, Prepared } from './queries.js';
 
 const PROTO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto/flight.proto');
@@ -100,46 +104,97 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
   const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true });
   const service = (grpc.loadPackageDefinition(definition) as unknown as { arrow: { flight: { protocol: { FlightService: { service: grpc.ServiceDefinition } } } } })
     .arrow.flight.protocol.FlightService.service;
-  const tokens = new Set<string>();
-  /** Prepared statements by handle: their SQL (binding happens when they are executed). */
+  const limits = options.limits ?? resolveLimits();
+  if (options.password === '') throw new BundlebaseError('INVALID_ARGUMENT', 'An empty password would let anyone in: give a real one, or none to serve without authentication');
+  /** Bearer token → when it expires (ms since epoch); insertion order is age order. */
+  const tokens = new Map<string, number>();
+  /** Prepared statements by handle: their SQL (binding happens when they are executed); LRU order. */
   const statements = new Map<string, string>();
-  let engine: Promise<EngineConnection> | undefined;
-  const connection = () => (engine ??= queries.connect());
+  const throttle = new AuthThrottle();
+  /** Connections of calls in flight: one each, so calls never share a DuckDB connection's single result. */
+  const open = new Set<EngineConnection>();
 
+  /** Runs `work` on a connection of its own, closed afterwards. */
+  const withConnection = async <T>(work: (c: EngineConnection) => Promise<T>): Promise<T> => {
+    const connection = await queries.connect();
+    open.add(connection);
+    try {
+      return await work(connection);
+    } finally {
+      open.delete(connection);
+      connection.close();
+    }
+  };
+
+  const issueToken = (): string => {
+    const token = randomUUID();
+    tokens.set(token, Date.now() + limits.tokenTtlMs);
+    while (tokens.size > limits.maxTokens) tokens.delete(tokens.keys().next().value!);
+    return token;
+  };
+  const tokenValid = (token: string): boolean => {
+    const expires = tokens.get(token);
+    if (expires === undefined) return false;
+    if (expires > Date.now()) return true;
+    tokens.delete(token);
+    return false;
+  };
+  const rememberStatement = (handle: string, sql: string) => {
+    statements.set(handle, sql);
+    while (statements.size > limits.maxPreparedStatements) statements.delete(statements.keys().next().value!);
+  };
+  const statementSql = (handle: string): string | undefined => {
+    const sql = statements.get(handle);
+    if (sql !== undefined) {
+      statements.delete(handle); // most recently used goes last
+      statements.set(handle, sql);
+    }
+    return sql;
+  };
+
+  const unauthenticated = () => Object.assign(new Error('Authentication required: wrong or missing credentials'), { code: grpc.status.UNAUTHENTICATED });
   const basicAuthOk = (header: string) => {
     const [user, ...rest] = Buffer.from(header.slice('Basic '.length), 'base64').toString().split(':');
-    return user !== undefined && rest.join(':') === options.password;
+    return user !== undefined && secretsEqual(rest.join(':'), options.password!);
+  };
+  /** Checks basic credentials, slowing down a peer that keeps failing. */
+  const checkBasic = async (header: string, peer: string): Promise<boolean> => {
+    await throttle.wait(peer);
+    const ok = header.startsWith('Basic ') && basicAuthOk(header);
+    if (ok) throttle.succeed(peer);
+    else throttle.fail(peer);
+    return ok;
   };
   /** Throws UNAUTHENTICATED unless the call carries a valid bearer token or basic credentials. */
-  const authorize = (metadata: grpc.Metadata) => {
+  const authorize = async (call: { metadata: grpc.Metadata; getPeer(): string }) => {
     if (!options.password) return;
-    const header = String(metadata.get('authorization')[0] ?? '');
-    if (header.startsWith('Bearer ') && tokens.has(header.slice('Bearer '.length))) return;
-    if (header.startsWith('Basic ') && basicAuthOk(header)) return;
-    throw Object.assign(new Error('Authentication required: wrong or missing credentials'), { code: grpc.status.UNAUTHENTICATED });
+    const header = String(call.metadata.get('authorization')[0] ?? '');
+    if (header.startsWith('Bearer ') && tokenValid(header.slice('Bearer '.length))) return;
+    if (!(await checkBasic(header, peerAddress(call.getPeer())))) throw unauthenticated();
   };
   const fail = (err: unknown) => ((err as { code?: unknown }).code === grpc.status.UNAUTHENTICATED ? err : status(err)) as grpc.ServiceError;
 
   /** What a command (from a descriptor or a ticket) returns: its schema and how to stream it. */
-  const plan = async (cmd: Uint8Array): Promise<{ schema: arrow.Schema; prepared?: Prepared; tables?: arrow.Table }> => {
+  const plan = async (connection: EngineConnection, cmd: Uint8Array): Promise<{ schema: arrow.Schema; prepared?: Prepared; tables?: arrow.Table }> => {
     const { name, value } = unpackCommand(cmd);
     if (name === 'CommandPreparedStatementQuery') {
       const handle = Buffer.from(value.prepared_statement_handle as Uint8Array).toString();
-      const sql = statements.get(handle);
-      if (sql === undefined) throw new BundlebaseError('NOT_FOUND', `Prepared statement ${handle} does not exist`);
-      const prepared = await queries.prepare(await connection(), sql);
+      const sql = statementSql(handle);
+      if (sql === undefined) throw new BundlebaseError('NOT_FOUND', `Prepared statement ${handle} does not exist (closed, or evicted after ${limits.maxPreparedStatements} newer ones)`);
+      const prepared = await queries.prepare(connection, sql);
       return { schema: prepared.schema, prepared };
     }
     if (name === 'CommandStatementQuery' || name === 'TicketStatementQuery') {
       const sql = name === 'CommandStatementQuery' ? String(value.query) : Buffer.from(value.statement_handle as Uint8Array).toString();
-      const prepared = await queries.prepare(await connection(), sql);
+      const prepared = await queries.prepare(connection, sql);
       return { schema: prepared.schema, prepared };
     }
     if (name === 'CommandGetTables') {
-      const pattern = value.table_name_filter_pattern as string | undefined;
-      const like = pattern ? new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll('%', '.*').replaceAll('_', '.')}$`) : undefined;
+      const pattern = (value.table_name_filter_pattern as string | undefined) || undefined;
+      const schemaPattern = (value.db_schema_filter_pattern as string | undefined) || undefined;
       const include = Boolean(value.include_schema);
-      const tables = queries.tables.filter((t) => !like || like.test(t.name));
+      // tables have no schema name (null): a schema pattern other than % matches none
+      const tables = queries.tables.filter((t) => (!pattern || likeMatches(t.name, pattern)) && (!schemaPattern || likeMatches('', schemaPattern)));
       const schema = TABLES_SCHEMA(include);
       const columns: Record<string, unknown[]> = {
         catalog_name: tables.map(() => null),
@@ -150,21 +205,17 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
       if (include) {
         columns.table_schema = tables.map((t) => schemaBytes(arrowSchema(t.columns)));
       }
-      const data = schema.fields.map((f) => arrow.vectorFromArray(columns[f.name]!, f.type));
-      return { schema, tables: new arrow.Table(schema, Object.fromEntries(schema.fields.map((f, i) => [f.name, data[i]!]))) };
+      return { schema, tables: tableOf(schema, columns, tables.length) };
     }
     throw new BundlebaseError('INVALID_ARGUMENT', `Flight SQL command ${name} is not supported`);
   };
 
   const handlers: grpc.UntypedServiceImplementation = {
-    Handshake: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+    Handshake: async (call: grpc.ServerDuplexStream<unknown, unknown>) => {
       try {
         const header = String(call.metadata.get('authorization')[0] ?? '');
-        if (options.password && !(header.startsWith('Basic ') && basicAuthOk(header))) {
-          throw Object.assign(new Error('Authentication failed'), { code: grpc.status.UNAUTHENTICATED });
-        }
-        const token = randomUUID();
-        tokens.add(token);
+        if (options.password && !(await checkBasic(header, peerAddress(call.getPeer())))) throw unauthenticated();
+        const token = issueToken();
         const metadata = new grpc.Metadata();
         metadata.set('authorization', `Bearer ${token}`);
         call.sendMetadata(metadata);
@@ -179,14 +230,14 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
     },
     GetFlightInfo: async (call: grpc.ServerUnaryCall<{ cmd: Buffer; type: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       try {
-        authorize(call.metadata);
+        await authorize(call);
         const descriptor = call.request;
-        const { schema } = await plan(descriptor.cmd);
+        const { schema } = await withConnection((c) => plan(c, descriptor.cmd));
         const { name, value } = unpackCommand(descriptor.cmd);
         const sql = name === 'CommandStatementQuery'
           ? String(value.query)
           : name === 'CommandPreparedStatementQuery'
-            ? statements.get(Buffer.from(value.prepared_statement_handle as Uint8Array).toString())
+            ? statementSql(Buffer.from(value.prepared_statement_handle as Uint8Array).toString())
             : undefined;
         const ticket = sql !== undefined ? packCommand('TicketStatementQuery', { statement_handle: Buffer.from(sql) }) : descriptor.cmd;
         callback(null, { schema: schemaBytes(schema), flight_descriptor: descriptor, endpoint: [{ ticket: { ticket }, location: [] }], total_records: '-1', total_bytes: '-1', ordered: false });
@@ -196,39 +247,55 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
     },
     GetSchema: async (call: grpc.ServerUnaryCall<{ cmd: Buffer }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       try {
-        authorize(call.metadata);
-        callback(null, { schema: schemaBytes((await plan(call.request.cmd)).schema) });
+        await authorize(call);
+        callback(null, { schema: schemaBytes((await withConnection((c) => plan(c, call.request.cmd))).schema) });
       } catch (err) {
         callback(fail(err));
       }
     },
     DoGet: async (call: grpc.ServerWritableStream<{ ticket: Buffer }, unknown>) => {
-      let cancelled = false;
-      call.on('cancelled', () => (cancelled = true));
+      const cancelled = new AbortController();
+      const wake = new Set<() => void>();
+      call.on('cancelled', () => {
+        cancelled.abort();
+        for (const w of wake) w(); // a send waiting for 'drain' that will never come
+      });
       const send = async (data: object) => {
-        if (!call.write(data)) await new Promise<void>((resolve) => call.once('drain', resolve));
+        if (call.write(data) || cancelled.signal.aborted) return;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            wake.delete(done);
+            resolve();
+          };
+          wake.add(done);
+          call.once('drain', done);
+        });
       };
       try {
-        authorize(call.metadata);
-        const { schema, prepared, tables } = await plan(call.request.ticket);
-        const [schemaMessage] = ipcMessages(new arrow.Table(schema));
-        await send({ data_header: Buffer.from(schemaMessage!.header), data_body: Buffer.alloc(0) });
-        const batches: AsyncIterable<arrow.RecordBatch[]> = prepared
-          ? queries.stream(await connection(), prepared)
-          : (async function* () {
-              yield tables!.batches;
-            })();
-        for await (const group of batches) {
-          for (const batch of group) {
-            if (cancelled) return; // the client went away: leaving the loop stops the query
-            for (const m of ipcMessages(new arrow.Table([batch])).slice(1)) {
-              await send({ data_header: Buffer.from(m.header), data_body: Buffer.from(m.body) });
+        await authorize(call);
+        await withConnection(async (connection) => {
+          // the client went away: stop the query now rather than at the next batch
+          cancelled.signal.addEventListener('abort', () => connection.interrupt(), { once: true });
+          const { schema, prepared, tables } = await plan(connection, call.request.ticket);
+          const [schemaMessage] = ipcMessages(new arrow.Table(schema));
+          await send({ data_header: Buffer.from(schemaMessage!.header), data_body: Buffer.alloc(0) });
+          const batches: AsyncIterable<arrow.RecordBatch[]> = prepared
+            ? queries.stream(connection, prepared, [], { signal: cancelled.signal })
+            : (async function* () {
+                yield tables!.batches;
+              })();
+          for await (const group of batches) {
+            for (const batch of group) {
+              if (cancelled.signal.aborted) return; // leaving the loop stops the query
+              for (const m of ipcMessages(new arrow.Table([batch])).slice(1)) {
+                await send({ data_header: Buffer.from(m.header), data_body: Buffer.from(m.body) });
+              }
             }
           }
-        }
-        call.end();
+        });
+        if (!cancelled.signal.aborted) call.end();
       } catch (err) {
-        call.emit('error', fail(err)); // how grpc-js ends a server stream with a status
+        if (!cancelled.signal.aborted) call.emit('error', fail(err)); // how grpc-js ends a server stream with a status
       }
     },
     ListFlights: (call: grpc.ServerWritableStream<unknown, unknown>) => call.end(),
@@ -240,13 +307,13 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
     DoPut: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: 'The bundle is read-only' }),
     DoAction: async (call: grpc.ServerWritableStream<{ type: string; body: Buffer }, unknown>) => {
       try {
-        authorize(call.metadata);
+        await authorize(call);
         const { type, body } = call.request;
         if (type === 'CreatePreparedStatement') {
           const sql = String(unpackCommand(body).value.query);
-          const prepared = await queries.prepare(await connection(), sql); // binds now: errors surface at prepare
+          const prepared = await withConnection((c) => queries.prepare(c, sql)); // binds now: errors surface at prepare
           const handle = randomUUID();
-          statements.set(handle, sql);
+          rememberStatement(handle, sql);
           const parameters = new arrow.Schema(prepared.parameterTypes.map((t, i) => new arrow.Field(`$${i + 1}`, arrowType(t ?? VARCHAR), true)));
           const result = packCommand('ActionCreatePreparedStatementResult', {
             prepared_statement_handle: Buffer.from(handle),
@@ -266,16 +333,41 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
     },
   };
 
-  const server = new grpc.Server();
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': limits.maxMessageBytes,
+    'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
+    'grpc.max_concurrent_streams': limits.maxConcurrentQueries * 4,
+  });
   server.addService(service, handlers);
+  const credentials = options.tls
+    ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: await readFile(options.tls.cert), private_key: await readFile(options.tls.key) }], false)
+    : grpc.ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${options.host ?? '127.0.0.1'}:${options.port ?? 50051}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    server.bindAsync(`${options.host ?? '127.0.0.1'}:${options.port ?? 50051}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
   );
   return {
     port,
     close: async () => {
+      // let running streams finish for a moment, then cut them
+      const graceful = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, limits.shutdownGraceMs)));
+      await Promise.race([graceful, deadline]);
+      clearTimeout(timer);
       server.forceShutdown();
-      (await engine?.catch(() => undefined))?.close();
+      for (const connection of open) connection.interrupt();
     },
   };
+}
+
+/** The address part of a gRPC peer (`ipv4:127.0.0.1:5000` → `127.0.0.1`): failures are counted per host. */
+function peerAddress(peer: string): string {
+  return peer.replace(/^ipv[46]:/, '').replace(/:\d+$/, '');
+}
+
+/** A table from plain column arrays, with exactly `schema` (also when it has no rows). */
+function tableOf(schema: arrow.Schema, columns: Record<string, unknown[]>, length: number): arrow.Table {
+  const children = schema.fields.map((f) => arrow.vectorFromArray(columns[f.name]!, f.type).data[0] ?? arrow.makeData({ type: f.type, length: 0 } as never));
+  const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length, nullCount: 0, children });
+  return new arrow.Table([new arrow.RecordBatch(schema, data)]);
 }

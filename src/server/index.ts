@@ -41,7 +41,7 @@ export interface Servers {
  */
 export async function serve(url: string, options: ServeOptions = {}): Promise<Servers> {
   const limits = resolveLimits(options.limits);
-  const queries = await BundleQueries.open(url);
+  const queries = await BundleQueries.open(url, limits);
   const password = options.password ?? process.env.BUNDLEBASE_PASSWORD ?? undefined;
   const running: RunningServer[] = [];
   const servers: Servers = {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type * as arrow from 'apache-arrow';
 import { DuckDBTypeId, type DuckDBInstance, type DuckDBType } from '@duckdb/node-api';
 import { batchReader } from '../arrow/batches.js';
@@ -6,6 +9,7 @@ import { open, type Bundle } from '../index.js';
 import { BundlebaseError } from '../errors.js';
 import { EngineConnection, sandboxedDatabase, type ColumnInfo, type Statement } from '../engine/engine.js';
 import type { ParamValue } from '../engine/params.js';
+import { resolveLimits, type ServerLimits } from './limits.js';
 import { maskQuoted, quoteIdent, renumberParams } from '../plan/sql.js';
 
 /**
@@ -31,14 +35,21 @@ export interface Prepared {
  * run in a sandboxed DuckDB database that can read only the bundle's own source files.
  */
 export class BundleQueries {
+  private readonly slots: Slots;
+  /** The private spill directory made for this server, removed at close. */
+  private ownSpillDirectory: string | undefined;
+
   private constructor(
+    private readonly limits: ServerLimits,
     readonly bundle: Bundle,
     private readonly relations: { name: string; statement: Statement }[],
     private readonly database: DuckDBInstance,
     readonly tables: { name: string; columns: ColumnInfo[] }[],
-  ) {}
+  ) {
+    this.slots = new Slots(limits.maxConcurrentQueries);
+  }
 
-  static async open(url: string): Promise<BundleQueries> {
+  static async open(url: string, limits: ServerLimits = resolveLimits()): Promise<BundleQueries> {
     const bundle = await open(url);
     const relations: { name: string; statement: Statement }[] = [];
     const files = new Set<string>(bundle.sourceFiles());
@@ -51,8 +62,11 @@ export class BundleQueries {
       view.sourceFiles().forEach((f) => files.add(f));
       await view.close();
     }
-    const database = await sandboxedDatabase([...files]);
-    const queries = new BundleQueries(bundle, relations, database, []);
+    // spilled rows must not land where anyone can read them (DuckDB's default is ./.tmp)
+    const spillDirectory = limits.spillDirectory ?? (await mkdtemp(path.join(os.tmpdir(), 'bundlebase-spill-')));
+    const database = await sandboxedDatabase([...files], { memoryLimit: limits.memoryLimit, threads: limits.threads, spillDirectory });
+    const queries = new BundleQueries(limits, bundle, relations, database, []);
+    if (limits.spillDirectory === undefined) queries.ownSpillDirectory = spillDirectory;
     const connection = await EngineConnection.open(database);
     try {
       for (const r of relations) {
@@ -99,17 +113,81 @@ export class BundleQueries {
   }
 
   /**
-   * Streams the rows of a prepared query with the client's parameter values. `signal` (the
-   * client went away, the server is shutting down) interrupts the query.
+   * Streams the rows of a prepared query with the client's parameter values, within the limits:
+   * it waits for a free query slot, is interrupted after the statement timeout, and `signal` (the
+   * client went away, the server is shutting down) interrupts it.
    */
-  stream(connection: EngineConnection, prepared: Prepared, values: readonly ParamValue[] = [], _options: { signal?: AbortSignal } = {}): AsyncGenerator<arrow.RecordBatch[]> {
+  async *stream(connection: EngineConnection, prepared: Prepared, values: readonly ParamValue[] = [], options: { signal?: AbortSignal } = {}): AsyncGenerator<arrow.RecordBatch[]> {
     const statement = { sql: prepared.statement.sql, params: [...prepared.statement.params, ...values] };
     const types = prepared.columns.map((c) => c.type);
-    return connection.stream(statement, 'Query', (result) => batchReader(connection.raw, result, prepared.schema, types));
+    const { statementTimeoutMs } = this.limits;
+    const release = await this.slots.acquire(statementTimeoutMs, options.signal);
+    let timedOut = false;
+    const interrupt = () => connection.interrupt();
+    const timer = statementTimeoutMs > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          interrupt();
+        }, statementTimeoutMs)
+      : undefined;
+    options.signal?.addEventListener('abort', interrupt, { once: true });
+    try {
+      yield* connection.stream(statement, 'Query', (result) => batchReader(connection.raw, result, prepared.schema, types));
+    } catch (err) {
+      if (timedOut) throw new BundlebaseError('TIMEOUT', `Query cancelled: it ran longer than the statement timeout (${statementTimeoutMs / 1000} s)`, { cause: err });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', interrupt);
+      release();
+    }
   }
 
   async close(): Promise<void> {
     await this.bundle.close();
+    if (this.ownSpillDirectory) await rm(this.ownSpillDirectory, { recursive: true, force: true });
+  }
+}
+
+/** Counts queries running at once; a query waits for a free slot up to a deadline. */
+class Slots {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly size: number) {}
+
+  /** Resolves to the slot's release once one is free; BUSY after `timeoutMs` (0: wait forever). */
+  async acquire(timeoutMs: number, signal?: AbortSignal): Promise<() => void> {
+    if (this.running >= this.size) await this.wait(timeoutMs, signal);
+    this.running++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running--;
+      this.waiting.shift()?.();
+    };
+  }
+
+  private wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const fail = (err: BundlebaseError) => {
+        this.waiting.splice(this.waiting.indexOf(wake), 1);
+        clearTimeout(timer);
+        reject(err);
+      };
+      const wake = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => fail(new BundlebaseError('CANCELLED', 'Query cancelled before it started'));
+      const timer = timeoutMs > 0
+        ? setTimeout(() => fail(new BundlebaseError('BUSY', `The server is busy: ${this.size} queries are running (max concurrent queries); try again`)), timeoutMs)
+        : undefined;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(wake);
+    });
   }
 }
 
