@@ -60,7 +60,7 @@ function assertCaughtRealError(result: { code: number; out: string }) {
   assert.match(result.out, /ALIVE/);
 }
 
-describe('an error mid-stream', () => {
+describe('an error mid-stream', { timeout: 60_000 }, () => {
   for (const conversion of ['native', 'js']) {
     const env = conversion === 'js' ? { BUNDLEBASE_CONVERSION: 'js' } : {};
     it(`reaches a slow async consumer as the real error, and the process lives on (${conversion})`, async () => {
@@ -89,7 +89,7 @@ describe('an error mid-stream', () => {
   });
 });
 
-describe('an error mid-stream over the PostgreSQL wire', () => {
+describe('an error mid-stream over the PostgreSQL wire', { timeout: 60_000 }, () => {
   let servers: Servers;
   before(async () => {
     servers = await serve(bundleDir, { pgPort: 0 });
