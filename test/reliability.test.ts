@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { create, serve, type Servers } from '../src/index.js';
-import { tempDir, writeFixture } from './helpers.js';
+import { create, open, serve, type Servers } from '../src/index.js';
+import { expectError, tempDir, writeFixture } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
@@ -119,5 +119,49 @@ describe('an error mid-stream over the PostgreSQL wire', { timeout: 60_000 }, ()
     } finally {
       await next.end();
     }
+  });
+});
+
+describe('values and names that used to be accepted wrongly', { timeout: 60_000 }, () => {
+  it('a 64-bit parameter survives the manifest exactly', async () => {
+    const file = await writeFixture(path.join(dir, 'big.parquet'), 'SELECT 9007199254740992::BIGINT + i AS id FROM range(3) t(i)');
+    const bundle = path.join(dir, 'bigint');
+    const b = await create(bundle).attach(file).filter('id = $1', [9007199254740993n]);
+    assert.equal((await b.toObjects()).length, 1);
+    await b.commit('exact');
+    await b.close();
+    const r = await open(bundle);
+    assert.deepEqual(await r.toObjects(), [{ id: 9007199254740993n }]);
+    await r.close();
+  });
+
+  it('renaming to a name that differs from another column only in case is refused', async () => {
+    const file = await writeFixture(path.join(dir, 'amounts.parquet'), 'SELECT i AS id, i * 2 AS amount FROM range(3) t(i)');
+    const b = await create().attach(file);
+    await expectError(() => b.renameColumn('id', 'AMOUNT'), 'INVALID_ARGUMENT', /'id' to 'AMOUNT'.*'amount' already exists/);
+    assert.deepEqual((await b.schema()).fields.map((f) => f.name), ['id', 'amount']);
+    await b.renameColumn('id', 'ID');
+    assert.deepEqual((await b.schema()).fields.map((f) => f.name), ['ID', 'amount']);
+    await b.close();
+  });
+
+  it('an untyped parameter takes the type of its value', async () => {
+    const b = await create().attach(path.join(dir, 'numbers.parquet'));
+    const s = await b.select('SELECT $1 AS n, $2 AS t FROM bundle LIMIT 1', [5, 'five']);
+    assert.deepEqual(await s.toObjects(), [{ n: 5, t: 'five' }]);
+    await s.close();
+    await b.close();
+  });
+
+  it('a manifest with a mistyped field is an IO_ERROR naming the file and the field', async () => {
+    const bundle = path.join(dir, 'mistyped');
+    const b = await create(bundle).attach(path.join(dir, 'numbers.parquet')).filter('i > $1', [5]);
+    await b.commit('to be damaged');
+    await b.close();
+    const meta = path.join(bundle, '_bundlebase');
+    const file = (await readdir(meta)).find((f) => f.startsWith('00001'))!;
+    const text = await readFile(path.join(meta, file), 'utf8');
+    await writeFile(path.join(meta, file), text.replace(/parameters:\n\s+- 5/, 'parameters:\n          a: 1'));
+    await expectError(() => open(bundle), 'IO_ERROR', new RegExp(`${file}.*'parameters'`));
   });
 });

@@ -116,7 +116,7 @@ export abstract class BundleBase implements AsyncDisposable {
     const stmt = compile(state);
     if (!stmt || !state.steps.some((s) => s.sql !== undefined && !s.changesRows)) return stmt;
     try {
-      await this.describe(stmt.sql);
+      await this.describe(stmt);
       return stmt;
     } catch (err) {
       if (isNoColumnsError(err)) return undefined;
@@ -131,10 +131,11 @@ export abstract class BundleBase implements AsyncDisposable {
   }
 
   /** DuckDB's description of a statement, cached per SQL text (the schema never needs a scan). */
-  protected async describe(sql: string, context = `Bundle ${this.url}`): Promise<Description> {
+  protected async describe(stmt: Statement, context = `Bundle ${this.url}`): Promise<Description> {
+    const { sql } = stmt;
     let cached = this.descriptions.get(sql);
     if (!cached) {
-      cached = this.connection().then((c) => c.describe(sql, context));
+      cached = this.connection().then((c) => c.describe(sql, context, stmt.params));
       this.descriptions.set(sql, cached);
       cached.catch(() => this.descriptions.delete(sql));
     }
@@ -147,7 +148,7 @@ export abstract class BundleBase implements AsyncDisposable {
 
   protected async schemaOf(stmt: Statement | undefined): Promise<arrow.Schema> {
     if (!stmt) return new arrow.Schema([]);
-    return arrowSchema((await this.describe(stmt.sql)).columns);
+    return arrowSchema((await this.describe(stmt)).columns);
   }
 
   async numRows(options: CountOptions = {}): Promise<number> {

@@ -101,7 +101,7 @@ export class BundleBuilder extends BundleBase {
   private async validate(operations: Operation[], description: string): Promise<void> {
     const stmt = await this.compileWithLayouts(this.plan(operations));
     if (!stmt) return;
-    const { parameterCount } = await this.describe(stmt.sql, description).catch((err) => {
+    const { parameterCount } = await this.describe(stmt, description).catch((err) => {
       // every column removed: nothing left to bind, which is allowed (the schema is then empty)
       if (isNoColumnsError(err)) return { parameterCount: stmt.params.length };
       throw err;
@@ -297,8 +297,12 @@ export class BundleBuilder extends BundleBase {
       requireNonEmpty(from, 'Column name');
       requireNonEmpty(to, 'New column name');
       await this.requireColumns([from], `rename column '${from}'`);
-      if (from !== to && (await this.columnNames()).includes(to)) {
-        throw invalidArgument(`Cannot rename column '${from}' to '${to}': a column '${to}' already exists`);
+      // DuckDB matches names case-insensitively: renaming to `AMOUNT` beside `amount` would
+      // silently rename the other column to `amount_1`
+      const clash = (await this.columnNames()).find((c) => c !== from && c.toLowerCase() === to.toLowerCase());
+      if (clash !== undefined) {
+        const same = clash === to ? '' : ` (column names differing only in case are the same name to the engine)`;
+        throw invalidArgument(`Cannot rename column '${from}' to '${to}': a column '${clash}' already exists${same}`);
       }
       return [new RenameColumn(from, to)];
     });

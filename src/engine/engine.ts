@@ -4,8 +4,9 @@ import {
   DuckDBPreparedStatement,
   DuckDBResult,
   DuckDBType,
+  DuckDBTypeId,
 } from '@duckdb/node-api';
-import { fromEngineError } from '../errors.js';
+import { BundlebaseError, fromEngineError } from '../errors.js';
 import { bindParams, type ParamValue } from './params.js';
 
 /** One SQL statement with its `$n` parameters: the unit the engine runs. */
@@ -133,13 +134,22 @@ export class EngineConnection {
     return prepared;
   }
 
-  /** Column names and types of a statement, from DuckDB binding it: no data is read. */
-  async describe(sql: string, context: string): Promise<Description> {
+  /**
+   * Column names and types of a statement, from DuckDB binding it: no data is read. A column whose
+   * type depends on an untyped parameter (`SELECT $1 AS x`) is unknown until values are bound:
+   * with `params`, such a statement is bound and run with LIMIT 0 to learn it.
+   */
+  async describe(sql: string, context: string, params?: readonly ParamValue[]): Promise<Description> {
     const prepared = await this.prepareSql(sql, context);
     try {
       const columns: ColumnInfo[] = [];
       for (let i = 0; i < prepared.columnCount; i++) {
-        columns.push({ name: prepared.columnName(i), type: prepared.columnType(i) });
+        const type = prepared.columnTypeId(i) === DuckDBTypeId.INVALID ? undefined : prepared.columnType(i);
+        if (type === undefined) {
+          if (params === undefined) throw new BundlebaseError('SQL_ERROR', `${context}: the type of column '${prepared.columnName(i)}' depends on a parameter without a type; cast it, e.g. CAST($1 AS VARCHAR)`);
+          return { ...(await this.describeBound(sql, context, params)), parameterCount: prepared.parameterCount, parameterTypes: [] };
+        }
+        columns.push({ name: prepared.columnName(i), type });
       }
       const parameterTypes = Array.from({ length: prepared.parameterCount }, (_, i) => {
         try {
@@ -149,6 +159,19 @@ export class EngineConnection {
         }
       });
       return { columns, parameterCount: prepared.parameterCount, parameterTypes };
+    } finally {
+      prepared.destroySync();
+    }
+  }
+
+  /** Columns of `sql` run with `params` bound and no row produced. */
+  private async describeBound(sql: string, context: string, params: readonly ParamValue[]): Promise<{ columns: ColumnInfo[] }> {
+    const prepared = await this.prepare({ sql: `SELECT * FROM (${sql}) LIMIT 0`, params }, context);
+    try {
+      const result = await prepared.run();
+      return { columns: Array.from({ length: result.columnCount }, (_, i) => ({ name: result.columnName(i), type: result.columnType(i) })) };
+    } catch (err) {
+      throw fromEngineError(err, context);
     } finally {
       prepared.destroySync();
     }

@@ -21,6 +21,8 @@ function bindOne(prepared: DuckDBPreparedStatement, index: number, value: ParamV
   if (value === null || value === undefined) return prepared.bindNull(index);
   switch (typeof value) {
     case 'number':
+      // an untyped parameter takes the type it is bound with: the narrowest that holds the value
+      if (Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31) return prepared.bindInteger(index, value);
       return Number.isSafeInteger(value)
         ? prepared.bindBigInt(index, BigInt(value))
         : prepared.bindDouble(index, value);

@@ -62,11 +62,22 @@ function location(store: ManifestStore, file: string): string {
   return `${store.url}/_bundlebase/${file}`;
 }
 
+function unBigSafeIntegers(value: unknown): unknown {
+  if (typeof value === 'bigint') return value >= Number.MIN_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER ? Number(value) : value;
+  if (Array.isArray(value)) return value.map(unBigSafeIntegers);
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unBigSafeIntegers(v)]));
+  }
+  return value;
+}
+
 async function parseFile(store: ManifestStore, file: string): Promise<unknown> {
   const bytes = await store.read(file);
   if (bytes === undefined) throw notFound(`Manifest ${location(store, file)} does not exist`);
   try {
-    return YAML.parse(new TextDecoder().decode(bytes));
+    // integers are read exactly, then those a JS number holds become numbers again: a 64-bit
+    // parameter such as 9007199254740993 must not round to its neighbour
+    return unBigSafeIntegers(YAML.parse(new TextDecoder().decode(bytes), { intAsBigInt: true }));
   } catch (err) {
     throw ioError(`Corrupt manifest ${location(store, file)}: ${errorMessage(err)}`, err);
   }

@@ -1,6 +1,6 @@
 import type { ParamValue } from '../engine/params.js';
 import type { PlanState } from '../plan/state.js';
-import { field, type ManifestOp, type Operation } from './operation.js';
+import { field, paramsField, type ManifestOp, type Operation } from './operation.js';
 
 /** Keeps the rows matching a SQL predicate; values are bound `$n` parameters. */
 export class Filter implements Operation {
@@ -9,7 +9,7 @@ export class Filter implements Operation {
   constructor(readonly whereClause: string, readonly parameters: readonly ParamValue[]) {}
 
   static fromManifest(op: ManifestOp): Filter {
-    return new Filter(field(op, 'whereClause'), (op.parameters as ParamValue[] | undefined) ?? []);
+    return new Filter(field(op, 'whereClause'), paramsField(op));
   }
 
   describe(): string {

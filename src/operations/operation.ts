@@ -1,5 +1,6 @@
 import type { PlanState } from '../plan/state.js';
 import { invalidArgument } from '../errors.js';
+import type { ParamValue } from '../engine/params.js';
 
 import type { ManifestOp } from '../manifest/commits.js';
 
@@ -34,6 +35,17 @@ export function field(op: ManifestOp, name: string): string {
     throw invalidArgument(`Operation '${op.type}' is missing its '${name}' field`);
   }
   return value;
+}
+
+/** Reads an optional list of parameter values (`$1…`), checking every element's type. */
+export function paramsField(op: ManifestOp, name = 'parameters'): ParamValue[] {
+  const value = op[name];
+  if (value === undefined || value === null) return [];
+  const ok = (v: unknown) => v === null || ['string', 'number', 'bigint', 'boolean'].includes(typeof v) || v instanceof Date;
+  if (!Array.isArray(value) || !value.every(ok)) {
+    throw invalidArgument(`Operation '${op.type}' has a '${name}' field that is not a list of values`);
+  }
+  return value as ParamValue[];
 }
 
 /** Drops undefined fields so manifests never carry `null` for unset optionals. */

@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, ioError } from '../errors.js';
 import { AttachBlock } from './attachBlock.js';
 import { CreateIndex } from './createIndex.js';
 import { CreateView } from './createView.js';
@@ -54,6 +54,7 @@ export function operationFromManifest(op: ManifestOp, context: ReplayContext, fi
   try {
     return factory(op, context);
   } catch (err) {
-    throw invalidArgument(`Invalid '${op.type}' operation in manifest ${file}: ${(err as Error).message}`, err);
+    // a manifest whose fields are missing or mistyped is damaged data, not a bad argument
+    throw ioError(`Invalid '${op.type}' operation in manifest ${file}: ${(err as Error).message}`, err);
   }
 }

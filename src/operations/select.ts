@@ -1,6 +1,6 @@
 import type { ParamValue } from '../engine/params.js';
 import type { PlanState } from '../plan/state.js';
-import { field, type ManifestOp, type Operation } from './operation.js';
+import { field, paramsField, type ManifestOp, type Operation } from './operation.js';
 
 /** Replaces the rows with the result of SQL over the table `bundle`. */
 export class Select implements Operation {
@@ -9,7 +9,7 @@ export class Select implements Operation {
   constructor(readonly sql: string, readonly parameters: readonly ParamValue[]) {}
 
   static fromManifest(op: ManifestOp): Select {
-    return new Select(field(op, 'sql'), (op.parameters as ParamValue[] | undefined) ?? []);
+    return new Select(field(op, 'sql'), paramsField(op));
   }
 
   /** `SELECT ` is implied when the SQL starts with neither SELECT nor WITH. */
