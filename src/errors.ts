@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'BUSY'
   | 'CANCELLED'
-  | 'UNTRUSTED';
+  | 'UNTRUSTED'
+  | 'PERMISSION_DENIED';
 
 /** The one error type bundlebase throws: a stable `code` plus a message naming the offending thing. */
 export class BundlebaseError extends Error {

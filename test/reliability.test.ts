@@ -165,3 +165,67 @@ describe('values and names that used to be accepted wrongly', { timeout: 60_000 
     await expectError(() => open(bundle), 'IO_ERROR', new RegExp(`${file}.*'parameters'`));
   });
 });
+
+describe('network clients reach only bundle and its views', { timeout: 60_000 }, () => {
+  let servers: Servers;
+  let source: string;
+  before(async () => {
+    source = await writeFixture(path.join(dir, 'people.csv'), "SELECT i AS id, 'ssn-' || i AS ssn FROM range(10) t(i)");
+    const bundle = path.join(dir, 'guarded');
+    const b = await create(bundle).attach(source).removeColumn('ssn').filter('id <> $1', [7]);
+    await b.commit('hide ssn and row 7');
+    await b.close();
+    servers = await serve(bundle, { pgPort: 0 });
+  });
+  after(async () => {
+    await servers?.close();
+  });
+
+  const refusals: [sql: () => string, sqlState: string][] = [
+    [() => `SELECT * FROM read_csv('${source}')`, '42501'],
+    [() => `SELECT * FROM read_csv('${source}', store_rejects = true)`, '42501'],
+    [() => `SELECT * FROM '${source}'`, '42P01'],
+    [() => "SELECT current_setting('allowed_paths')", '42501'],
+    [() => 'SELECT * FROM duckdb_settings()', '42501'],
+    [() => 'SELECT * FROM pragma_version()', '42501'],
+    [() => 'SELECT * FROM bundle WHERE id IN (SELECT i FROM range(3) t(i))', '42501'],
+    [() => "SELECT $$x$$ || (SELECT count(*) FROM glob('/*'))", '42501'],
+    [() => `SELECT * FROM bundle, read_text('/etc/hostname')`, '42501'],
+    [() => 'SELECT * FROM main.bundle', '42P01'],
+    [() => '/*x*/SET threads = 1', '25006'],
+    [() => "-- c\nCOPY (SELECT 1) TO '/tmp/bundlebase-x.csv'", '25006'],
+    [() => "ATTACH '/tmp/bundlebase-evil.db'", '25006'],
+    [() => 'PRAGMA version', '25006'],
+  ];
+  for (const [sql, sqlState] of refusals) {
+    it(`refuses ${sql().replace(dir, '…').replaceAll('\n', ' ')}`, async () => {
+      const client = new pg.Client({ host: '127.0.0.1', port: servers.pgPort, user: 'x', database: 'bundle' });
+      await client.connect();
+      try {
+        await assert.rejects(client.query(sql()), (e: { code: string }) => e.code === sqlState);
+        // the connection is still usable, and the hidden column and row stay hidden
+        const { rows } = await client.query('SELECT * FROM bundle ORDER BY id');
+        assert.deepEqual(rows.map((r: { id: number }) => Object.keys(r).join()), Array(9).fill('id'));
+        assert.ok(!rows.some((r: { id: number }) => Number(r.id) === 7));
+      } finally {
+        await client.end();
+      }
+    });
+  }
+
+  it("a client's $1 can never read the bundle's own parameter values", async () => {
+    const client = new pg.Client({ host: '127.0.0.1', port: servers.pgPort, user: 'x', database: 'bundle' });
+    await client.connect();
+    try {
+      const leak = "SELECT E'\\'' AS q, CAST($1 AS VARCHAR) AS leaked --'";
+      await client.query(leak).then(
+        (r) => assert.notEqual(r.rows[0]?.leaked, '7'),
+        (e: { code: string }) => assert.ok(e.code !== undefined),
+      );
+      const { rows } = await client.query('SELECT CAST($1 AS VARCHAR) AS mine', ['client value']);
+      assert.deepEqual(rows, [{ mine: 'client value' }]);
+    } finally {
+      await client.end();
+    }
+  });
+});

@@ -247,6 +247,12 @@ export class EngineConnection {
     }
   }
 
+  /** DuckDB's parse tree of `sql` (json_serialize_sql): `{ error, statements }`. Nothing is bound or run. */
+  async parseTree(sql: string): Promise<unknown> {
+    const rows = await this.queryRows({ sql: 'SELECT json_serialize_sql($1::VARCHAR) AS tree', params: [sql] }, 'Parsing the query');
+    return JSON.parse(String(rows[0]?.tree));
+  }
+
   /** Stops the statement running on this connection (it then fails with an interrupt error). */
   interrupt(): void {
     if (!this.closed) this.raw.interrupt();

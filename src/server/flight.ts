@@ -77,7 +77,7 @@ const TABLES_SCHEMA = (includeSchema: boolean) =>
 /** gRPC status for an error: what a Flight SQL client expects to see. */
 function status(err: unknown): Partial<grpc.StatusObject> {
   const details = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-  const code = err instanceof BundlebaseError && err.code === 'READ_ONLY'
+  const code = err instanceof BundlebaseError && (err.code === 'READ_ONLY' || err.code === 'PERMISSION_DENIED')
     ? grpc.status.PERMISSION_DENIED
     : /Permission Error/.test(details)
       ? grpc.status.PERMISSION_DENIED

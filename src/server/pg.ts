@@ -30,6 +30,10 @@ export interface RunningServer {
 function sqlState(err: unknown): string {
   const message = err instanceof Error ? err.message : '';
   if (err instanceof BundlebaseError && err.code === 'READ_ONLY') return '25006';
+  if (err instanceof BundlebaseError && err.code === 'PERMISSION_DENIED') return '42501';
+  if (err instanceof BundlebaseError && err.code === 'NOT_FOUND') return '42P01';
+  if (err instanceof BundlebaseError && err.code === 'TIMEOUT') return '57014';
+  if (err instanceof BundlebaseError && err.code === 'BUSY') return '53300';
   if (/Permission Error/.test(message)) return '42501';
   if (/Parser Error|syntax error/i.test(message)) return '42601';
   if (/Table with name .* does not exist|Catalog Error/.test(message)) return '42P01';

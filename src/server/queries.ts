@@ -10,17 +10,8 @@ import { BundlebaseError } from '../errors.js';
 import { EngineConnection, sandboxedDatabase, type ColumnInfo, type Statement } from '../engine/engine.js';
 import type { ParamValue } from '../engine/params.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
-import { maskQuoted, quoteIdent, renumberParams } from '../plan/sql.js';
-
-/**
- * Statement kinds that write, change settings or reach outside the bundle: refused by name. Any
- * other text runs as a subquery, where DuckDB's parser accepts only reads.
- */
-const REFUSED_KINDS = new Set([
-  'INSERT', 'UPDATE', 'DELETE', 'MERGE', 'TRUNCATE', 'COPY', 'CREATE', 'DROP', 'ALTER', 'ATTACH', 'DETACH',
-  'INSTALL', 'LOAD', 'FORCE', 'SET', 'RESET', 'PRAGMA', 'CALL', 'EXPORT', 'IMPORT', 'CHECKPOINT', 'VACUUM',
-  'BEGIN', 'START', 'COMMIT', 'ROLLBACK', 'ABORT', 'USE', 'ANALYZE', 'GRANT', 'REVOKE', 'COMMENT', 'PREPARE', 'EXECUTE', 'DEALLOCATE',
-]);
+import { checkClientQuery } from '../plan/guard.js';
+import { quoteIdent, renumberParams } from '../plan/sql.js';
 
 export interface Prepared {
   statement: Statement;
@@ -79,21 +70,21 @@ export class BundleQueries {
     return queries;
   }
 
-  /** The client's SQL with `bundle` and the views bound as CTEs; the client's `$n` come last. */
-  private compose(sql: string): { sql: string; params: ParamValue[] } {
-    const kind = /^\s*\(?\s*([A-Za-z]+)/.exec(sql)?.[1]?.toUpperCase() ?? '';
-    if (REFUSED_KINDS.has(kind)) {
-      throw new BundlebaseError('READ_ONLY', `Only read-only queries are allowed; ${kind} statements are refused`);
-    }
-    if (/;\s*\S/.test(maskQuoted(sql))) throw new BundlebaseError('INVALID_ARGUMENT', 'Send one statement at a time');
+  /**
+   * The client's SQL with `bundle` and the views bound as CTEs. DuckDB's parser checks it first
+   * (see plan/guard.ts). The client's text is never rewritten: its `$1…$k` stay the first
+   * parameters and the bundle's own are numbered after them, so no client text can name them.
+   */
+  private async compose(connection: EngineConnection, sql: string): Promise<{ statement: Statement; clientParams: number }> {
+    const text = sql.trim().replace(/;\s*$/, '');
+    const { parameterCount } = checkClientQuery(await connection.parseTree(text), new Set(this.relations.map((r) => r.name)));
     const params: ParamValue[] = [];
     const ctes = this.relations.map((r) => {
-      const body = renumberParams(r.statement.sql, params.length);
+      const body = renumberParams(r.statement.sql, parameterCount + params.length);
       params.push(...r.statement.params);
       return `${quoteIdent(r.name)} AS (${body})`;
     });
-    const user = renumberParams(sql.trim().replace(/;\s*$/, ''), params.length);
-    return { sql: `WITH ${ctes.join(',\n')}\nSELECT * FROM (\n${user}\n)`, params };
+    return { statement: { sql: `WITH ${ctes.join(',\n')}\nSELECT * FROM (\n${text}\n)`, params }, clientParams: parameterCount };
   }
 
   async connect(): Promise<EngineConnection> {
@@ -102,13 +93,13 @@ export class BundleQueries {
 
   /** Binds the client's SQL (no data read): its columns and parameter types. */
   async prepare(connection: EngineConnection, sql: string): Promise<Prepared> {
-    const composed = this.compose(sql);
-    const description = await connection.describe(composed.sql, 'Query');
+    const { statement, clientParams } = await this.compose(connection, sql);
+    const description = await connection.describe(statement.sql, 'Query');
     return {
-      statement: composed,
+      statement,
       columns: description.columns,
       schema: arrowSchema(description.columns),
-      parameterTypes: description.parameterTypes.slice(composed.params.length),
+      parameterTypes: description.parameterTypes.slice(0, clientParams),
     };
   }
 
@@ -118,7 +109,10 @@ export class BundleQueries {
    * client went away, the server is shutting down) interrupts it.
    */
   async *stream(connection: EngineConnection, prepared: Prepared, values: readonly ParamValue[] = [], options: { signal?: AbortSignal } = {}): AsyncGenerator<arrow.RecordBatch[]> {
-    const statement = { sql: prepared.statement.sql, params: [...prepared.statement.params, ...values] };
+    if (values.length !== prepared.parameterTypes.length) {
+      throw new BundlebaseError('INVALID_ARGUMENT', `The query expects ${prepared.parameterTypes.length} parameter(s) but ${values.length} were given`);
+    }
+    const statement = { sql: prepared.statement.sql, params: [...values, ...prepared.statement.params] };
     const types = prepared.columns.map((c) => c.type);
     const { statementTimeoutMs } = this.limits;
     const release = await this.slots.acquire(statementTimeoutMs, options.signal);
