@@ -229,3 +229,78 @@ describe('network clients reach only bundle and its views', { timeout: 60_000 },
     }
   });
 });
+
+describe('PostgreSQL server against hostile connections', { timeout: 60_000 }, () => {
+  let servers: Servers;
+  before(async () => {
+    servers = await serve(bundleDir, { pgPort: 0, limits: { maxConnections: 3, authTimeoutMs: 1500 } });
+  });
+  after(async () => {
+    await servers?.close();
+  });
+
+  /** Opens a raw socket, sends `bytes`, and resolves once the server closes it (or after `ms`). */
+  async function rawSocket(bytes: Buffer | undefined, ms = 5000): Promise<{ closed: boolean; received: Buffer; socket: import('node:net').Socket }> {
+    const net = await import('node:net');
+    const socket = net.connect(servers.pgPort!, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    if (bytes) socket.write(bytes);
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    return { closed, received: Buffer.concat(chunks), socket };
+  }
+
+  async function answers(): Promise<void> {
+    const client = new pg.Client({ host: '127.0.0.1', port: servers.pgPort, user: 'x', database: 'bundle' });
+    await client.connect();
+    try {
+      assert.deepEqual((await client.query('SELECT 1::INTEGER AS one')).rows, [{ one: 1 }]);
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('a startup packet declaring 2 GB is refused without allocating it', async () => {
+    const before = process.memoryUsage().rss;
+    const header = Buffer.alloc(8);
+    header.writeInt32BE(0x7fffffff, 0);
+    header.writeInt32BE(196608, 4);
+    const { closed } = await rawSocket(Buffer.concat([header, Buffer.alloc(64 * 1024, 1)]));
+    assert.ok(closed);
+    assert.ok(process.memoryUsage().rss - before < 200 * 2 ** 20);
+    await answers();
+  });
+
+  it('garbage bytes close the connection; the server answers the next client', async () => {
+    const { closed } = await rawSocket(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    assert.ok(closed);
+    await answers();
+  });
+
+  it('a connection that never authenticates is closed after the auth timeout', async () => {
+    const { closed } = await rawSocket(undefined, 5000);
+    assert.ok(closed, 'closed by the server');
+  });
+
+  it('connections beyond the limit are refused with 53300, and served again once others close', async () => {
+    const net = await import('node:net');
+    const idle = await Promise.all([0, 1, 2].map(() => new Promise<import('node:net').Socket>((resolve) => {
+      const s = net.connect(servers.pgPort!, '127.0.0.1', () => resolve(s));
+      s.on('error', () => undefined);
+    })));
+    const refused = await rawSocket(undefined, 2000);
+    assert.ok(refused.closed);
+    assert.match(refused.received.toString('latin1'), /53300/);
+    for (const s of idle) s.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await answers();
+  });
+});

@@ -4,7 +4,8 @@ import { BufferReader } from 'pg-protocol/dist/buffer-reader.js';
 import { Writer } from 'pg-protocol/dist/buffer-writer.js';
 import type * as arrow from 'apache-arrow';
 import { BundlebaseError } from '../errors.js';
-import type { ServerLimits } from './limits.js';
+import { resolveLimits, type ServerLimits } from './limits.js';
+import { AuthThrottle, secretsEqual } from './auth.js';
 import type { EngineConnection } from '../engine/engine.js';
 import { paramFromText, type BundleQueries, type Prepared } from './queries.js';
 import { columnTexts, pgType } from './pgTypes.js';
@@ -289,21 +290,65 @@ function parameterOid(duckType: string): number {
   return oids[duckType] ?? (duckType.startsWith('DECIMAL') ? 1700 : 25);
 }
 
+/** PostgreSQL's own bound on a startup packet: anything larger is not a client. */
+const MAX_STARTUP_BYTES = 10_000;
+
+/** An ErrorResponse (severity FATAL) for a connection refused before it started. */
+function fatal(code: string, message: string): Buffer {
+  return new Writer().addCString('SFATAL').addCString(`C${code}`).addCString(`M${message}`).addCString('').flush('E'.charCodeAt(0));
+}
+
+/**
+ * Closes a connection that sends more than it may before authenticating: a startup packet
+ * declaring a huge length would otherwise be buffered whole (0x7fffffff → 2 GB).
+ */
+function guardStartup(socket: net.Socket, limit: number): () => void {
+  let received = 0;
+  const check = (chunk: Buffer) => {
+    if (received === 0 && chunk.length >= 4) {
+      const declared = chunk.readInt32BE(0);
+      if (declared < 8 || declared > MAX_STARTUP_BYTES) return void socket.destroy();
+    }
+    received += chunk.length;
+    if (received > limit) socket.destroy();
+  };
+  socket.prependListener('data', check);
+  return () => socket.off('data', check);
+}
+
 /** Serves `queries` over the PostgreSQL wire protocol until `close()`. */
 export async function startPgServer(queries: BundleQueries, options: PgServerOptions = {}): Promise<RunningServer> {
+  if (options.password === '') throw new BundlebaseError('INVALID_ARGUMENT', 'An empty password would let anyone in: give a real one, or none to serve without authentication');
+  const limits = options.limits ?? resolveLimits();
+  const throttle = new AuthThrottle();
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    if (sockets.size >= limits.maxConnections) {
+      socket.end(fatal('53300', `Too many connections (the server allows ${limits.maxConnections})`));
+      return;
+    }
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
+    const peer = socket.remoteAddress ?? 'unknown';
+    const unguard = guardStartup(socket, Math.max(MAX_STARTUP_BYTES * 4, 64 * 1024));
+    const authTimer = setTimeout(() => socket.destroy(), limits.authTimeoutMs);
+    authTimer.unref();
     const session = new Session(socket, queries);
     const connection: PostgresConnection = new PostgresConnection(socket, {
       serverVersion: '16.0 (bundlebase)',
       authMode: options.password ? 'md5Password' : 'none',
-      validateCredentials: async (credentials) =>
-        credentials.authMode === 'md5Password' &&
-        credentials.hash === (await hashMd5Password(credentials.user, options.password!, credentials.salt)),
+      validateCredentials: async (credentials) => {
+        await throttle.wait(peer);
+        const ok = credentials.authMode === 'md5Password' &&
+          secretsEqual(credentials.hash, await hashMd5Password(credentials.user, options.password!, credentials.salt));
+        if (ok) throttle.succeed(peer);
+        else throttle.fail(peer);
+        return ok;
+      },
       onAuthenticated: () => {
+        clearTimeout(authTimer);
+        unguard();
         const w = new Writer();
         for (const [key, value] of [['client_encoding', 'UTF8'], ['server_encoding', 'UTF8'], ['DateStyle', 'ISO, MDY'], ['integer_datetimes', 'on'], ['standard_conforming_strings', 'on'], ['TimeZone', 'UTC']]) {
           socket.write(w.addCString(key!).addCString(value!).flush('S'.charCodeAt(0)));
