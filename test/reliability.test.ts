@@ -304,3 +304,42 @@ describe('PostgreSQL server against hostile connections', { timeout: 60_000 }, (
     await answers();
   });
 });
+
+describe('bundlebase serve', { timeout: 60_000 }, () => {
+  const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js');
+
+  it('reads the password from a file, refuses others, and exits promptly on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const passwordFile = path.join(dir, 'password.txt');
+    await writeFile(passwordFile, 'from a file\n');
+    const child = spawn(process.execPath, [CLI, 'serve', bundleDir, '--pg-port', '0', '--password-file', passwordFile, '--statement-timeout', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let text = '';
+        child.stdout.on('data', (c: Buffer) => {
+          text += c.toString();
+          const m = /postgresql:\/\/[^:]+:(\d+)/.exec(text);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      const connect = async (password: string) => {
+        const client = new pg.Client({ host: '127.0.0.1', port, user: 'x', password, database: 'bundle' });
+        await client.connect();
+        await client.end();
+      };
+      await connect('from a file');
+      await assert.rejects(connect('wrong'), (e: { code: string }) => e.code === '28P01');
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const started = Date.now();
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.ok(Date.now() - started < 10_000, 'graceful shutdown within seconds');
+    }
+  });
+
+  it('refuses an empty password instead of serving without authentication', async () => {
+    await expectError(() => serve(bundleDir, { pgPort: 0, password: '' }), 'INVALID_ARGUMENT', /empty password/);
+  });
+});

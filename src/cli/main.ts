@@ -137,17 +137,42 @@ function buildProgram(): Command {
         bar.stop();
       }
     }));
+  const int = (v: string) => Number.parseInt(v, 10);
   program.command('serve').argument('<bundle>').description('serve the bundle read-only over PostgreSQL and Arrow Flight SQL')
-    .option('--pg-port <port>', 'PostgreSQL wire port (0: any free port)', (v) => Number.parseInt(v, 10))
-    .option('--flight-port <port>', 'Arrow Flight SQL port (0: any free port)', (v) => Number.parseInt(v, 10))
+    .option('--pg-port <port>', 'PostgreSQL wire port (0: any free port)', int)
+    .option('--flight-port <port>', 'Arrow Flight SQL port (0: any free port)', int)
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('--password <password>', 'password clients must give (default: $BUNDLEBASE_PASSWORD)')
-    .action(async (bundle: string, o: { pgPort?: number; flightPort?: number; host: string; password?: string }) => {
+    .option('--password <password>', 'password clients must give (visible in ps: prefer $BUNDLEBASE_PASSWORD or --password-file)')
+    .option('--password-file <file>', 'read the password from the first line of this file')
+    .option('--tls-cert <file>', 'PEM certificate chain: serve TLS (with --tls-key)')
+    .option('--tls-key <file>', 'PEM private key')
+    .option('--statement-timeout <seconds>', 'interrupt queries running longer (default 300)', Number)
+    .option('--memory-limit <size>', "DuckDB memory limit of the server's database, e.g. 2GB")
+    .option('--threads <n>', 'DuckDB threads', int)
+    .option('--spill-dir <dir>', 'where DuckDB spills (default: a private temp dir)')
+    .option('--max-connections <n>', 'client connections at once (default 100)', int)
+    .option('--max-queries <n>', 'queries running at once (default 16)', int)
+    .action(async (bundle: string, o: ServeFlags) => {
       const { serve } = await import('../server/index.js');
       const ports = o.pgPort === undefined && o.flightPort === undefined ? { pgPort: 5433, flightPort: 50051 } : { pgPort: o.pgPort, flightPort: o.flightPort };
-      const servers = await serve(bundle, { ...ports, host: o.host, password: o.password });
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new BundlebaseError('INVALID_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
+      const servers = await serve(bundle, {
+        ...ports,
+        host: o.host,
+        password: o.password,
+        passwordFile: o.passwordFile,
+        tls: o.tlsCert && o.tlsKey ? { cert: o.tlsCert, key: o.tlsKey } : undefined,
+        limits: {
+          statementTimeoutMs: o.statementTimeout === undefined ? undefined : o.statementTimeout * 1000,
+          memoryLimit: o.memoryLimit,
+          threads: o.threads,
+          spillDirectory: o.spillDir,
+          maxConnections: o.maxConnections,
+          maxConcurrentQueries: o.maxQueries,
+        },
+      });
       if (servers.pgPort !== undefined) await write(out, `PostgreSQL: postgresql://${o.host}:${servers.pgPort}/bundle\n`);
-      if (servers.flightPort !== undefined) await write(out, `Flight SQL: grpc://${o.host}:${servers.flightPort}\n`);
+      if (servers.flightPort !== undefined) await write(out, `Flight SQL: grpc${o.tlsCert ? '+tls' : ''}://${o.host}:${servers.flightPort}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => void servers.close().then(resolve);
         process.once('SIGINT', stop);
@@ -160,6 +185,22 @@ function buildProgram(): Command {
       await startRepl(bundle);
     });
   return program;
+}
+
+interface ServeFlags {
+  pgPort?: number;
+  flightPort?: number;
+  host: string;
+  password?: string;
+  passwordFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  statementTimeout?: number;
+  memoryLimit?: string;
+  threads?: number;
+  spillDir?: string;
+  maxConnections?: number;
+  maxQueries?: number;
 }
 
 async function main(): Promise<number> {

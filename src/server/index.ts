@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { errorMessage, invalidArgument, notFound } from '../errors.js';
 import { startPgServer, type RunningServer } from './pg.js';
 import { BundleQueries } from './queries.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
@@ -34,6 +36,15 @@ export interface Servers {
   close(): Promise<void>;
 }
 
+/** The first line of a password file (kept out of `ps`, unlike --password). */
+async function readPasswordFile(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).split(/\r?\n/)[0]!;
+  } catch (err) {
+    throw notFound(`Password file ${file} cannot be read: ${errorMessage(err)}`, err);
+  }
+}
+
 /**
  * Serves a committed bundle read-only: `SELECT … FROM bundle` (and each view by name) over the
  * PostgreSQL wire protocol and/or Arrow Flight SQL, from a sandboxed DuckDB database that can
@@ -42,7 +53,8 @@ export interface Servers {
 export async function serve(url: string, options: ServeOptions = {}): Promise<Servers> {
   const limits = resolveLimits(options.limits);
   const queries = await BundleQueries.open(url, limits);
-  const password = options.password ?? process.env.BUNDLEBASE_PASSWORD ?? undefined;
+  const password = options.passwordFile !== undefined ? await readPasswordFile(options.passwordFile) : (options.password ?? process.env.BUNDLEBASE_PASSWORD ?? undefined);
+  if (password === '') throw invalidArgument('An empty password would let anyone in: give a real one, or none to serve without authentication');
   const running: RunningServer[] = [];
   const servers: Servers = {
     close: async () => {
