@@ -1,3 +1,4 @@
+import { mkdtempSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,12 @@ import { after } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 
 const dirs: string[] = [];
+
+// a trust store of this test process (and the CLI processes it starts), never the user's own
+const trustDir = mkdtempSync(path.join(os.tmpdir(), 'bundlebase-trust-'));
+dirs.push(trustDir);
+process.env.BUNDLEBASE_TRUST_FILE = path.join(trustDir, 'trusted-sources');
+
 after(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });

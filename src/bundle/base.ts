@@ -3,14 +3,15 @@ import path from 'node:path';
 import { batchReader } from '../arrow/batches.js';
 import { arrowSchema } from '../arrow/types.js';
 import { columnsOf, objectsOf } from '../arrow/values.js';
-import { EngineConnection, type Description, type Statement } from '../engine/engine.js';
+import { EngineDatabase, type EngineConnection, type Description, type Statement } from '../engine/engine.js';
 import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import type { Operation } from '../operations/operation.js';
 import { compile, recordedRowCount, wrap } from '../plan/compile.js';
 import { quoteLiteral } from '../plan/sql.js';
 import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
-import { verifySources } from './sources.js';
+import { readAccess } from './access.js';
+import { registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
@@ -27,7 +28,10 @@ function openReadOnly(loaded: LoadedBundle): BundleBase {
 
 /** The read side shared by {@link Bundle} and {@link BundleBuilder}. */
 export abstract class BundleBase implements AsyncDisposable {
-  private metaConnection: Promise<EngineConnection> | undefined;
+  /** The connection for metadata work (describe, count, explain) on the database it belongs to. */
+  private meta: { database: EngineDatabase; connection: Promise<EngineConnection> } | undefined;
+  /** Earlier meta connections (the bundle's access grew since), closed with the bundle. */
+  private readonly retired: Promise<EngineConnection>[] = [];
   private readonly descriptions = new Map<string, Promise<Description>>();
   private closed = false;
 
@@ -35,6 +39,11 @@ export abstract class BundleBase implements AsyncDisposable {
 
   /** Every operation in effect, in order. */
   protected abstract effectiveOperations(): Operation[];
+
+  /** The operations whose sources decide what the bundle's SQL may read (builders add the one being validated). */
+  protected accessOperations(): Operation[] {
+    return this.effectiveOperations();
+  }
 
   /** Resolves once queued changes have been recorded (builders queue them). */
   protected async settled(): Promise<void> {}
@@ -102,6 +111,7 @@ export abstract class BundleBase implements AsyncDisposable {
 
   /** The statement for the operations recorded so far, without waiting for queued ones. */
   protected async currentStatement(): Promise<Statement | undefined> {
+    await this.database(); // refuses untrusted sources before anything touches them
     await verifySources(this.effectiveOperations());
     return this.compileWithLayouts(this.plan());
   }
@@ -124,10 +134,25 @@ export abstract class BundleBase implements AsyncDisposable {
     }
   }
 
-  protected connection(): Promise<EngineConnection> {
+  /**
+   * The database this bundle's SQL runs in: restricted to the files it may read (see access.ts),
+   * plus `extraFiles`; its function sources registered there.
+   */
+  protected async database(extraFiles: readonly string[] = []): Promise<EngineDatabase> {
+    const operations = this.accessOperations();
+    const database = await EngineDatabase.forAccess(await readAccess(this.loaded, operations, this.loaded.trust, extraFiles));
+    await registerFunctions(operations, database);
+    return database;
+  }
+
+  protected async connection(): Promise<EngineConnection> {
     this.assertOpen();
-    this.metaConnection ??= EngineConnection.open();
-    return this.metaConnection;
+    const database = await this.database();
+    if (this.meta?.database !== database) {
+      if (this.meta) this.retired.push(this.meta.connection);
+      this.meta = { database, connection: database.connect() };
+    }
+    return this.meta.connection;
   }
 
   /** DuckDB's description of a statement, cached per SQL text (the schema never needs a scan). */
@@ -185,7 +210,7 @@ export abstract class BundleBase implements AsyncDisposable {
     const read = await this.readStatement();
     if (!read) return;
     const { stmt, narrowing } = read;
-    const connection = await EngineConnection.open();
+    const connection = await (await this.database()).connect();
     const abort = () => connection.interrupt();
     options.signal?.addEventListener('abort', abort);
     try {
@@ -238,8 +263,13 @@ export abstract class BundleBase implements AsyncDisposable {
     const none = Symbol('no sources');
     const rows = await this.withRead<number | typeof none>(() => none, async (stmt) => {
       const copy = wrap(stmt, 'COPY ', ` TO ${quoteLiteral(target)} (${copyOptions[format]})`);
-      const connection = await this.connection();
-      return connection.withProgress(() => connection.execute(copy, `Exporting ${this.url} to ${target}`), options.onProgress);
+      // the target (and DuckDB's temporary file beside it) is writable for this export only
+      const connection = await (await this.database(exportFiles(target))).connect();
+      try {
+        return await connection.withProgress(() => connection.execute(copy, `Exporting ${this.url} to ${target}`), options.onProgress);
+      } finally {
+        connection.close();
+      }
     });
     if (rows === none) throw invalidArgument(`Bundle ${this.url} has no sources to export`);
     return { rows };
@@ -319,7 +349,7 @@ export abstract class BundleBase implements AsyncDisposable {
     if (!(await store.read('00000000000000000.yaml'))) {
       throw notFound(`View '${nameOrId}' is not committed yet; commit the bundle first`);
     }
-    return openReadOnly(await loadBundle(store.url));
+    return openReadOnly(await loadBundle(store.url, { trust: this.loaded.trust }));
   }
 
   protected assertOpen(): void {
@@ -329,9 +359,10 @@ export abstract class BundleBase implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const connection = this.metaConnection;
-    this.metaConnection = undefined;
-    (await connection?.catch(() => undefined))?.close();
+    const connections = [...this.retired, ...(this.meta ? [this.meta.connection] : [])];
+    this.meta = undefined;
+    this.retired.length = 0;
+    for (const c of await Promise.all(connections.map((p) => p.catch(() => undefined)))) c?.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -348,6 +379,11 @@ function toCommit(c: CommitRecord): Commit {
     changes: c.doc.changes.map((change, i) => ({ id: change.id, description: change.description, operations: c.changes[i]! })),
     operations: c.changes.flat(),
   };
+}
+
+/** An export target and the temporary file DuckDB writes before replacing it. */
+function exportFiles(target: string): string[] {
+  return [target, path.join(path.dirname(target), `tmp_${path.basename(target)}`)];
 }
 
 function formatFromExtension(file: string): ExportFormat {

@@ -27,7 +27,8 @@ import { Select } from '../operations/select.js';
 import { compile } from '../plan/compile.js';
 import { maxParamIndex } from '../plan/sql.js';
 import { PlanState, type CsvOptions } from '../plan/state.js';
-import { requireNonEmpty } from '../storage/location.js';
+import { requireNonEmpty, resolveSource, schemeOf } from '../storage/location.js';
+import { recordTrustedSource } from '../storage/trust.js';
 import { storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
 import type { Bundle } from './bundle.js';
@@ -61,6 +62,7 @@ interface RecordedChange {
 /** A bundle being built: operations are recorded (never executed) until `commit()` writes them. */
 export class BundleBuilder extends BundleBase {
   private changes: RecordedChange[] = [];
+  private validating: Operation[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(loaded: LoadedBundle, changes: RecordedChange[] = []) {
@@ -93,9 +95,19 @@ export class BundleBuilder extends BundleBase {
   private record(description: string, build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}): BuilderChain {
     return this.enqueue(async () => {
       const operations = await build();
-      await this.validate([...this.effectiveOperations(), ...operations], description);
+      this.validating = operations;
+      try {
+        await this.validate([...this.effectiveOperations(), ...operations], description);
+      } finally {
+        this.validating = [];
+      }
       this.changes.push({ ...extra, id: randomUUID(), description, operations });
     });
+  }
+
+  /** The change being validated reads its sources too (changes are recorded one at a time). */
+  protected override accessOperations(): Operation[] {
+    return [...this.effectiveOperations(), ...this.validating];
   }
 
   private async validate(operations: Operation[], description: string): Promise<void> {
@@ -149,7 +161,11 @@ export class BundleBuilder extends BundleBase {
     requireNonEmpty(url, 'Attach URL');
     const format = detectFormat(url, options.format);
     const csv = pickCsv(options);
-    const source = await inspectSource(await this.connection(), url, format, csv, this.loaded.store.dir);
+    const location = resolveSource(url, this.loaded.store.dir);
+    const local = format !== 'function' && schemeOf(location) === undefined;
+    const source = await inspectSource(await this.database(local ? [location] : []), url, format, csv, this.loaded.store.dir);
+    // the user attached it here, so reopening this bundle on this machine may read it (access.ts)
+    if (local) await recordTrustedSource(location);
     const fields: AttachBlockFields = {
       source: url,
       version: source.version,

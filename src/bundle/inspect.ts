@@ -1,5 +1,5 @@
 import { arrowSchema, typeName } from '../arrow/types.js';
-import type { EngineConnection } from '../engine/engine.js';
+import type { EngineConnection, EngineDatabase } from '../engine/engine.js';
 import { ensureTableFunction, functionTableName } from '../engine/functions.js';
 import { functionName } from '../operations/attachBlock.js';
 import type { SchemaField } from '../operations/attachBlock.js';
@@ -20,14 +20,23 @@ export interface SourceFacts {
  * size and modification stamp, and its row count (Parquet from metadata, CSV/JSON by one count).
  */
 export async function inspectSource(
-  connection: EngineConnection,
+  database: EngineDatabase,
   source: string,
   format: SourceFormat,
   csv: CsvOptions | undefined,
   baseDir: string | undefined,
 ): Promise<SourceFacts> {
-  if (format === 'function') return inspectFunction(connection, source);
-  const location = resolveSource(source, baseDir);
+  const connection = await database.connect();
+  try {
+    return format === 'function'
+      ? await inspectFunction(database, connection, source)
+      : await inspectFile(connection, resolveSource(source, baseDir), source, format, csv);
+  } finally {
+    connection.close();
+  }
+}
+
+async function inspectFile(connection: EngineConnection, location: string, source: string, format: SourceFormat, csv: CsvOptions | undefined): Promise<SourceFacts> {
   const isLocal = schemeOf(location) === undefined;
   const stamp = isLocal ? await stampFile(location) : undefined;
   const read = sourceSql({ id: '', packId: '', location, format, csv });
@@ -42,9 +51,9 @@ export async function inspectSource(
 }
 
 /** A function source: its declared columns (DuckDB binds the table function; nothing runs). */
-async function inspectFunction(connection: EngineConnection, source: string): Promise<SourceFacts> {
+async function inspectFunction(database: EngineDatabase, connection: EngineConnection, source: string): Promise<SourceFacts> {
   const name = functionName(source);
-  await ensureTableFunction(name);
+  await ensureTableFunction(name, database);
   const { columns } = await connection.describe(`SELECT * FROM ${functionTableName(name)}()`, `Attach ${source}`);
   const fields = arrowSchema(columns).fields.map((f) => ({ name: f.name, data_type: typeName(f.type), nullable: true }));
   return { fields };

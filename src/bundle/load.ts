@@ -13,6 +13,7 @@ import { operationFromManifest } from '../operations/registry.js';
 import type { Operation } from '../operations/operation.js';
 import { schemeOf } from '../storage/location.js';
 import { storeFor, type ManifestStore } from '../storage/store.js';
+import type { Trust } from './access.js';
 
 /** One numbered commit, with its operations replayed in the context of the bundle that wrote it. */
 export interface CommitRecord {
@@ -37,11 +38,18 @@ export interface LoadedBundle {
   own: CommitRecord[];
   /** A view: a bundle stored as `view_<id>/` inside its parent, extending it. */
   isView?: boolean;
+  /** What its reader trusts it to read beyond its own directories (see access.ts). */
+  trust?: Trust;
 }
 
 export interface OpenOptions {
   /** Open as of a past commit: its 12-hex version or its commit number. */
   version?: string | number;
+  /**
+   * Files or directories this bundle may read beyond its own directories, or `true` for anything
+   * (its SQL then runs unrestricted). Sources you attached on this machine are trusted already.
+   */
+  trust?: Trust;
 }
 
 export function allCommits(bundle: LoadedBundle): CommitRecord[] {
@@ -59,7 +67,7 @@ export function versionOf(bundle: LoadedBundle): string {
 
 /** A bundle not yet committed anywhere. */
 export function newBundle(store: ManifestStore, id: string, parent?: LoadedBundle): LoadedBundle {
-  return { store, url: store.url, id: parent?.id ?? id, init: undefined, parent, own: [] };
+  return { store, url: store.url, id: parent?.id ?? id, init: undefined, parent, own: [], trust: parent?.trust };
 }
 
 export async function loadBundle(url: string, options: OpenOptions = {}): Promise<LoadedBundle> {
@@ -79,8 +87,14 @@ export async function loadBundle(url: string, options: OpenOptions = {}): Promis
       return { number: ref.number, version: ref.hash, file: ref.file, url: store.url, doc, changes };
     }),
   );
-  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own, isView: isViewOf(store, parent) };
+  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own, isView: isViewOf(store, parent), trust: checkedTrust(options.trust) };
   return options.version === undefined ? bundle : asOf(bundle, options.version);
+}
+
+function checkedTrust(trust: unknown): Trust | undefined {
+  if (trust === undefined || typeof trust === 'boolean') return trust;
+  if (Array.isArray(trust) && trust.every((t) => typeof t === 'string' && t !== '')) return trust.map((t: string) => path.resolve(t));
+  throw invalidArgument(`trust must be true, false or a list of paths; got ${JSON.stringify(trust)}`);
 }
 
 /** A view lives in `view_<id>/` directly inside the bundle it extends. */

@@ -1,16 +1,21 @@
 import { BundlebaseError } from '../errors.js';
+import type { EngineDatabase } from '../engine/engine.js';
 import { ensureTableFunction } from '../engine/functions.js';
 import { AttachBlock, functionName } from '../operations/attachBlock.js';
 import type { Operation } from '../operations/operation.js';
 import { stampFile } from '../storage/location.js';
+
+/** Registers the function sources of `operations` on `database`, which will read them. */
+export async function registerFunctions(operations: readonly Operation[], database: EngineDatabase): Promise<void> {
+  const functions = operations.filter((op): op is AttachBlock => op instanceof AttachBlock && op.format === 'function');
+  for (const op of functions) await ensureTableFunction(functionName(op.source), database);
+}
 
 /**
  * Refuses to read a bundle whose local source files changed or vanished since they were attached:
  * the data would silently differ from what was committed.
  */
 export async function verifySources(operations: readonly Operation[]): Promise<void> {
-  const functions = operations.filter((op): op is AttachBlock => op instanceof AttachBlock && op.format === 'function');
-  for (const op of functions) await ensureTableFunction(functionName(op.source));
   const checks = operations
     .filter((op): op is AttachBlock => op instanceof AttachBlock && op.format !== 'function' && op.fields.version !== undefined)
     .filter((op) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(op.location))

@@ -5,7 +5,7 @@ import { BundlebaseError, type BundleBuilder, type ParamValue } from '../index.j
 import { countRows, showHistory, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
-import { createBundle, openWorking, saveWorking } from './session.js';
+import { createBundle, currentTrust, openWorking, saveWorking, setTrust } from './session.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
@@ -46,7 +46,13 @@ function buildProgram(): Command {
     .description('Like Docker, but for data: build, version and query data bundles')
     .version(VERSION)
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .option('--trust', "let the bundle read any file (only for bundles you trust: its SQL then runs unrestricted)")
+    .option('--trust-path <path>', "let the bundle read this file or directory beyond its own (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .hook('preAction', (command) => {
+      const o = command.opts<{ trust?: boolean; trustPath?: string[] }>();
+      setTrust(o.trust ? true : o.trustPath);
+    });
 
   program.command('create').argument('<bundle>', 'directory of the new bundle').description('create an empty bundle')
     .action(async (bundle: string) => {
@@ -158,6 +164,7 @@ function buildProgram(): Command {
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new BundlebaseError('INVALID_ARGUMENT', 'TLS needs both --tls-cert and --tls-key');
       const servers = await serve(bundle, {
         ...ports,
+        trust: currentTrust(),
         host: o.host,
         password: o.password,
         passwordFile: o.passwordFile,

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
-import { create, open, BundlebaseError, type BundleBuilder } from '../index.js';
+import { create, open, BundlebaseError, type BundleBuilder, type Trust } from '../index.js';
 import type { StagedChange } from '../bundle/builder.js';
 import { localPath } from '../storage/location.js';
 
@@ -17,9 +17,20 @@ function stagedPath(bundle: string): string {
   return path.join(dir, STAGED_FILE);
 }
 
+let trust: Trust | undefined;
+
+/** What bundles opened by this command may read beyond their own directories (--trust, --trust-path). */
+export function setTrust(value: Trust | undefined): void {
+  trust = value;
+}
+
+export function currentTrust(): Trust | undefined {
+  return trust;
+}
+
 /** The bundle at `bundle` with its staged changes applied: what commands read and change. */
 export async function openWorking(bundle: string): Promise<BundleBuilder> {
-  const builder = await (await open(bundle)).extend();
+  const builder = await (await open(bundle, { trust })).extend();
   const file = stagedPath(bundle);
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text !== undefined) {

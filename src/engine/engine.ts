@@ -6,6 +6,9 @@ import {
   DuckDBType,
   DuckDBTypeId,
 } from '@duckdb/node-api';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { BundlebaseError, fromEngineError } from '../errors.js';
 import { bindParams, type ParamValue } from './params.js';
 
@@ -43,15 +46,15 @@ export interface Description {
   parameterTypes: (DuckDBType | undefined)[];
 }
 
-let sharedInstance: Promise<DuckDBInstance> | undefined;
-
-/** One DuckDB database per process: function sources registered on it are visible to every connection. */
-function instance(): Promise<DuckDBInstance> {
-  sharedInstance ??= DuckDBInstance.create(':memory:');
-  return sharedInstance;
+/** Files a restricted database may read and write: everything else is refused by DuckDB itself. */
+export interface FileAccess {
+  /** Directories, with everything under them. */
+  directories: readonly string[];
+  /** Single files. */
+  files: readonly string[];
 }
 
-/** Resource settings of a sandboxed database. */
+/** Resource settings of a restricted database. */
 export interface SandboxSettings {
   /** DuckDB `memory_limit`, e.g. '1GB'. */
   memoryLimit?: string;
@@ -60,28 +63,102 @@ export interface SandboxSettings {
   spillDirectory?: string;
 }
 
+const literal = (v: string) => `'${v.replaceAll("'", "''")}'`;
+
+let privateDir: string | undefined;
+
 /**
- * A separate DuckDB database that can read only `allowedPaths`: no other file, no COPY, ATTACH or
- * INSTALL, and its configuration is locked so SQL cannot lift that (used by the servers).
+ * A directory only this process (and user) can read, for spilled rows and temporary lookup files;
+ * every restricted database may use it. Removed when the process exits.
  */
-export async function sandboxedDatabase(allowedPaths: readonly string[], settings: SandboxSettings = {}): Promise<DuckDBInstance> {
-  const database = await DuckDBInstance.create(':memory:');
-  const setup = await database.connect();
-  const literal = (v: string) => `'${v.replaceAll("'", "''")}'`;
-  try {
-    if (settings.memoryLimit !== undefined) await setup.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
-    if (settings.threads !== undefined) await setup.run(`SET threads = ${Math.max(1, Math.floor(settings.threads))}`);
-    if (settings.spillDirectory !== undefined) await setup.run(`SET temp_directory = ${literal(settings.spillDirectory)}`);
-    await setup.run(`SET allowed_paths = [${allowedPaths.map(literal).join(', ')}]`);
-    await setup.run('SET enable_external_access = false');
-    await setup.run('SET lock_configuration = true');
-  } catch (err) {
-    throw fromEngineError(err, 'Configuring the sandboxed database');
-  } finally {
-    setup.closeSync();
+export function privateTempDir(): string {
+  if (privateDir === undefined) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bundlebase-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    privateDir = dir;
   }
-  return database;
+  return privateDir;
 }
+
+/**
+ * A DuckDB database. The shared one reads anything (trusted work); a restricted one has external
+ * access off and can touch only the files of its {@link FileAccess}, its configuration locked so
+ * SQL cannot lift that. Function sources are registered per database (see functions.ts).
+ */
+export class EngineDatabase {
+  private static shared: Promise<EngineDatabase> | undefined;
+  private static readonly restrictedCache = new Map<string, Promise<EngineDatabase>>();
+  /** @internal Table functions registered on this database, and the connection that did it. */
+  readonly registeredFunctions = new Set<string>();
+  /** @internal */
+  registrar: Promise<EngineConnection> | undefined;
+
+  private constructor(private readonly instance: DuckDBInstance, readonly access: FileAccess | 'unrestricted') {}
+
+  /** The process's unrestricted database (function sources registered on it stay for every read). */
+  static unrestricted(): Promise<EngineDatabase> {
+    EngineDatabase.shared ??= DuckDBInstance.create(':memory:').then((i) => new EngineDatabase(i, 'unrestricted'));
+    return EngineDatabase.shared;
+  }
+
+  /** A new restricted database; the caller owns it and closes it. */
+  static async restricted(access: FileAccess, settings: SandboxSettings = {}): Promise<EngineDatabase> {
+    const instance = await DuckDBInstance.create(':memory:');
+    const setup = await instance.connect();
+    try {
+      if (settings.memoryLimit !== undefined) await setup.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
+      if (settings.threads !== undefined) await setup.run(`SET threads = ${Math.max(1, Math.floor(settings.threads))}`);
+      await setup.run(`SET temp_directory = ${literal(settings.spillDirectory ?? privateTempDir())}`);
+      // DuckDB wants a trailing separator on directories, else /data would also allow /data-private
+      const directories = access.directories.map((d) => (d.endsWith(path.sep) ? d : d + path.sep));
+      if (directories.length > 0) await setup.run(`SET allowed_directories = [${directories.map(literal).join(', ')}]`);
+      if (access.files.length > 0) await setup.run(`SET allowed_paths = [${access.files.map(literal).join(', ')}]`);
+      await setup.run('SET enable_external_access = false');
+      await setup.run('SET lock_configuration = true');
+    } catch (err) {
+      instance.closeSync();
+      throw fromEngineError(err, 'Configuring a restricted database');
+    } finally {
+      setup.closeSync();
+    }
+    return new EngineDatabase(instance, access);
+  }
+
+  /**
+   * A restricted database for `access`, shared by every bundle that needs the same access (the
+   * few most recent are kept; an evicted one lives on until its connections close).
+   */
+  static forAccess(access: FileAccess | 'unrestricted'): Promise<EngineDatabase> {
+    if (access === 'unrestricted') return EngineDatabase.unrestricted();
+    const key = JSON.stringify([[...access.directories].sort(), [...access.files].sort()]);
+    const cache = EngineDatabase.restrictedCache;
+    let database = cache.get(key);
+    if (database) {
+      cache.delete(key); // re-inserted as the most recent
+    } else {
+      database = EngineDatabase.restricted(access);
+      database.catch(() => cache.delete(key));
+    }
+    cache.set(key, database);
+    while (cache.size > RESTRICTED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    return database;
+  }
+
+  async connect(): Promise<EngineConnection> {
+    return EngineConnection.open(this);
+  }
+
+  /** @internal The DuckDB instance (engine modules only). */
+  get duckdb(): DuckDBInstance {
+    return this.instance;
+  }
+
+  close(): void {
+    this.instance.closeSync();
+  }
+}
+
+const RESTRICTED_CACHE_SIZE = 8;
 
 /**
  * A connection to the engine. Each streaming read takes a connection of its own, because a DuckDB
@@ -92,9 +169,9 @@ export class EngineConnection {
 
   private constructor(readonly raw: DuckDBConnection) {}
 
-  /** A connection to the process's shared database, or to `database` (e.g. a sandboxed one). */
-  static async open(database?: DuckDBInstance): Promise<EngineConnection> {
-    return new EngineConnection(await (database ?? (await instance())).connect());
+  /** A connection to `database`, by default the process's unrestricted one. */
+  static async open(database?: EngineDatabase): Promise<EngineConnection> {
+    return new EngineConnection(await (database ?? (await EngineDatabase.unrestricted())).duckdb.connect());
   }
 
   /** Reports progress every `intervalMs` while `work` runs (DuckDB must track it: enable_progress_bar). */

@@ -7,7 +7,7 @@ import {
 } from '@duckdb/node-api';
 import { namedType } from '../arrow/types.js';
 import { invalidArgument, notFound } from '../errors.js';
-import { EngineConnection } from './engine.js';
+import type { EngineDatabase } from './engine.js';
 
 /** A page of a function source: row objects, a RecordBatch, or null when there are no more. */
 export type FunctionPage = Record<string, unknown>[] | arrow.RecordBatch | null;
@@ -39,8 +39,6 @@ export function functionTableName(name: string): string {
 
 /** Implementations defined in this process; defining a name again replaces it, for every bundle. */
 const definitions = new Map<string, FunctionDefinition>();
-const registered = new Set<string>();
-let registrar: Promise<EngineConnection> | undefined;
 
 export function defineSourceFunction(definition: FunctionDefinition): void {
   outputColumns(definition.output, definition.name);
@@ -56,15 +54,16 @@ export function sourceFunction(name: string): FunctionDefinition {
 }
 
 /**
- * Makes `function://name` readable by DuckDB: one table function per name, registered once on the
- * shared database. Bind looks up the current definition, so redefining never needs re-registering.
+ * Makes `function://name` readable by DuckDB: one table function per name, registered once on each
+ * database that reads it. Bind looks up the current definition, so redefining never needs
+ * re-registering.
  */
-export async function ensureTableFunction(name: string): Promise<void> {
+export async function ensureTableFunction(name: string, database: EngineDatabase): Promise<void> {
   sourceFunction(name);
-  if (registered.has(name)) return;
-  registered.add(name);
-  registrar ??= EngineConnection.open();
-  (await registrar).raw.registerTableFunction(
+  if (database.registeredFunctions.has(name)) return;
+  database.registeredFunctions.add(name);
+  database.registrar ??= database.connect();
+  (await database.registrar).raw.registerTableFunction(
     DuckDBTableFunction.create({
       name: functionTableName(name),
       bindFunction: (bind) => {

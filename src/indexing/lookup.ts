@@ -1,6 +1,6 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import { privateTempDir } from '../engine/engine.js';
 import { leadingEqualities } from '../plan/equalities.js';
 import type { PlanState, SourceBlock } from '../plan/state.js';
 import { lookupIndexFile, readIndexHeader, type IndexHeader, type SectionInfo } from './file.js';
@@ -31,7 +31,7 @@ export async function narrowByIndexes(state: PlanState): Promise<Narrowing> {
         const at = blocks.findIndex((b) => b.id === blockId && !b.narrowed);
         const block = blocks[at];
         if (!block || block.version !== section.version) continue;
-        dir ??= await mkdtemp(path.join(os.tmpdir(), 'bundlebase-lookup-'));
+        dir ??= await mkdtemp(path.join(privateTempDir(), 'lookup-'));
         blocks[at] = await sliceBlock(block, section, path.join(dir, `${blockId}.${block.format}`));
         used.push({ blockId, column: index.column, records: section.ranges.length });
       }

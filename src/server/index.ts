@@ -3,6 +3,7 @@ import { errorMessage, invalidArgument, notFound } from '../errors.js';
 import { startPgServer, type RunningServer } from './pg.js';
 import { BundleQueries } from './queries.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
+import type { Trust } from '../bundle/access.js';
 
 export type { ServerLimits } from './limits.js';
 export { DEFAULT_LIMITS } from './limits.js';
@@ -26,6 +27,8 @@ export interface ServeOptions {
   passwordFile?: string;
   /** Serve TLS (pg: SSLRequest; Flight: gRPC secure credentials). */
   tls?: TlsFiles;
+  /** What the bundle may read beyond its own directories (see `open()`); clients never widen it. */
+  trust?: Trust;
   /** Resource limits; unset fields keep {@link DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
 }
@@ -52,7 +55,7 @@ async function readPasswordFile(file: string): Promise<string> {
  */
 export async function serve(url: string, options: ServeOptions = {}): Promise<Servers> {
   const limits = resolveLimits(options.limits);
-  const queries = await BundleQueries.open(url, limits);
+  const queries = await BundleQueries.open(url, limits, { trust: options.trust });
   const password = options.passwordFile !== undefined ? await readPasswordFile(options.passwordFile) : (options.password ?? process.env.BUNDLEBASE_PASSWORD ?? undefined);
   if (password === '') throw invalidArgument('An empty password would let anyone in: give a real one, or none to serve without authentication');
   const running: RunningServer[] = [];

@@ -2,12 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as arrow from 'apache-arrow';
-import { DuckDBTypeId, type DuckDBInstance, type DuckDBType } from '@duckdb/node-api';
+import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
 import { batchReader } from '../arrow/batches.js';
 import { arrowSchema } from '../arrow/types.js';
 import { open, type Bundle } from '../index.js';
 import { BundlebaseError } from '../errors.js';
-import { EngineConnection, sandboxedDatabase, type ColumnInfo, type Statement } from '../engine/engine.js';
+import { EngineDatabase, type EngineConnection, type ColumnInfo, type Statement } from '../engine/engine.js';
+import type { Trust } from '../bundle/access.js';
 import type { ParamValue } from '../engine/params.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { checkClientQuery } from '../plan/guard.js';
@@ -34,17 +35,18 @@ export class BundleQueries {
     private readonly limits: ServerLimits,
     readonly bundle: Bundle,
     private readonly relations: { name: string; statement: Statement }[],
-    private readonly database: DuckDBInstance,
+    private readonly database: EngineDatabase,
     readonly tables: { name: string; columns: ColumnInfo[] }[],
   ) {
     this.slots = new Slots(limits.maxConcurrentQueries);
   }
 
-  static async open(url: string, limits: ServerLimits = resolveLimits()): Promise<BundleQueries> {
-    const bundle = await open(url);
+  static async open(url: string, limits: ServerLimits = resolveLimits(), options: { trust?: Trust } = {}): Promise<BundleQueries> {
+    const bundle = await open(url, { trust: options.trust });
     const relations: { name: string; statement: Statement }[] = [];
-    const files = new Set<string>(bundle.sourceFiles());
+    // compiling first refuses untrusted sources: only checked files are ever allowed here
     const base = await bundle.sqlStatement();
+    const files = new Set<string>(bundle.sourceFiles());
     relations.push({ name: 'bundle', statement: base ?? { sql: 'SELECT NULL AS "empty" LIMIT 0', params: [] } });
     for (const name of bundle.views().values()) {
       const view = await bundle.view(name);
@@ -55,10 +57,10 @@ export class BundleQueries {
     }
     // spilled rows must not land where anyone can read them (DuckDB's default is ./.tmp)
     const spillDirectory = limits.spillDirectory ?? (await mkdtemp(path.join(os.tmpdir(), 'bundlebase-spill-')));
-    const database = await sandboxedDatabase([...files], { memoryLimit: limits.memoryLimit, threads: limits.threads, spillDirectory });
+    const database = await EngineDatabase.restricted({ directories: [], files: [...files] }, { memoryLimit: limits.memoryLimit, threads: limits.threads, spillDirectory });
     const queries = new BundleQueries(limits, bundle, relations, database, []);
     if (limits.spillDirectory === undefined) queries.ownSpillDirectory = spillDirectory;
-    const connection = await EngineConnection.open(database);
+    const connection = await database.connect();
     try {
       for (const r of relations) {
         const { columns } = await connection.describe(`SELECT * FROM (${r.statement.sql})`, `Describing ${r.name}`);
@@ -88,7 +90,7 @@ export class BundleQueries {
   }
 
   async connect(): Promise<EngineConnection> {
-    return EngineConnection.open(this.database);
+    return this.database.connect();
   }
 
   /** Binds the client's SQL (no data read): its columns and parameter types. */

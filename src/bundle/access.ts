@@ -1,0 +1,72 @@
+import { realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { privateTempDir, type FileAccess } from '../engine/engine.js';
+import { BundlebaseError } from '../errors.js';
+import { AttachBlock } from '../operations/attachBlock.js';
+import type { Operation } from '../operations/operation.js';
+import { schemeOf } from '../storage/location.js';
+import { isTrustedSource } from '../storage/trust.js';
+import type { LoadedBundle } from './load.js';
+
+/**
+ * What the reader of a bundle trusts it to read beyond its own directories: `true` for anything
+ * (the bundle's SQL then runs unrestricted), or files and directories (absolute paths).
+ */
+export type Trust = boolean | readonly string[];
+
+/** The directories of a bundle and of the chain it extends (views live inside their parent). */
+function bundleDirectories(loaded: LoadedBundle): string[] {
+  const dirs: string[] = [];
+  for (let b: LoadedBundle | undefined = loaded; b; b = b.parent) if (b.store.dir) dirs.push(b.store.dir);
+  return dirs;
+}
+
+const inside = (file: string, dir: string) => {
+  const relative = path.relative(dir, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
+};
+
+/** The real path (symlinks resolved), or the path itself when it does not exist (yet). */
+const real = (p: string) => realpath(p).catch(() => path.resolve(p));
+
+/**
+ * The files a bundle's SQL may read: its own directories, the process's private temp directory,
+ * and each source outside them that is trusted — by `trust`, or because this user attached it on
+ * this machine (the trust store). Any other source is refused with UNTRUSTED, naming it and saying
+ * how to allow it. `extraFiles` are added as they are (a source being attached, an export target).
+ */
+export async function readAccess(
+  loaded: LoadedBundle,
+  operations: readonly Operation[],
+  trust: Trust | undefined,
+  extraFiles: readonly string[] = [],
+): Promise<FileAccess | 'unrestricted'> {
+  if (trust === true) return 'unrestricted';
+  const directories = bundleDirectories(loaded);
+  const realDirectories = await Promise.all(directories.map(real));
+  const trusted = await Promise.all((trust || []).map((t) => real(path.resolve(t))));
+  const files = new Set(extraFiles);
+  for (const op of operations) {
+    if (!(op instanceof AttachBlock) || op.format === 'function') continue;
+    const location = op.location;
+    if (schemeOf(location) !== undefined) throw untrusted(loaded, op.source, location, 'is a URL');
+    const resolved = await real(location);
+    if (realDirectories.some((d) => inside(resolved, d))) continue;
+    if (trusted.some((t) => t === resolved || inside(resolved, t)) || (await isTrustedSource(location))) {
+      files.add(location);
+      if (resolved !== location) files.add(resolved);
+      continue;
+    }
+    throw untrusted(loaded, op.source, location, "is outside the bundle's directories and not among your trusted sources");
+  }
+  return { directories: [...directories, privateTempDir()], files: [...files] };
+}
+
+function untrusted(loaded: LoadedBundle, source: string, location: string, why: string): BundlebaseError {
+  const shown = source === location ? `'${source}'` : `'${source}' (${location})`;
+  return new BundlebaseError(
+    'UNTRUSTED',
+    `Bundle ${loaded.url} reads source ${shown}, which ${why}. If you trust this bundle, open it with ` +
+      `{ trust: ['${location}'] } or { trust: true } (command line: --trust-path '${location}' or --trust)`,
+  );
+}
