@@ -56,6 +56,15 @@ export function fromEngineError(err: unknown, context: string): BundlebaseError 
   if (/^IO Error: (No files found|Cannot open file|.*No such file)/i.test(message)) {
     return new BundlebaseError('NOT_FOUND', `${context}: ${message}`, { cause: err });
   }
+  const refused = /^Permission Error: Cannot access (?:file|directory) "([^"]*)"/.exec(message);
+  if (refused) {
+    return new BundlebaseError(
+      'UNTRUSTED',
+      `${context}: the SQL tried to read '${refused[1]}', which this bundle may not read. If you trust the bundle, ` +
+        `open it with { trust: ['${refused[1]}'] } or { trust: true } (command line: --trust-path '${refused[1]}' or --trust)`,
+      { cause: err },
+    );
+  }
   if (/^(IO|Permission) Error/i.test(message)) {
     return new BundlebaseError('IO_ERROR', `${context}: ${message}`, { cause: err });
   }

@@ -1,4 +1,4 @@
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { privateTempDir, type FileAccess } from '../engine/engine.js';
 import { BundlebaseError } from '../errors.js';
@@ -26,6 +26,8 @@ const inside = (file: string, dir: string) => {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 };
 
+const isDirectory = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);
+
 /** The real path (symlinks resolved), or the path itself when it does not exist (yet). */
 const real = (p: string) => realpath(p).catch(() => path.resolve(p));
 
@@ -46,6 +48,12 @@ export async function readAccess(
   const realDirectories = await Promise.all(directories.map(real));
   const trusted = await Promise.all((trust || []).map((t) => real(path.resolve(t))));
   const files = new Set(extraFiles);
+  const trustedDirectories: string[] = [];
+  // whatever the reader trusts is readable, by sources and by the bundle's SQL alike
+  for (const t of trusted) {
+    if (await isDirectory(t)) trustedDirectories.push(t);
+    else files.add(t);
+  }
   for (const op of operations) {
     if (!(op instanceof AttachBlock) || op.format === 'function') continue;
     const location = op.location;
@@ -59,7 +67,7 @@ export async function readAccess(
     }
     throw untrusted(loaded, op.source, location, "is outside the bundle's directories and not among your trusted sources");
   }
-  return { directories: [...directories, privateTempDir()], files: [...files] };
+  return { directories: [...directories, ...trustedDirectories, privateTempDir()], files: [...files] };
 }
 
 function untrusted(loaded: LoadedBundle, source: string, location: string, why: string): BundlebaseError {
