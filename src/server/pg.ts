@@ -1,7 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { hashMd5Password, PostgresConnection } from 'pg-gateway';
-import { BufferReader } from 'pg-protocol/dist/buffer-reader.js';
-import { Writer } from 'pg-protocol/dist/buffer-writer.js';
 import type * as arrow from 'apache-arrow';
 import { BundlebaseError } from '../errors.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
@@ -49,20 +48,27 @@ interface Portal {
   values: (string | null)[];
 }
 
+type Writer = PostgresConnection['writer'];
+type Reader = PostgresConnection['reader'];
+
 /**
- * One client connection after authentication: the simple and extended query protocols over
- * `pg-gateway`'s connection (startup, SSL refusal, MD5 auth) with `pg-protocol`'s reader/writer.
+ * One client connection after authentication: the simple and extended query protocols, after
+ * `pg-gateway` did startup, TLS and MD5 authentication; its message reader and writer are reused.
  */
 class Session {
-  private readonly writer = new Writer();
-  private readonly reader = new BufferReader();
   private readonly statements = new Map<string, Prepared>();
   private readonly portals = new Map<string, Portal>();
   private failed = false; // extended protocol: skip to Sync after an error
   private connection: Promise<EngineConnection> | undefined;
   private readonly closed = new AbortController();
 
-  constructor(private readonly socket: net.Socket, private readonly queries: BundleQueries) {
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly queries: BundleQueries,
+    private readonly writer: Writer,
+    private readonly reader: Reader,
+    private readonly maxMessageBytes: number,
+  ) {
     socket.on('close', () => {
       this.closed.abort();
       void this.connection?.then((c) => c.close(), () => undefined);
@@ -169,24 +175,41 @@ class Session {
   }
 
   private queue: Promise<void> = Promise.resolve();
-  private pending: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet framed, kept as chunks: a large message is joined once, not per chunk. */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
 
   /**
    * Takes over the socket after authentication. Frames are a type byte and an int32 length; the
-   * fields inside are read with pg-protocol's reader. (pg-gateway 0.2.4, used for startup and
+   * fields inside are read with the gateway's reader. (pg-gateway 0.2.4, used for startup, TLS and
    * authentication, loses every message after the first in a packet, which breaks the pipelined
-   * extended protocol that node-postgres uses.)
+   * extended protocol that node-postgres uses.) A message declaring more than maxMessageBytes
+   * closes the connection before anything is buffered.
    */
-  attach(socket: net.Socket): void {
-    socket.on('data', (chunk: Buffer) => {
-      this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-      while (this.pending.length >= 5) {
-        const end = 1 + this.pending.readUInt32BE(1);
-        if (this.pending.length < end) break;
-        this.enqueue(this.pending.subarray(0, end));
-        this.pending = this.pending.subarray(end);
+  start(): void {
+    this.socket.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      while (this.buffered >= 5) {
+        const head = this.chunks[0]!.length >= 5 ? this.chunks[0]! : this.join();
+        const end = 1 + head.readUInt32BE(1);
+        if (end - 1 < 4 || end > this.maxMessageBytes) {
+          this.socket.end(fatal(this.writer, '54000', `Message of ${end} bytes is larger than the server allows (${this.maxMessageBytes})`));
+          this.socket.destroy();
+          return;
+        }
+        if (this.buffered < end) break;
+        const all = this.join();
+        this.enqueue(all.subarray(0, end));
+        this.chunks = all.length > end ? [all.subarray(end)] : [];
+        this.buffered -= end;
       }
     });
+  }
+
+  private join(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    return this.chunks[0]!;
   }
 
   /**
@@ -290,12 +313,29 @@ function parameterOid(duckType: string): number {
   return oids[duckType] ?? (duckType.startsWith('DECIMAL') ? 1700 : 25);
 }
 
+/** Refuses a connection beyond the limit with FATAL 53300 (what PostgreSQL says), then closes it. */
+function refuse(socket: net.Socket, limit: number): void {
+  const gateway = new PostgresConnection(socket, { authMode: 'none' });
+  gateway.detach();
+  gateway.sendError({ severity: 'FATAL', code: '53300', message: `Too many connections (the server allows ${limit})` });
+  socket.end();
+}
+
+/** A PEM file's content; NOT_FOUND naming it when unreadable. */
+async function readPem(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new BundlebaseError('NOT_FOUND', `TLS file ${file} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** PostgreSQL's own bound on a startup packet: anything larger is not a client. */
 const MAX_STARTUP_BYTES = 10_000;
 
-/** An ErrorResponse (severity FATAL) for a connection refused before it started. */
-function fatal(code: string, message: string): Buffer {
-  return new Writer().addCString('SFATAL').addCString(`C${code}`).addCString(`M${message}`).addCString('').flush('E'.charCodeAt(0));
+/** An ErrorResponse (severity FATAL) for a connection about to be closed. */
+function fatal(writer: Writer, code: string, message: string): Buffer {
+  return writer.addCString('SFATAL').addCString(`C${code}`).addCString(`M${message}`).addCString('').flush('E'.charCodeAt(0));
 }
 
 /**
@@ -322,10 +362,14 @@ export async function startPgServer(queries: BundleQueries, options: PgServerOpt
   const limits = options.limits ?? resolveLimits();
   const throttle = new AuthThrottle();
   const sockets = new Set<net.Socket>();
+  const tls = options.tls && { cert: await readPem(options.tls.cert), key: await readPem(options.tls.key) };
   const server = net.createServer((socket) => {
     socket.on('error', () => socket.destroy());
+    // idle clients are closed (a running statement is bounded by the statement timeout instead)
+    socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
     if (sockets.size >= limits.maxConnections) {
-      socket.end(fatal('53300', `Too many connections (the server allows ${limits.maxConnections})`));
+      // refused at once, before anything is read: held sockets are what exhausts a server
+      refuse(socket, limits.maxConnections);
       return;
     }
     sockets.add(socket);
@@ -334,10 +378,17 @@ export async function startPgServer(queries: BundleQueries, options: PgServerOpt
     const unguard = guardStartup(socket, Math.max(MAX_STARTUP_BYTES * 4, 64 * 1024));
     const authTimer = setTimeout(() => socket.destroy(), limits.authTimeoutMs);
     authTimer.unref();
-    const session = new Session(socket, queries);
     const connection: PostgresConnection = new PostgresConnection(socket, {
       serverVersion: '16.0 (bundlebase)',
       authMode: options.password ? 'md5Password' : 'none',
+      tls,
+      // with TLS configured, a password never crosses the network in the clear
+      onStartup: (state) => {
+        if (!tls || state.tlsInfo) return false;
+        connection.sendError({ severity: 'FATAL', code: '28000', message: 'This server requires TLS: connect with sslmode=require' });
+        connection.socket.end();
+        return true;
+      },
       validateCredentials: async (credentials) => {
         await throttle.wait(peer);
         const ok = credentials.authMode === 'md5Password' &&
@@ -349,11 +400,12 @@ export async function startPgServer(queries: BundleQueries, options: PgServerOpt
       onAuthenticated: () => {
         clearTimeout(authTimer);
         unguard();
-        const w = new Writer();
+        const w = connection.writer;
+        const client = connection.detach(); // the TLS socket when the client asked for TLS
         for (const [key, value] of [['client_encoding', 'UTF8'], ['server_encoding', 'UTF8'], ['DateStyle', 'ISO, MDY'], ['integer_datetimes', 'on'], ['standard_conforming_strings', 'on'], ['TimeZone', 'UTC']]) {
-          socket.write(w.addCString(key!).addCString(value!).flush('S'.charCodeAt(0)));
+          client.write(w.addCString(key!).addCString(value!).flush('S'.charCodeAt(0)));
         }
-        session.attach(connection.detach());
+        new Session(client, queries, w, connection.reader, limits.maxMessageBytes).start();
       },
     });
   });
