@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -163,6 +163,26 @@ describe('values and names that used to be accepted wrongly', { timeout: 60_000 
     const text = await readFile(path.join(meta, file), 'utf8');
     await writeFile(path.join(meta, file), text.replace(/parameters:\n\s+- 5/, 'parameters:\n          a: 1'));
     await expectError(() => open(bundle), 'IO_ERROR', new RegExp(`${file}.*'parameters'`));
+  });
+
+  it("the next commit removes what killed writers left: old temp files and claims already published", async () => {
+    const bundle = path.join(dir, 'leftovers');
+    const b = await create(bundle).attach(path.join(dir, 'numbers.parquet'));
+    await b.commit('first');
+    const meta = path.join(bundle, '_bundlebase');
+    const hourAgo = new Date(Date.now() - 3600_000);
+    await writeFile(path.join(meta, '.tmp-crashed'), 'half a commit');
+    await utimes(path.join(meta, '.tmp-crashed'), hourAgo, hourAgo);
+    await writeFile(path.join(meta, '.tmp-live-writer'), 'being written right now');
+    await writeFile(path.join(meta, '.claim-00001'), 'claim of a writer that died after publishing 00001');
+    await b.setName('second');
+    await b.commit('second');
+    await b.close();
+    const files = await readdir(meta);
+    assert.ok(!files.includes('.tmp-crashed'), 'old temp file removed');
+    assert.ok(!files.includes('.claim-00001'), 'stale claim removed');
+    assert.ok(files.includes('.tmp-live-writer'), "a fresh temp file may be a live writer's: kept");
+    assert.equal((await open(bundle)).history().length, 2);
   });
 });
 

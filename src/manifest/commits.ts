@@ -131,6 +131,7 @@ const claimName = (number: number) => `.claim-${String(number).padStart(5, '0')}
  */
 export async function publishCommit(store: ManifestStore, number: number, bytes: Uint8Array): Promise<string> {
   const file = commitFileName(number, bytes);
+  await removeLeftovers(store);
   await requireParent(store, number);
   if (!(await store.createExclusive(claimName(number), bytes))) {
     await rollForwardClaim(store, number);
@@ -153,6 +154,22 @@ async function requireParent(store: ManifestStore, number: number): Promise<void
   if (latest === number - 1) return;
   if (latest < number - 1) await rollForwardClaim(store, latest + 1);
   throw lostRace(store, number);
+}
+
+/** A temporary file this old can only be a crashed writer's. */
+const STALE_TEMPORARY_MS = 10 * 60_000;
+
+/**
+ * Removes what killed writers leave behind: temporary files, and claims for numbers already
+ * published (the writer died between linking its commit and dropping the claim).
+ */
+async function removeLeftovers(store: ManifestStore): Promise<void> {
+  await store.removeStaleTemporaries(STALE_TEMPORARY_MS);
+  const latest = (await listCommits(store)).at(-1)?.number ?? 0;
+  for (const name of await store.list()) {
+    const claimed = /^\.claim-(\d+)$/.exec(name);
+    if (claimed && Number(claimed[1]) <= latest) await store.remove(name);
+  }
 }
 
 /** Publishes a claim whose writer died after claiming, so its commit is not lost. */

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fsErrorCode, invalidArgument, ioError } from '../errors.js';
 import { localPath, schemeOf } from './location.js';
 
 export const META_DIR = '_bundlebase';
+const TMP_PREFIX = '.tmp-';
 
 /**
  * The files of one bundle's `_bundlebase` directory. Commits are published with `createExclusive`,
@@ -20,6 +21,8 @@ export interface ManifestStore {
   /** Writes `name` atomically unless it exists; false when it already existed. */
   createExclusive(name: string, bytes: Uint8Array): Promise<boolean>;
   remove(name: string): Promise<void>;
+  /** Removes temporary files a crashed writer left, once older than `maxAgeMs` (a live write takes milliseconds). */
+  removeStaleTemporaries(maxAgeMs: number): Promise<void>;
   /** The store of a bundle nested in this one (views). */
   child(subdir: string): ManifestStore;
 }
@@ -65,7 +68,7 @@ class LocalStore implements ManifestStore {
     });
     // write and fsync a temp file, then link it into place: link never overwrites, and readers see
     // the whole file or nothing. A crash leaves only a `.tmp-` file, which readers ignore.
-    const tmp = path.join(this.meta, `.tmp-${randomUUID()}`);
+    const tmp = path.join(this.meta, `${TMP_PREFIX}${randomUUID()}`);
     try {
       const handle = await open(tmp, 'wx');
       try {
@@ -89,6 +92,15 @@ class LocalStore implements ManifestStore {
     await unlink(path.join(this.meta, name)).catch((err) => {
       if (fsErrorCode(err) !== 'ENOENT') throw ioError(`Cannot remove ${name}: ${String(err)}`, err);
     });
+  }
+
+  async removeStaleTemporaries(maxAgeMs: number): Promise<void> {
+    const now = Date.now();
+    for (const name of (await this.list()).filter((n) => n.startsWith(TMP_PREFIX))) {
+      const file = path.join(this.meta, name);
+      const age = await stat(file).then((s) => now - s.mtimeMs, () => 0);
+      if (age > maxAgeMs) await unlink(file).catch(() => undefined);
+    }
   }
 
   child(subdir: string): ManifestStore {
@@ -136,6 +148,10 @@ class MemoryStore implements ManifestStore {
 
   async remove(name: string): Promise<void> {
     memoryFiles.get(this.url)?.delete(name);
+  }
+
+  async removeStaleTemporaries(): Promise<void> {
+    // nothing is written in steps here
   }
 
   child(subdir: string): ManifestStore {
