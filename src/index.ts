@@ -12,7 +12,7 @@ export { Bundle } from './bundle/bundle.js';
 export { BundleBuilder, type AttachOptions } from './bundle/builder.js';
 export { BuilderChain } from './bundle/chain.js';
 export type { OpenOptions } from './bundle/load.js';
-export type { Trust } from './bundle/access.js';
+export type { Trust } from './bundle/load.js';
 export type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';
 export { BundlebaseError, type ErrorCode } from './errors.js';
 export { serve, type ServeOptions, type Servers } from './server/index.js';

@@ -6,13 +6,7 @@ import { AttachBlock } from '../operations/attachBlock.js';
 import type { Operation } from '../operations/operation.js';
 import { schemeOf } from '../storage/location.js';
 import { isTrustedSource } from '../storage/trust.js';
-import type { LoadedBundle } from './load.js';
-
-/**
- * What the reader of a bundle trusts it to read beyond its own directories: `true` for anything
- * (the bundle's SQL then runs unrestricted), or files and directories (absolute paths).
- */
-export type Trust = boolean | readonly string[];
+import type { LoadedBundle, Trust } from './load.js';
 
 /** The directories of a bundle and of the chain it extends (views live inside their parent). */
 function bundleDirectories(loaded: LoadedBundle): string[] {

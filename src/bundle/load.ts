@@ -13,7 +13,12 @@ import { operationFromManifest } from '../operations/registry.js';
 import type { Operation } from '../operations/operation.js';
 import { schemeOf } from '../storage/location.js';
 import { storeFor, type ManifestStore } from '../storage/store.js';
-import type { Trust } from './access.js';
+
+/**
+ * What the reader of a bundle trusts it to read beyond its own directories: `true` for anything
+ * (the bundle's SQL then runs unrestricted), or files and directories (absolute paths).
+ */
+export type Trust = boolean | readonly string[];
 
 /** One numbered commit, with its operations replayed in the context of the bundle that wrote it. */
 export interface CommitRecord {

@@ -3,7 +3,7 @@ import { errorMessage, invalidArgument, notFound } from '../errors.js';
 import { startPgServer, type RunningServer } from './pg.js';
 import { BundleQueries } from './queries.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
-import type { Trust } from '../bundle/access.js';
+import type { Trust } from '../bundle/load.js';
 
 export type { ServerLimits } from './limits.js';
 export { DEFAULT_LIMITS } from './limits.js';

@@ -8,7 +8,7 @@ import { arrowSchema } from '../arrow/types.js';
 import { open, type Bundle } from '../index.js';
 import { BundlebaseError } from '../errors.js';
 import { EngineDatabase, type EngineConnection, type ColumnInfo, type Statement } from '../engine/engine.js';
-import type { Trust } from '../bundle/access.js';
+import type { Trust } from '../bundle/load.js';
 import type { ParamValue } from '../engine/params.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { checkClientQuery } from '../plan/guard.js';
