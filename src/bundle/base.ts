@@ -6,7 +6,7 @@ import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineDatabase, type EngineConnection, type Description, type Statement } from '../engine/engine.js';
 import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import type { Operation } from '../operations/operation.js';
-import { compile, recordedRowCount, wrap } from '../plan/compile.js';
+import { compile, recordedRowCount, reshapesColumns, wrap } from '../plan/compile.js';
 import { quoteLiteral } from '../plan/sql.js';
 import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
@@ -124,7 +124,7 @@ export abstract class BundleBase implements AsyncDisposable {
   protected async compileWithLayouts(state: PlanState): Promise<Statement | undefined> {
     await applyKnownLayouts(state);
     const stmt = compile(state);
-    if (!stmt || !state.steps.some((s) => s.sql !== undefined && !s.changesRows)) return stmt;
+    if (!stmt || !reshapesColumns(state)) return stmt;
     try {
       await this.describe(stmt);
       return stmt;

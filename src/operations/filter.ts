@@ -21,10 +21,6 @@ export class Filter implements Operation {
   }
 
   apply(state: PlanState): void {
-    state.steps.push({
-      predicate: this.whereClause,
-      params: this.parameters,
-      changesRows: true,
-    });
+    state.steps.push({ kind: 'filter', predicate: this.whereClause, params: this.parameters });
   }
 }

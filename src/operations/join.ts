@@ -1,10 +1,8 @@
-import type { PlanState } from '../plan/state.js';
-import { unionSql } from '../plan/sources.js';
-import { mapCode, quoteIdent } from '../plan/sql.js';
+import type { JoinType, PlanState } from '../plan/state.js';
 import { invalidArgument } from '../errors.js';
 import { field, type ManifestOp, type Operation } from './operation.js';
 
-export type JoinType = 'Inner' | 'Left' | 'Right' | 'Full';
+export type { JoinType };
 
 const JOIN_TYPES: Record<string, JoinType> = { inner: 'Inner', left: 'Left', right: 'Right', full: 'Full' };
 
@@ -38,16 +36,6 @@ export class Join implements Operation {
 
   apply(state: PlanState): void {
     state.joins.set(this.name, this.packId);
-    const on = mapCode(this.expression, (code) => code.replace(/\$base\b/g, 'bundle'));
-    const kind = this.joinType.toUpperCase();
-    state.steps.push({
-      // the pack's blocks are read at compile time: attaches into the join may come later
-      sql: (prev) => {
-        const blocks = state.packs.get(this.packId) ?? [];
-        return `SELECT * FROM ${prev} AS bundle ${kind} JOIN (${unionSql(blocks)}) AS ${quoteIdent(this.name)} ON (${on})`;
-      },
-      params: [],
-      changesRows: true,
-    });
+    state.steps.push({ kind: 'join', name: this.name, packId: this.packId, joinType: this.joinType, on: this.expression });
   }
 }

@@ -1,5 +1,4 @@
 import type { PlanState } from '../plan/state.js';
-import { quoteIdent } from '../plan/sql.js';
 import { invalidArgument } from '../errors.js';
 import type { ManifestOp, Operation } from './operation.js';
 
@@ -28,11 +27,6 @@ export class RemoveColumns implements Operation {
   }
 
   apply(state: PlanState): void {
-    const excluded = this.names.map(quoteIdent).join(', ');
-    state.steps.push({
-      sql: (prev) => `SELECT * EXCLUDE (${excluded}) FROM ${prev}`,
-      params: [],
-      changesRows: false,
-    });
+    state.steps.push({ kind: 'excludeColumns', names: this.names });
   }
 }

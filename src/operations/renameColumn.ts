@@ -1,5 +1,4 @@
 import type { PlanState } from '../plan/state.js';
-import { quoteIdent } from '../plan/sql.js';
 import { field, type ManifestOp, type Operation } from './operation.js';
 
 /** Renames a column in place (its position is kept). */
@@ -21,11 +20,6 @@ export class RenameColumn implements Operation {
   }
 
   apply(state: PlanState): void {
-    const rename = `${quoteIdent(this.oldName)} AS ${quoteIdent(this.newName)}`;
-    state.steps.push({
-      sql: (prev) => `SELECT * RENAME (${rename}) FROM ${prev}`,
-      params: [],
-      changesRows: false,
-    });
+    state.steps.push({ kind: 'renameColumn', from: this.oldName, to: this.newName });
   }
 }

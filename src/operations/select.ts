@@ -27,11 +27,6 @@ export class Select implements Operation {
   }
 
   apply(state: PlanState): void {
-    state.steps.push({
-      // the user's statement is a subquery of its own, with `bundle` bound to the previous step
-      sql: (prev) => `WITH bundle AS (SELECT * FROM ${prev}) SELECT * FROM (${this.sql}\n)`,
-      params: this.parameters,
-      changesRows: true,
-    });
+    state.steps.push({ kind: 'select', sql: this.sql, params: this.parameters });
   }
 }

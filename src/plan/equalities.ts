@@ -17,7 +17,7 @@ const IN_LIST = new RegExp(String.raw`^\s*${IDENT}\s+IN\s*\(\s*(${ITEM}(?:\s*,\s
 export function leadingEqualities(state: PlanState): Map<string, ParamValue[]> {
   const found = new Map<string, ParamValue[]>();
   for (const step of state.steps) {
-    if (step.predicate === undefined) break;
+    if (step.kind !== 'filter') break;
     for (const term of topLevelAndTerms(step.predicate)) {
       const match = matchTerm(term, step.params);
       if (match && !found.has(match.column)) found.set(match.column, match.values);

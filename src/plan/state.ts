@@ -27,18 +27,38 @@ export interface SourceBlock {
   narrowed?: boolean;
 }
 
+/** Join kinds, as the manifest spells them. */
+export type JoinType = 'Inner' | 'Left' | 'Right' | 'Full';
+
 /**
- * One relational step over the previous relation: either a row predicate (consecutive ones compile
- * into one WHERE, keeping the plan shallow) or SQL reading the relation named `prev`. Its own
- * parameters are numbered from `$1`.
+ * What an operation contributes to the pipeline: data, never SQL text. The compiler (compile.ts)
+ * turns each kind into SQL over the previous relation; a step's own `$n` parameters are numbered
+ * from `$1` and renumbered there. Adding a kind without compiling it is a type error.
  */
-export type Step = (
-  | { predicate: string; sql?: undefined }
-  | { predicate?: undefined; sql(prev: string): string }
-) & {
-  params: readonly ParamValue[];
-  /** False when the step keeps every row (rename, remove column): row counts can then skip the scan. */
-  changesRows: boolean;
+export type Step =
+  /** Keep the rows matching a predicate (consecutive filters compile into one WHERE). */
+  | { readonly kind: 'filter'; readonly predicate: string; readonly params: readonly ParamValue[] }
+  /** Drop columns, keeping the others in order. */
+  | { readonly kind: 'excludeColumns'; readonly names: readonly string[] }
+  /** Rename one column in place. */
+  | { readonly kind: 'renameColumn'; readonly from: string; readonly to: string }
+  /** Replace the rows with the result of SQL over the table `bundle` (the rows so far). */
+  | { readonly kind: 'select'; readonly sql: string; readonly params: readonly ParamValue[] }
+  /**
+   * Join the rows so far (`bundle`) with the sources of a pack, read when compiling (attaches into
+   * the join may come after it); `on` is SQL over `bundle` and `name`.
+   */
+  | { readonly kind: 'join'; readonly name: string; readonly packId: string; readonly joinType: JoinType; readonly on: string };
+
+export type StepKind = Step['kind'];
+
+/** Whether each kind of step may change the rows (else row counts can skip the scan). */
+export const CHANGES_ROWS: { readonly [K in StepKind]: boolean } = {
+  filter: true,
+  excludeColumns: false,
+  renameColumn: false,
+  select: true,
+  join: true,
 };
 
 /** What replaying the operations builds: sources, relational steps and metadata. */
