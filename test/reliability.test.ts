@@ -165,6 +165,20 @@ describe('values and names that used to be accepted wrongly', { timeout: 60_000 
     await expectError(() => open(bundle), 'IO_ERROR', new RegExp(`${file}.*'parameters'`));
   });
 
+  it('every field of an attachBlock or indexBlocks entry is checked when decoding', async () => {
+    const bundle = path.join(dir, 'mistyped-attach');
+    const b = await create(bundle).attach(path.join(dir, 'numbers.parquet'));
+    await b.commit('to be damaged');
+    await b.close();
+    const meta = path.join(bundle, '_bundlebase');
+    const file = (await readdir(meta)).find((f) => f.startsWith('00001'))!;
+    const text = await readFile(path.join(meta, file), 'utf8');
+    for (const [damage, fieldName] of [[/numRows: \d+/, 'numRows'], [/packId: \S+/, 'packId']] as const) {
+      await writeFile(path.join(meta, file), text.replace(damage, `${fieldName}: [1, 2]`));
+      await expectError(() => open(bundle), 'IO_ERROR', new RegExp(`${file}.*'${fieldName}'`));
+    }
+  });
+
   it("the next commit removes what killed writers left: old temp files and claims already published", async () => {
     const bundle = path.join(dir, 'leftovers');
     const b = await create(bundle).attach(path.join(dir, 'numbers.parquet'));

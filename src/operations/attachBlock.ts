@@ -1,6 +1,6 @@
 import type { PlanState, CsvOptions, SourceFormat } from '../plan/state.js';
 import { resolveSource } from '../storage/location.js';
-import { compact, field, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
+import { compact, field, listField, optionalBoolean, optionalNumber, optionalRecord, optionalString, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
 import { invalidArgument } from '../errors.js';
 import { functionTableName } from '../engine/functions.js';
 
@@ -58,10 +58,32 @@ export class AttachBlock implements Operation {
   constructor(readonly fields: AttachBlockFields, readonly context: ReplayContext) {}
 
   static fromManifest(op: ManifestOp, context: ReplayContext): AttachBlock {
-    const fields = { ...op } as unknown as AttachBlockFields;
-    field(op, 'source');
-    field(op, 'id');
-    field(op, 'packId');
+    const type = 'attachBlock';
+    const schema = optionalRecord(op, 'schema');
+    const csv = optionalRecord(op, 'csv');
+    const format = optionalString(op, 'format');
+    const fields: AttachBlockFields = {
+      source: field(op, 'source'),
+      version: optionalString(op, 'version'),
+      id: field(op, 'id'),
+      packId: field(op, 'packId'),
+      numRows: optionalNumber(op, 'numRows'),
+      bytes: optionalNumber(op, 'bytes'),
+      schema: schema && {
+        fields: listField(schema, 'fields', (f) => ({
+          name: optionalString(f, 'name', type) ?? '',
+          data_type: optionalString(f, 'data_type', type) ?? '',
+          nullable: optionalBoolean(f, 'nullable', type) ?? true,
+        }), type),
+      },
+      layout: optionalString(op, 'layout'),
+      format: format === undefined ? undefined : detectFormat(String(op.source), format),
+      csv: csv && {
+        delimiter: optionalString(csv, 'delimiter', type),
+        header: optionalBoolean(csv, 'header', type),
+        quote: optionalString(csv, 'quote', type),
+      },
+    };
     return new AttachBlock(fields, context);
   }
 

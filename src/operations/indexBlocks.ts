@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { PlanState } from '../plan/state.js';
-import { invalidArgument } from '../errors.js';
-import { field, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
+import { field, listField, optionalNumber, optionalString, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
 
 export interface IndexedBlock {
   id: string;
@@ -22,9 +21,8 @@ export class IndexBlocks implements Operation {
   ) {}
 
   static fromManifest(op: ManifestOp, context: ReplayContext): IndexBlocks {
-    const blocks = op.blocks;
-    if (!Array.isArray(blocks)) throw invalidArgument("Operation 'indexBlocks' needs a 'blocks' list");
-    return new IndexBlocks(field(op, 'indexId'), blocks as IndexedBlock[], field(op, 'path'), Number(op.cardinality ?? 0), context);
+    const blocks = listField(op, 'blocks', (b) => ({ id: optionalString(b, 'id', op.type) ?? '', version: optionalString(b, 'version', op.type) ?? '' }));
+    return new IndexBlocks(field(op, 'indexId'), blocks, field(op, 'path'), optionalNumber(op, 'cardinality') ?? 0, context);
   }
 
   describe(): string {

@@ -37,6 +37,51 @@ export function field(op: ManifestOp, name: string): string {
   return value;
 }
 
+const mistyped = (op: ManifestOp, name: string, what: string) =>
+  invalidArgument(`Operation '${op.type}' has a '${name}' field that is not ${what}`);
+
+/** An optional string field (numbers, e.g. ids written unquoted by other tools, are read as text). */
+export function optionalString(op: ManifestOp | Record<string, unknown>, name: string, type = String(op.type)): string | undefined {
+  const value = op[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'number') return String(value);
+  if (typeof value !== 'string') throw mistyped({ type } as ManifestOp, name, 'text');
+  return value;
+}
+
+/** An optional finite number field. */
+export function optionalNumber(op: ManifestOp | Record<string, unknown>, name: string, type = String(op.type)): number | undefined {
+  const value = op[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw mistyped({ type } as ManifestOp, name, 'a number');
+  return value;
+}
+
+/** An optional boolean field. */
+export function optionalBoolean(op: ManifestOp | Record<string, unknown>, name: string, type = String(op.type)): boolean | undefined {
+  const value = op[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw mistyped({ type } as ManifestOp, name, 'true or false');
+  return value;
+}
+
+/** An optional mapping field, as a plain record (its entries are checked by the caller). */
+export function optionalRecord(op: ManifestOp | Record<string, unknown>, name: string, type = String(op.type)): Record<string, unknown> | undefined {
+  const value = op[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw mistyped({ type } as ManifestOp, name, 'a mapping');
+  return value as Record<string, unknown>;
+}
+
+/** A list field whose elements `each` decodes (and checks). */
+export function listField<T>(op: ManifestOp | Record<string, unknown>, name: string, each: (item: Record<string, unknown>) => T, type = String(op.type)): T[] {
+  const value = op[name];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v))) {
+    throw mistyped({ type } as ManifestOp, name, 'a list of mappings');
+  }
+  return value.map((v) => each(v as Record<string, unknown>));
+}
+
 /** Reads an optional list of parameter values (`$1…`), checking every element's type. */
 export function paramsField(op: ManifestOp, name = 'parameters'): ParamValue[] {
   const value = op[name];

@@ -17,9 +17,12 @@ import { RenameColumn } from './renameColumn.js';
 import { RenameView } from './renameView.js';
 import { Select } from './select.js';
 
-type Factory = (op: ManifestOp, context: ReplayContext) => Operation;
-
-const FACTORIES: Record<string, Factory> = {
+/**
+ * Every operation type, by its manifest `type`: the one place a new operation is registered. The
+ * operation union and the manifest type names derive from it; a key that is not its operation's
+ * `type` is a compile error (below).
+ */
+const DECODERS = {
   definePack: DefinePack.fromManifest,
   defineFunction: DefineFunction.fromManifest,
   attachBlock: AttachBlock.fromManifest,
@@ -38,21 +41,32 @@ const FACTORIES: Record<string, Factory> = {
   indexBlocks: IndexBlocks.fromManifest,
   dropIndex: DropIndex.fromManifest,
   rebuildIndex: RebuildIndex.fromManifest,
-};
+} satisfies Record<string, (op: ManifestOp, context: ReplayContext) => Operation>;
 
-/** Registers the factory for a manifest operation type (used by the modules that add operations). */
-export function registerOperation(type: string, factory: Factory): void {
-  FACTORIES[type] = factory;
+type Decoders = typeof DECODERS;
+
+/** A manifest operation type this version reads and writes. */
+export type OperationType = keyof Decoders;
+
+/** Any registered operation. */
+export type RegisteredOperation = ReturnType<Decoders[OperationType]>;
+
+/** Keys whose decoder builds an operation of another `type` (must be none). */
+type Misregistered = { [K in OperationType]: ReturnType<Decoders[K]>['type'] extends K ? never : K }[OperationType];
+const registeredUnderOwnType: [Misregistered] extends [never] ? true : Misregistered = true;
+void registeredUnderOwnType;
+
+function isOperationType(type: string): type is OperationType {
+  return Object.hasOwn(DECODERS, type);
 }
 
 /** Rebuilds an operation from its manifest entry; an unknown type is an error naming it and the file. */
 export function operationFromManifest(op: ManifestOp, context: ReplayContext, file: string): Operation {
-  const factory = Object.hasOwn(FACTORIES, op.type) ? FACTORIES[op.type] : undefined;
-  if (!factory) {
+  if (!isOperationType(op.type)) {
     throw invalidArgument(`Unknown operation type '${op.type}' in manifest ${file}`);
   }
   try {
-    return factory(op, context);
+    return DECODERS[op.type](op, context);
   } catch (err) {
     // a manifest whose fields are missing or mistyped is damaged data, not a bad argument
     throw ioError(`Invalid '${op.type}' operation in manifest ${file}: ${(err as Error).message}`, err);
