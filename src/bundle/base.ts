@@ -15,17 +15,6 @@ import { registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
-let readOnlyFactory: ((loaded: LoadedBundle) => BundleBase) | undefined;
-
-/** Set by bundle.ts: how to open a read-only Bundle without an import cycle. */
-export function setReadOnlyFactory(factory: (loaded: LoadedBundle) => BundleBase): void {
-  readOnlyFactory = factory;
-}
-
-function openReadOnly(loaded: LoadedBundle): BundleBase {
-  return readOnlyFactory!(loaded);
-}
-
 /** The read side shared by {@link Bundle} and {@link BundleBuilder}. */
 export abstract class BundleBase implements AsyncDisposable {
   /** The connection for metadata work (describe, count, explain) on the database it belongs to. */
@@ -340,8 +329,11 @@ export abstract class BundleBase implements AsyncDisposable {
     throw notFound(`View '${nameOrId}' not found; available: ${available || 'none'}`);
   }
 
-  /** Opens a committed view read-only: the parent's committed operations, then the view's own. */
-  async view(nameOrId: string): Promise<BundleBase> {
+  /** Opens a committed view read-only (subclasses return it as a Bundle). */
+  abstract view(nameOrId: string): Promise<BundleBase>;
+
+  /** A committed view's state: the parent's committed operations, then the view's own. */
+  protected async loadView(nameOrId: string): Promise<LoadedBundle> {
     this.assertOpen();
     await this.settled();
     const id = this.viewId(nameOrId);
@@ -349,7 +341,7 @@ export abstract class BundleBase implements AsyncDisposable {
     if (!(await store.read('00000000000000000.yaml'))) {
       throw notFound(`View '${nameOrId}' is not committed yet; commit the bundle first`);
     }
-    return openReadOnly(await loadBundle(store.url, { trust: this.loaded.trust }));
+    return loadBundle(store.url, { trust: this.loaded.trust });
   }
 
   protected assertOpen(): void {

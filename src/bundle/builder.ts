@@ -9,8 +9,6 @@ import { RebuildIndex } from '../operations/rebuildIndex.js';
 import { validateParams, type ParamValue } from '../engine/params.js';
 import { invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
-import { ensureInit, publishCommit, serialize, type CommitFile, type ManifestOp } from '../manifest/commits.js';
-import { operationFromManifest } from '../operations/registry.js';
 import { AttachBlock, detectFormat, type AttachBlockFields } from '../operations/attachBlock.js';
 import { CreateView } from '../operations/createView.js';
 import { DefinePack } from '../operations/definePack.js';
@@ -33,6 +31,7 @@ import { storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
 import type { Bundle } from './bundle.js';
 import { BuilderChain } from './chain.js';
+import { fromStaged, initializeBundle, toStaged, writeCommit, type RecordedChange, type StagedChange } from './commit.js';
 import { inspectSource } from './inspect.js';
 import { committedOperations, newBundle, type LoadedBundle } from './load.js';
 import type { Change, ProgressListener, Status } from './types.js';
@@ -44,31 +43,18 @@ export interface AttachOptions extends CsvOptions {
 }
 
 /** An uncommitted change in manifest form (the CLI keeps these between invocations). */
-export interface StagedChange {
-  id: string;
-  description: string;
-  operations: ManifestOp[];
-  view?: { viewId: string; changes: StagedChange[] };
-}
-
-interface RecordedChange {
-  id: string;
-  description: string;
-  operations: Operation[];
-  /** A view created by this change: written as `view_<id>/` when the change is committed. */
-  view?: { viewId: string; changes: RecordedChange[] };
-}
-
 /** A bundle being built: operations are recorded (never executed) until `commit()` writes them. */
 export class BundleBuilder extends BundleBase {
   private changes: RecordedChange[] = [];
   private validating: Operation[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(loaded: LoadedBundle, changes: RecordedChange[] = []) {
+  /** `viewOpener` opens committed views (as Bundles: bundle.ts passes it in, so there is no import cycle). */
+  constructor(loaded: LoadedBundle, private readonly viewOpener: (loaded: LoadedBundle) => Bundle, changes: RecordedChange[] = []) {
     super(loaded);
     this.changes = changes;
   }
+
 
   protected effectiveOperations(): Operation[] {
     return [...committedOperations(this.loaded), ...this.changes.flatMap((c) => c.operations)];
@@ -391,14 +377,14 @@ export class BundleBuilder extends BundleBase {
     return this.changes.slice(prefix.length);
   }
 
-  override async view(nameOrId: string): Promise<Bundle> {
-    return (await super.view(nameOrId)) as Bundle;
+  async view(nameOrId: string): Promise<Bundle> {
+    return this.viewOpener(await this.loadView(nameOrId));
   }
 
   /** A new, independent builder whose rows are the result of `sql` over the table `bundle`. */
   select(sql: string, params?: ParamValue[]): BuilderChain {
     return new BuilderChain(
-      this.settled().then(() => new BundleBuilder(this.loaded, [...this.changes]).recordSelect(sql, params)),
+      this.settled().then(() => new BundleBuilder(this.loaded, this.viewOpener, [...this.changes]).recordSelect(sql, params)),
     );
   }
 
@@ -413,7 +399,7 @@ export class BundleBuilder extends BundleBase {
 
   /** A builder on top of this bundle's committed state: same bundle without `dataDir`, else a new one. */
   extend(dataDir?: string): BuilderChain {
-    return new BuilderChain(this.settled().then(() => extendBundle(this.loaded, dataDir)));
+    return new BuilderChain(this.settled().then(() => extendBundle(this.loaded, this.viewOpener, dataDir)));
   }
 
   status(): Status {
@@ -437,66 +423,28 @@ export class BundleBuilder extends BundleBase {
   /** @internal The uncommitted changes in manifest form. */
   async stagedChanges(): Promise<StagedChange[]> {
     await this.settled();
-    const stage = (c: RecordedChange): StagedChange => ({
-      id: c.id,
-      description: c.description,
-      operations: c.operations.map((op) => op.toManifest()),
-      ...(c.view ? { view: { viewId: c.view.viewId, changes: c.view.changes.map(stage) } } : {}),
-    });
-    return this.changes.map(stage);
+    return this.changes.map(toStaged);
   }
 
   /** @internal Restores changes saved by `stagedChanges()` (they were validated when recorded). */
   restoreChanges(staged: readonly StagedChange[], source: string): void {
-    const context = { baseDir: this.loaded.store.dir };
-    const restore = (c: StagedChange): RecordedChange => ({
-      id: c.id,
-      description: c.description,
-      operations: c.operations.map((op) => operationFromManifest(op, context, source)),
-      ...(c.view ? { view: { viewId: c.view.viewId, changes: c.view.changes.map(restore) } } : {}),
-    });
-    this.changes = staged.map(restore);
+    this.changes = staged.map((c) => fromStaged(c, { baseDir: this.loaded.store.dir }, source));
   }
 
   /** @internal Writes the init manifest now, so an empty bundle can be opened before its first commit. */
   async initialize(): Promise<void> {
     await this.settled();
-    await ensureInit(this.loaded.store, this.loaded.parent ? { from: this.loaded.parent.url } : { id: this.loaded.id });
+    await initializeBundle(this.loaded);
   }
 
   /** Writes the uncommitted changes as the next commit, atomically. */
   async commit(message: string): Promise<void> {
     if (typeof message !== 'string') throw invalidArgument('Commit message must be a string');
     await this.enqueue(async () => {
-      const number = (this.loaded.own.at(-1)?.number ?? 0) + 1;
-      const doc = commitDoc(message, this.changes);
-      const store = this.loaded.store;
-      await ensureInit(store, this.loaded.parent ? { from: this.loaded.parent.url } : { id: this.loaded.id });
-      for (const view of this.changes.flatMap((c) => (c.view ? [c.view] : []))) {
-        // a view is a bundle of its own inside this one; written first, referenced by this commit
-        const viewStore = store.child(`view_${view.viewId}`);
-        await ensureInit(viewStore, { from: store.url });
-        await publishCommit(viewStore, 1, serialize(commitDoc(message, view.changes)));
-      }
-      const file = await publishCommit(store, number, serialize(doc));
-      const version = file.slice(5, 17);
-      this.loaded = {
-        ...this.loaded,
-        init: this.loaded.init ?? (this.loaded.parent ? { from: this.loaded.parent.url } : { id: this.loaded.id }),
-        own: [...this.loaded.own, { number, version, file, url: store.url, doc, changes: this.changes.map((c) => c.operations) }],
-      };
+      this.loaded = await writeCommit(this.loaded, message, this.changes);
       this.changes = [];
     });
   }
-}
-
-function commitDoc(message: string, changes: readonly RecordedChange[]): CommitFile {
-  return {
-    author: author(),
-    message,
-    timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    changes: changes.map((c) => ({ id: c.id, description: c.description, operations: c.operations.map((op) => op.toManifest()) })),
-  };
 }
 
 function requireParamCount(sql: string, params: readonly ParamValue[]): void {
@@ -521,19 +469,10 @@ function shortId(): string {
   return randomUUID().replaceAll('-', '').slice(0, 8);
 }
 
-function author(): string {
-  if (process.env.BUNDLEBASE_AUTHOR) return process.env.BUNDLEBASE_AUTHOR;
-  try {
-    return os.userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** `extend()` of a loaded bundle: the same bundle when `dataDir` is absent or its own directory. */
-export function extendBundle(loaded: LoadedBundle, dataDir?: string): BundleBuilder {
-  if (dataDir === undefined) return new BundleBuilder(loaded);
+export function extendBundle(loaded: LoadedBundle, views: (loaded: LoadedBundle) => Bundle, dataDir?: string): BundleBuilder {
+  if (dataDir === undefined) return new BundleBuilder(loaded, views);
   const store = storeFor(requireNonEmpty(dataDir, 'Extend directory'));
-  if (store.url === loaded.url) return new BundleBuilder(loaded);
-  return new BundleBuilder(newBundle(store, loaded.id, loaded));
+  if (store.url === loaded.url) return new BundleBuilder(loaded, views);
+  return new BundleBuilder(newBundle(store, loaded.id, loaded), views);
 }

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { BundleBuilder } from '../index.js';
+import type { BundleBuilder } from '../bundle/builder.js';
 import { printBatches, printRows, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
 

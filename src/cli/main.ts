@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { BundlebaseError, type BundleBuilder, type ParamValue } from '../index.js';
+import type { BundleBuilder } from '../bundle/builder.js';
+import type { ParamValue } from '../engine/params.js';
+import { BundlebaseError } from '../errors.js';
 import { countRows, showHistory, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';

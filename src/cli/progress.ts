@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { Progress } from '../index.js';
+import type { Progress } from '../bundle/types.js';
 
 /**
  * A progress bar on stderr while long work runs, only when stderr is a terminal: piped or

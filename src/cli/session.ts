@@ -1,8 +1,11 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
-import { create, open, BundlebaseError, type BundleBuilder, type Trust } from '../index.js';
-import type { StagedChange } from '../bundle/builder.js';
+import type { BundleBuilder } from '../bundle/builder.js';
+import type { Trust } from '../bundle/load.js';
+import { create, open } from '../bundle/open.js';
+import { BundlebaseError } from '../errors.js';
+import type { StagedChange } from '../bundle/commit.js';
 import { localPath } from '../storage/location.js';
 
 /**

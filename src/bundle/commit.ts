@@ -1,0 +1,90 @@
+import os from 'node:os';
+import { ensureInit, publishCommit, serialize, type CommitFile, type InitFile, type ManifestOp } from '../manifest/commits.js';
+import type { Operation, ReplayContext } from '../operations/operation.js';
+import { operationFromManifest } from '../operations/registry.js';
+import type { LoadedBundle } from './load.js';
+
+/** One change as recorded by a builder: its operations, and a view it creates. */
+export interface RecordedChange {
+  id: string;
+  description: string;
+  operations: Operation[];
+  /** A view created by this change: written as `view_<id>/` when the change is committed. */
+  view?: { viewId: string; changes: RecordedChange[] };
+}
+
+/** A recorded change in manifest form, as the command line stages it between commands. */
+export interface StagedChange {
+  id: string;
+  description: string;
+  operations: ManifestOp[];
+  view?: { viewId: string; changes: StagedChange[] };
+}
+
+export function toStaged(change: RecordedChange): StagedChange {
+  return {
+    id: change.id,
+    description: change.description,
+    operations: change.operations.map((op) => op.toManifest()),
+    ...(change.view ? { view: { viewId: change.view.viewId, changes: change.view.changes.map(toStaged) } } : {}),
+  };
+}
+
+export function fromStaged(change: StagedChange, context: ReplayContext, source: string): RecordedChange {
+  return {
+    id: change.id,
+    description: change.description,
+    operations: change.operations.map((op) => operationFromManifest(op, context, source)),
+    ...(change.view ? { view: { viewId: change.view.viewId, changes: change.view.changes.map((c) => fromStaged(c, context, source)) } } : {}),
+  };
+}
+
+function initOf(loaded: LoadedBundle): InitFile {
+  return loaded.parent ? { from: loaded.parent.url } : { id: loaded.id };
+}
+
+/** Writes the init manifest, so an empty bundle can be opened before its first commit. */
+export async function initializeBundle(loaded: LoadedBundle): Promise<void> {
+  await ensureInit(loaded.store, initOf(loaded));
+}
+
+/**
+ * Writes `changes` as the bundle's next commit, atomically (views first: each is a bundle of its
+ * own inside this one, referenced by the commit), and returns the bundle's state after it.
+ */
+export async function writeCommit(loaded: LoadedBundle, message: string, changes: readonly RecordedChange[]): Promise<LoadedBundle> {
+  const number = (loaded.own.at(-1)?.number ?? 0) + 1;
+  const doc = commitDoc(message, changes);
+  const store = loaded.store;
+  await initializeBundle(loaded);
+  for (const view of changes.flatMap((c) => (c.view ? [c.view] : []))) {
+    const viewStore = store.child(`view_${view.viewId}`);
+    await ensureInit(viewStore, { from: store.url });
+    await publishCommit(viewStore, 1, serialize(commitDoc(message, view.changes)));
+  }
+  const file = await publishCommit(store, number, serialize(doc));
+  const version = file.slice(5, 17);
+  return {
+    ...loaded,
+    init: loaded.init ?? initOf(loaded),
+    own: [...loaded.own, { number, version, file, url: store.url, doc, changes: changes.map((c) => c.operations) }],
+  };
+}
+
+function commitDoc(message: string, changes: readonly RecordedChange[]): CommitFile {
+  return {
+    author: author(),
+    message,
+    timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    changes: changes.map((c) => ({ id: c.id, description: c.description, operations: c.operations.map((op) => op.toManifest()) })),
+  };
+}
+
+function author(): string {
+  if (process.env.BUNDLEBASE_AUTHOR) return process.env.BUNDLEBASE_AUTHOR;
+  try {
+    return os.userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

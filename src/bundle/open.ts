@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import { invalidArgument } from '../errors.js';
+import { readInit } from '../manifest/commits.js';
+import { requireNonEmpty } from '../storage/location.js';
+import { storeFor } from '../storage/store.js';
+import { Bundle, openBundle } from './bundle.js';
+import { BundleBuilder } from './builder.js';
+import { BuilderChain } from './chain.js';
+import { loadBundle, newBundle, type OpenOptions } from './load.js';
+
+/**
+ * Starts a new bundle at `path` (a directory, `file://` URL or `memory:///name`); without a path,
+ * an in-memory bundle. The directory is created at the first commit.
+ */
+export function create(path?: string): BuilderChain {
+  return new BuilderChain(
+    (async () => {
+      const url = path === undefined ? `memory:///${randomUUID()}` : requireNonEmpty(path, 'Bundle path');
+      const store = storeFor(url);
+      if (await readInit(store)) {
+        throw invalidArgument(`A bundle already exists at ${store.url}; open() it, then extend() to change it`);
+      }
+      return new BundleBuilder(newBundle(store, randomUUID()), openBundle);
+    })(),
+  );
+}
+
+/** Opens a committed bundle for reading (optionally as of a past version). */
+export async function open(url: string, options: OpenOptions = {}): Promise<Bundle> {
+  return new Bundle(await loadBundle(requireNonEmpty(url, 'Bundle URL'), options));
+}
