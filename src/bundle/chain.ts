@@ -26,108 +26,6 @@ export class BuilderChain implements PromiseLike<BundleBuilder> {
     return this.done.finally(onFinally);
   }
 
-  private next(call: (b: BundleBuilder) => PromiseLike<BundleBuilder>): BuilderChain {
-    return new BuilderChain(this.done.then(call));
-  }
-
-  attach(url: string, options?: AttachOptions): BuilderChain {
-    return this.next((b) => b.attach(url, options));
-  }
-
-  join(name: string, url: string, on: string, how?: string): BuilderChain {
-    return this.next((b) => b.join(name, url, on, how));
-  }
-
-  filter(where: string, params?: ParamValue[]): BuilderChain {
-    return this.next((b) => b.filter(where, params));
-  }
-
-  select(sql: string, params?: ParamValue[]): BuilderChain {
-    return this.next((b) => b.select(sql, params));
-  }
-
-  removeColumn(name: string): BuilderChain {
-    return this.next((b) => b.removeColumn(name));
-  }
-
-  removeColumns(names: string[]): BuilderChain {
-    return this.next((b) => b.removeColumns(names));
-  }
-
-  renameColumn(from: string, to: string): BuilderChain {
-    return this.next((b) => b.renameColumn(from, to));
-  }
-
-  setName(name: string): BuilderChain {
-    return this.next((b) => b.setName(name));
-  }
-
-  setDescription(description: string): BuilderChain {
-    return this.next((b) => b.setDescription(description));
-  }
-
-  setConfig(key: string, value: string, urlPrefix?: string): BuilderChain {
-    return this.next((b) => b.setConfig(key, value, urlPrefix));
-  }
-
-  createView(name: string, builder: BundleBuilder): BuilderChain {
-    return this.next((b) => b.createView(name, builder));
-  }
-
-  renameView(from: string, to: string): BuilderChain {
-    return this.next((b) => b.renameView(from, to));
-  }
-
-  dropView(name: string): BuilderChain {
-    return this.next((b) => b.dropView(name));
-  }
-
-  defineFunction(definition: FunctionDefinition): BuilderChain {
-    return this.next((b) => b.defineFunction(definition));
-  }
-
-  createIndex(column: string, options?: { onProgress?: ProgressListener }): BuilderChain {
-    return this.next((b) => b.createIndex(column, options));
-  }
-
-  dropIndex(column: string): BuilderChain {
-    return this.next((b) => b.dropIndex(column));
-  }
-
-  rebuildIndex(column: string): BuilderChain {
-    return this.next((b) => b.rebuildIndex(column));
-  }
-
-  reindex(): BuilderChain {
-    return this.next((b) => b.reindex());
-  }
-
-  undo(): BuilderChain {
-    return this.next((b) => b.undo());
-  }
-
-  reset(): BuilderChain {
-    return this.next((b) => b.reset());
-  }
-
-  extend(dataDir?: string): BuilderChain {
-    return this.next((b) => b.extend(dataDir));
-  }
-
-  // reads, once every call before them has been recorded: `await b.filter(x).toObjects()`
-
-  schema(): Promise<arrow.Schema> {
-    return this.done.then((b) => b.schema());
-  }
-
-  numRows(options?: CountOptions): Promise<number> {
-    return this.done.then((b) => b.numRows(options));
-  }
-
-  explain(): Promise<string> {
-    return this.done.then((b) => b.explain());
-  }
-
   /** Like the builder's `stream()`: returned at once, reading starts when iterated. */
   stream(options?: StreamOptions): AsyncIterable<arrow.RecordBatch> {
     const done = this.done;
@@ -138,24 +36,60 @@ export class BuilderChain implements PromiseLike<BundleBuilder> {
     };
   }
 
-  toArrow(): Promise<arrow.Table> {
-    return this.done.then((b) => b.toArrow());
-  }
+}
 
-  toObjects(): Promise<Record<string, unknown>[]> {
-    return this.done.then((b) => b.toObjects());
-  }
 
-  toColumns(): Promise<Record<string, unknown[]>> {
-    return this.done.then((b) => b.toColumns());
-  }
+/** The reads a chain offers: they run once every call before them has been recorded. */
+const READS = ['schema', 'numRows', 'explain', 'toArrow', 'toObjects', 'toColumns', 'export', 'diff', 'commit'] as const satisfies readonly (keyof BundleBuilder)[];
+type Reading = (typeof READS)[number];
 
-  export(file: string, options?: ExportOptions): Promise<{ rows: number }> {
-    return this.done.then((b) => b.export(file, options));
-  }
+type Method<K extends keyof BundleBuilder> = BundleBuilder[K] extends (...args: infer A) => infer R ? (...args: A) => R : never;
 
-  /** Commits once every call before it has been recorded. */
-  async commit(message: string): Promise<void> {
-    await (await this.done).commit(message);
-  }
+/** Every recording method, forwarded in order; every read, after the calls before it. */
+export interface BuilderChain extends ChainedRecording, ChainedReads {}
+type ChainedRecording = { [K in Recording]: Method<K> };
+type ChainedReads = { [K in Reading]: Method<K> };
+
+/** The builder's methods that record a change, each once (checked against the builder below). */
+const RECORDING = {
+  attach: true,
+  join: true,
+  defineFunction: true,
+  createIndex: true,
+  dropIndex: true,
+  rebuildIndex: true,
+  reindex: true,
+  filter: true,
+  removeColumn: true,
+  removeColumns: true,
+  renameColumn: true,
+  setName: true,
+  setDescription: true,
+  setConfig: true,
+  createView: true,
+  renameView: true,
+  dropView: true,
+  select: true,
+  extend: true,
+  undo: true,
+  reset: true,
+} as const satisfies { readonly [K in keyof BundleBuilder]?: true };
+type Recording = keyof typeof RECORDING;
+
+/** Builder methods returning a chain that the chain does not forward: must be none. */
+type Unforwarded = Exclude<{ [K in keyof BundleBuilder]: BundleBuilder[K] extends (...args: never[]) => BuilderChain ? K : never }[keyof BundleBuilder], Recording>;
+const everyRecordingMethodForwarded: [Unforwarded] extends [never] ? true : Unforwarded = true;
+void everyRecordingMethodForwarded;
+
+type AnyMethod = (this: BundleBuilder, ...args: unknown[]) => unknown;
+const prototype = BuilderChain.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+for (const name of Object.keys(RECORDING)) {
+  prototype[name] = function (this: BuilderChain, ...args: unknown[]) {
+    return new BuilderChain(this.then((b) => (b[name as Recording] as unknown as AnyMethod).apply(b, args) as PromiseLike<BundleBuilder>));
+  };
+}
+for (const name of READS) {
+  prototype[name] = function (this: BuilderChain, ...args: unknown[]) {
+    return this.then((b) => (b[name] as unknown as AnyMethod).apply(b, args));
+  };
 }
