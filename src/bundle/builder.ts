@@ -202,7 +202,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   /**
-   * Indexes `column`: builds an index file now (DESIGN §3a) mapping values to the byte ranges of
+   * Indexes `column`: builds an index file now (one of the two eager steps, docs/architecture.md) mapping values to the byte ranges of
    * records in every CSV / JSON block, so equality and IN filters read only candidate records.
    */
   createIndex(column: string, options: { onProgress?: ProgressListener } = {}): BuilderChain {

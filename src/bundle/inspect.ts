@@ -16,7 +16,7 @@ export interface SourceFacts {
 }
 
 /**
- * What attach records about a source (DESIGN §3a, one of the two eager steps): its schema, its
+ * What attach records about a source (one of the two eager steps, docs/architecture.md): its schema, its
  * size and modification stamp, and its row count (Parquet from metadata, CSV/JSON by one count).
  */
 export async function inspectSource(

@@ -36,7 +36,7 @@ function truncate(text: string, width: number): string {
   return flat.length <= width ? flat.padEnd(width) : `${flat.slice(0, Math.max(0, width - 1))}…`;
 }
 
-/** Rows of a batch as arrays of JS values (DESIGN §3 value mapping). */
+/** Rows of a batch as arrays of JS values (the value mapping of README "Values in toObjects()"). */
 function rowsOf(batch: arrow.RecordBatch): unknown[][] {
   const readers = batch.schema.fields.map((f, i) => ({ read: valueReader(f.type), vector: batch.getChildAt(i)! }));
   const rows: unknown[][] = [];

@@ -12,7 +12,7 @@ export interface InitFile {
   from?: string;
 }
 
-/** An operation as a manifest stores it: `type` plus camelCase fields (DESIGN §4). */
+/** An operation as a manifest stores it: `type` plus camelCase fields (docs/architecture.md, "Files on disk"). */
 export type ManifestOp = { type: string } & Record<string, unknown>;
 
 export interface ManifestChange {
@@ -21,7 +21,7 @@ export interface ManifestChange {
   operations: ManifestOp[];
 }
 
-/** One numbered commit file, as DESIGN §4 lays it out. */
+/** One numbered commit file, as docs/architecture.md ("Files on disk") lays it out. */
 export interface CommitFile {
   author: string;
   message: string;
