@@ -13,7 +13,7 @@ import { allCommits, asOf, committedOperations, loadBundle, versionOf, type Comm
 import { readAccess } from './access.js';
 import { registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
-import type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
+import type { Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
 /** The read side shared by {@link Bundle} and {@link BundleBuilder}. */
 export abstract class BundleBase implements AsyncDisposable {
@@ -385,4 +385,3 @@ function formatFromExtension(file: string): ExportFormat {
   return 'parquet';
 }
 
-export type { Change };

@@ -45,7 +45,7 @@ export function defineSourceFunction(definition: FunctionDefinition): void {
   definitions.set(definition.name, definition);
 }
 
-export function sourceFunction(name: string): FunctionDefinition {
+function sourceFunction(name: string): FunctionDefinition {
   const definition = definitions.get(name);
   if (!definition) {
     throw notFound(`Function '${name}' is not defined in this process; call defineFunction({ name: '${name}', … }) first`);

@@ -9,7 +9,7 @@ import { canonical, hashText, type RecordEntries, type ValueKind } from './scan.
  */
 const MAGIC = 'BBIDX001';
 
-export interface BlockSection {
+interface BlockSection {
   id: string;
   version: string;
   /** How the block's values were canonicalised before hashing. */

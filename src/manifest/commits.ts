@@ -3,7 +3,7 @@ import YAML from 'yaml';
 import { conflict, errorMessage, ioError, notFound } from '../errors.js';
 import type { ManifestStore } from '../storage/store.js';
 
-export const INIT_FILE = '00000000000000000.yaml';
+const INIT_FILE = '00000000000000000.yaml';
 const COMMIT_FILE = /^(\d{5})([0-9a-f]{12})\.yaml$/;
 
 /** The init commit: a new bundle's id, or the url of the bundle it extends. */
@@ -15,7 +15,7 @@ export interface InitFile {
 /** An operation as a manifest stores it: `type` plus camelCase fields (docs/architecture.md, "Files on disk"). */
 export type ManifestOp = { type: string } & Record<string, unknown>;
 
-export interface ManifestChange {
+interface ManifestChange {
   id: string;
   description: string;
   operations: ManifestOp[];
@@ -40,7 +40,7 @@ export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export function commitFileName(number: number, bytes: Uint8Array): string {
+function commitFileName(number: number, bytes: Uint8Array): string {
   return `${String(number).padStart(5, '0')}${sha256Hex(bytes).slice(0, 12)}.yaml`;
 }
 

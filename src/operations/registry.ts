@@ -46,10 +46,7 @@ const DECODERS = {
 type Decoders = typeof DECODERS;
 
 /** A manifest operation type this version reads and writes. */
-export type OperationType = keyof Decoders;
-
-/** Any registered operation. */
-export type RegisteredOperation = ReturnType<Decoders[OperationType]>;
+type OperationType = keyof Decoders;
 
 /** Keys whose decoder builds an operation of another `type` (must be none). */
 type Misregistered = { [K in OperationType]: ReturnType<Decoders[K]>['type'] extends K ? never : K }[OperationType];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fsErrorCode, invalidArgument, ioError } from '../errors.js';
 import { localPath, schemeOf } from './location.js';
 
-export const META_DIR = '_bundlebase';
+const META_DIR = '_bundlebase';
 const TMP_PREFIX = '.tmp-';
 
 /**

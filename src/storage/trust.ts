@@ -8,7 +8,7 @@ import path from 'node:path';
  * outside the bundle's own directories, so one's own `ref` sources keep working after reopening.
  * Appending a line is atomic, so concurrent processes never lose each other's entries.
  */
-export function trustStorePath(): string {
+function trustStorePath(): string {
   const explicit = process.env.BUNDLEBASE_TRUST_FILE;
   if (explicit) return path.resolve(explicit);
   const config = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
