@@ -6,8 +6,8 @@ import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineDatabase, type EngineConnection, type Description, type Statement } from '../engine/engine.js';
 import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import type { Operation } from '../operations/operation.js';
-import { compile, recordedRowCount, reshapesColumns, wrap } from '../plan/compile.js';
-import { quoteLiteral } from '../plan/sql.js';
+import { compile, recordedRowCount, reshapesColumns } from '../plan/compile.js';
+import { copyStatement, countStatement, EMPTY_RELATION, explainStatement, isCopyFormat } from '../plan/statements.js';
 import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { readAccess } from './access.js';
@@ -171,7 +171,7 @@ export abstract class BundleBase implements AsyncDisposable {
       const recorded = recordedRowCount(this.plan());
       if (recorded !== undefined) return recorded;
       const connection = await this.connection();
-      const count = () => connection.queryRows(wrap(stmt, 'SELECT count(*) AS n FROM '), `Counting rows of ${this.url}`);
+      const count = () => connection.queryRows(countStatement(stmt), `Counting rows of ${this.url}`);
       const rows = await connection.withProgress(count, options.onProgress);
       return Number(rows[0]!.n);
     });
@@ -179,11 +179,11 @@ export abstract class BundleBase implements AsyncDisposable {
 
   /** DuckDB's physical plan for the pipeline (index lookups applied), exactly as EXPLAIN prints it. */
   async explain(): Promise<string> {
-    return this.withRead(() => this.explainSql({ sql: 'SELECT NULL LIMIT 0', params: [] }), (stmt) => this.explainSql(stmt));
+    return this.withRead(() => this.explainSql(EMPTY_RELATION), (stmt) => this.explainSql(stmt));
   }
 
   private async explainSql(stmt: Statement): Promise<string> {
-    const rows = await (await this.connection()).queryRows({ sql: `EXPLAIN ${stmt.sql}`, params: stmt.params }, `Explaining ${this.url}`);
+    const rows = await (await this.connection()).queryRows(explainStatement(stmt), `Explaining ${this.url}`);
     return rows.map((r) => String(r.explain_value)).join('\n');
   }
 
@@ -242,16 +242,11 @@ export abstract class BundleBase implements AsyncDisposable {
   async export(file: string, options: ExportOptions = {}): Promise<{ rows: number }> {
     if (typeof file !== 'string' || file.trim() === '') throw invalidArgument('Export path must be a non-empty string');
     const format = options.format ?? formatFromExtension(file);
-    const copyOptions: Record<ExportFormat, string> = {
-      parquet: 'FORMAT parquet',
-      csv: 'FORMAT csv, HEADER true',
-      json: 'FORMAT json',
-    };
-    if (!Object.hasOwn(copyOptions, format)) throw invalidArgument(`Unknown export format '${format}'; use parquet, csv or json`);
+    if (!isCopyFormat(format)) throw invalidArgument(`Unknown export format '${format}'; use parquet, csv or json`);
     const target = path.resolve(file);
     const none = Symbol('no sources');
     const rows = await this.withRead<number | typeof none>(() => none, async (stmt) => {
-      const copy = wrap(stmt, 'COPY ', ` TO ${quoteLiteral(target)} (${copyOptions[format]})`);
+      const copy = copyStatement(stmt, target, format);
       // the target (and DuckDB's temporary file beside it) is writable for this export only
       const connection = await (await this.database(exportFiles(target))).connect();
       try {

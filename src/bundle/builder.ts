@@ -23,6 +23,7 @@ import { RenameColumn } from '../operations/renameColumn.js';
 import { RenameView } from '../operations/renameView.js';
 import { Select } from '../operations/select.js';
 import { compile } from '../plan/compile.js';
+import { normalizeSelect } from '../plan/statements.js';
 import { maxParamIndex } from '../plan/sql.js';
 import { PlanState, type CsvOptions } from '../plan/state.js';
 import { requireNonEmpty, resolveSource, schemeOf } from '../storage/location.js';
@@ -393,7 +394,7 @@ export class BundleBuilder extends BundleBase {
       requireNonEmpty(sql, 'Select SQL');
       const values = validateParams(params, sql);
       requireParamCount(sql, values);
-      return [new Select(Select.normalize(sql), values)];
+      return [new Select(normalizeSelect(sql), values)];
     });
   }
 

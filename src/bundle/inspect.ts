@@ -3,8 +3,7 @@ import type { EngineConnection, EngineDatabase } from '../engine/engine.js';
 import { ensureTableFunction, functionTableName } from '../engine/functions.js';
 import { functionName } from '../operations/attachBlock.js';
 import type { SchemaField } from '../operations/attachBlock.js';
-import { sourceSql } from '../plan/sources.js';
-import { quoteLiteral } from '../plan/sql.js';
+import { readSource, sourceRowCount } from '../plan/statements.js';
 import type { CsvOptions, SourceFormat } from '../plan/state.js';
 import { resolveSource, schemeOf, stampFile } from '../storage/location.js';
 
@@ -39,13 +38,10 @@ export async function inspectSource(
 async function inspectFile(connection: EngineConnection, location: string, source: string, format: SourceFormat, csv: CsvOptions | undefined): Promise<SourceFacts> {
   const isLocal = schemeOf(location) === undefined;
   const stamp = isLocal ? await stampFile(location) : undefined;
-  const read = sourceSql({ id: '', packId: '', location, format, csv });
+  const block = { id: '', packId: '', location, format, csv };
   const context = `Attach ${source}`;
-  const { columns } = await connection.describe(`SELECT * FROM ${read}`, context);
-  const countSql = format === 'parquet'
-    ? `SELECT coalesce(sum(num_rows), 0) AS n FROM parquet_file_metadata(${quoteLiteral(location)})`
-    : `SELECT count(*) AS n FROM ${read}`;
-  const rows = await connection.queryRows({ sql: countSql, params: [] }, context);
+  const { columns } = await connection.describe(readSource(block), context);
+  const rows = await connection.queryRows(sourceRowCount(block), context);
   const fields = arrowSchema(columns).fields.map((f) => ({ name: f.name, data_type: typeName(f.type), nullable: true }));
   return { version: stamp?.version, bytes: stamp?.bytes, numRows: Number(rows[0]!.n), fields };
 }
@@ -54,7 +50,7 @@ async function inspectFile(connection: EngineConnection, location: string, sourc
 async function inspectFunction(database: EngineDatabase, connection: EngineConnection, source: string): Promise<SourceFacts> {
   const name = functionName(source);
   await ensureTableFunction(name, database);
-  const { columns } = await connection.describe(`SELECT * FROM ${functionTableName(name)}()`, `Attach ${source}`);
+  const { columns } = await connection.describe(readSource({ id: '', packId: '', location: functionTableName(name), format: 'function' }), `Attach ${source}`);
   const fields = arrowSchema(columns).fields.map((f) => ({ name: f.name, data_type: typeName(f.type), nullable: true }));
   return { fields };
 }

@@ -12,12 +12,6 @@ export class Select implements Operation {
     return new Select(field(op, 'sql'), paramsField(op));
   }
 
-  /** `SELECT ` is implied when the SQL starts with neither SELECT nor WITH. */
-  static normalize(sql: string): string {
-    const trimmed = sql.trim().replace(/;\s*$/, '');
-    return /^(select|with)\b/i.test(trimmed) ? trimmed : `SELECT ${trimmed}`;
-  }
-
   describe(): string {
     return `Select ${this.sql}`;
   }
