@@ -17,14 +17,13 @@ import { DefineFunction } from '../operations/defineFunction.js';
 import { Filter } from '../operations/filter.js';
 import { Join, parseJoinType } from '../operations/join.js';
 import { SetConfig, SetDescription, SetName } from '../operations/metadata.js';
-import type { Operation } from '../operations/operation.js';
+import { requireColumns, type Operation } from '../operations/operation.js';
 import { RemoveColumns } from '../operations/removeColumns.js';
 import { RenameColumn } from '../operations/renameColumn.js';
 import { RenameView } from '../operations/renameView.js';
 import { Select } from '../operations/select.js';
 import { compile } from '../plan/compile.js';
 import { normalizeSelect } from '../plan/statements.js';
-import { maxParamIndex } from '../plan/sql.js';
 import { PlanState, type CsvOptions } from '../plan/state.js';
 import { requireNonEmpty, resolveSource, schemeOf } from '../storage/location.js';
 import { recordTrustedSource } from '../storage/trust.js';
@@ -82,6 +81,8 @@ export class BundleBuilder extends BundleBase {
   private record(description: string, build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}): BuilderChain {
     return this.enqueue(async () => {
       const operations = await build();
+      const context = { columns: () => this.columnNames() };
+      for (const op of operations) await op.check?.(context);
       this.validating = operations;
       try {
         await this.validate([...this.effectiveOperations(), ...operations], description);
@@ -112,14 +113,6 @@ export class BundleBuilder extends BundleBase {
 
   private async columnNames(): Promise<string[]> {
     return (await this.schemaOf(await this.currentStatement())).fields.map((f) => f.name);
-  }
-
-  private async requireColumns(names: readonly string[], action: string): Promise<void> {
-    const columns = await this.columnNames();
-    const missing = names.filter((n) => !columns.includes(n));
-    if (missing.length > 0) {
-      throw invalidArgument(`Cannot ${action}: column '${missing.join("', '")}' not found; columns: ${columns.join(', ') || '(none)'}`);
-    }
   }
 
   attach(url: string, options: AttachOptions = {}): BuilderChain {
@@ -209,7 +202,7 @@ export class BundleBuilder extends BundleBase {
   createIndex(column: string, options: { onProgress?: ProgressListener } = {}): BuilderChain {
     return this.record(`Create index on ${column}`, async () => {
       requireNonEmpty(column, 'Column name');
-      await this.requireColumns([column], `index column '${column}'`);
+      await requireColumns({ columns: () => this.columnNames() }, [column], `index column '${column}'`);
       if (this.indexOn(column)) throw invalidArgument(`Index on '${column}' already exists`);
       const id = shortId();
       const built = await this.buildIndexFor(id, column, this.attachedBlocks(), options.onProgress);
@@ -274,9 +267,7 @@ export class BundleBuilder extends BundleBase {
   filter(where: string, params?: ParamValue[]): BuilderChain {
     return this.record(`Filter ${where}`, () => {
       requireNonEmpty(where, 'Filter condition');
-      const values = validateParams(params, where);
-      requireParamCount(where, values);
-      return [new Filter(where, values)];
+      return [new Filter(where, validateParams(params, where))];
     });
   }
 
@@ -287,26 +278,16 @@ export class BundleBuilder extends BundleBase {
   removeColumns(names: string[]): BuilderChain {
     const list = Array.isArray(names) ? names : [];
     const description = list.length === 1 ? `Remove column ${list[0]}` : `Remove columns ${list.join(', ')}`;
-    return this.record(description, async () => {
-      if (list.length === 0) throw invalidArgument('removeColumns needs at least one column name');
+    return this.record(description, () => {
       list.forEach((n) => requireNonEmpty(n, 'Column name'));
-      await this.requireColumns(list, `remove ${description.toLowerCase().replace('remove ', '')}`);
       return [new RemoveColumns(list)];
     });
   }
 
   renameColumn(from: string, to: string): BuilderChain {
-    return this.record(`Rename column ${from} to ${to}`, async () => {
+    return this.record(`Rename column ${from} to ${to}`, () => {
       requireNonEmpty(from, 'Column name');
       requireNonEmpty(to, 'New column name');
-      await this.requireColumns([from], `rename column '${from}'`);
-      // DuckDB matches names case-insensitively: renaming to `AMOUNT` beside `amount` would
-      // silently rename the other column to `amount_1`
-      const clash = (await this.columnNames()).find((c) => c !== from && c.toLowerCase() === to.toLowerCase());
-      if (clash !== undefined) {
-        const same = clash === to ? '' : ` (column names differing only in case are the same name to the engine)`;
-        throw invalidArgument(`Cannot rename column '${from}' to '${to}': a column '${clash}' already exists${same}`);
-      }
       return [new RenameColumn(from, to)];
     });
   }
@@ -392,9 +373,7 @@ export class BundleBuilder extends BundleBase {
   private recordSelect(sql: string, params?: ParamValue[]): BuilderChain {
     return this.record(`Select ${sql}`, () => {
       requireNonEmpty(sql, 'Select SQL');
-      const values = validateParams(params, sql);
-      requireParamCount(sql, values);
-      return [new Select(normalizeSelect(sql), values)];
+      return [new Select(normalizeSelect(sql), validateParams(params, sql))];
     });
   }
 
@@ -445,16 +424,6 @@ export class BundleBuilder extends BundleBase {
       this.loaded = await writeCommit(this.loaded, message, this.changes);
       this.changes = [];
     });
-  }
-}
-
-function requireParamCount(sql: string, params: readonly ParamValue[]): void {
-  const used = maxParamIndex(sql);
-  if (used > params.length) {
-    throw invalidArgument(`'${sql}' uses $${used} but ${params.length} parameter(s) were given`);
-  }
-  if (used < params.length) {
-    throw invalidArgument(`'${sql}' uses ${used} parameter(s) but ${params.length} were given`);
   }
 }
 

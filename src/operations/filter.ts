@@ -1,6 +1,6 @@
 import type { ParamValue } from '../engine/params.js';
 import type { PlanState } from '../plan/state.js';
-import { field, paramsField, type ManifestOp, type Operation } from './operation.js';
+import { field, paramsField, requireParamCount, type ManifestOp, type Operation } from './operation.js';
 
 /** Keeps the rows matching a SQL predicate; values are bound `$n` parameters. */
 export class Filter implements Operation {
@@ -18,6 +18,10 @@ export class Filter implements Operation {
 
   toManifest(): ManifestOp {
     return { type: this.type, whereClause: this.whereClause, parameters: [...this.parameters] };
+  }
+
+  check(): void {
+    requireParamCount(this.whereClause, this.parameters);
   }
 
   apply(state: PlanState): void {

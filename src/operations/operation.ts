@@ -1,5 +1,6 @@
 import type { PlanState } from '../plan/state.js';
 import { invalidArgument } from '../errors.js';
+import { maxParamIndex } from '../plan/sql.js';
 import type { ParamValue } from '../engine/params.js';
 
 import type { ManifestOp } from '../manifest/commits.js';
@@ -25,6 +26,37 @@ export interface ReplayContext {
 export interface Operation extends OperationInfo {
   toManifest(): ManifestOp;
   apply(state: PlanState): void;
+  /**
+   * Refuses the operation on the pipeline it is being added to (INVALID_ARGUMENT naming what is
+   * wrong). Builders call it before recording; operations replayed from a manifest are not checked.
+   */
+  check?(context: CheckContext): void | Promise<void>;
+}
+
+/** What an operation's check may ask about the pipeline before it. */
+export interface CheckContext {
+  /** Column names of the pipeline so far (DuckDB describes it; no data is read). */
+  columns(): Promise<readonly string[]>;
+}
+
+/** Refuses names that are not among the pipeline's columns, saying which columns there are. */
+export async function requireColumns(context: CheckContext, names: readonly string[], action: string): Promise<void> {
+  const columns = await context.columns();
+  const missing = names.filter((n) => !columns.includes(n));
+  if (missing.length > 0) {
+    throw invalidArgument(`Cannot ${action}: column '${missing.join("', '")}' not found; columns: ${columns.join(', ') || '(none)'}`);
+  }
+}
+
+/** Refuses SQL whose highest `$n` is not the number of values given. */
+export function requireParamCount(sql: string, params: readonly ParamValue[]): void {
+  const used = maxParamIndex(sql);
+  if (used > params.length) {
+    throw invalidArgument(`'${sql}' uses $${used} but ${params.length} parameter(s) were given`);
+  }
+  if (used < params.length) {
+    throw invalidArgument(`'${sql}' uses ${used} parameter(s) but ${params.length} were given`);
+  }
 }
 
 /** Reads a required string field of a manifest op, naming the op when it is missing. */

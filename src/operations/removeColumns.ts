@@ -1,6 +1,6 @@
 import type { PlanState } from '../plan/state.js';
 import { invalidArgument } from '../errors.js';
-import type { ManifestOp, Operation } from './operation.js';
+import { requireColumns, type CheckContext, type ManifestOp, type Operation } from './operation.js';
 
 /** Drops columns, keeping the others in order. */
 export class RemoveColumns implements Operation {
@@ -24,6 +24,12 @@ export class RemoveColumns implements Operation {
 
   toManifest(): ManifestOp {
     return { type: this.type, names: [...this.names] };
+  }
+
+  async check(context: CheckContext): Promise<void> {
+    if (this.names.length === 0) throw invalidArgument('removeColumns needs at least one column name');
+    const what = this.names.length === 1 ? 'column' : 'columns';
+    await requireColumns(context, this.names, `remove ${what} ${this.names.join(', ')}`);
   }
 
   apply(state: PlanState): void {

@@ -1,6 +1,6 @@
 import type { ParamValue } from '../engine/params.js';
 import type { PlanState } from '../plan/state.js';
-import { field, paramsField, type ManifestOp, type Operation } from './operation.js';
+import { field, paramsField, requireParamCount, type ManifestOp, type Operation } from './operation.js';
 
 /** Replaces the rows with the result of SQL over the table `bundle`. */
 export class Select implements Operation {
@@ -18,6 +18,10 @@ export class Select implements Operation {
 
   toManifest(): ManifestOp {
     return { type: this.type, sql: this.sql, parameters: [...this.parameters] };
+  }
+
+  check(): void {
+    requireParamCount(this.sql, this.parameters);
   }
 
   apply(state: PlanState): void {
