@@ -3,9 +3,9 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as arrow from 'apache-arrow';
 import { create } from '../src/index.js';
-import { batchReader } from '../src/arrow/batches.js';
-import { nativeAvailable } from '../src/arrow/native.js';
-import { arrowSchema } from '../src/arrow/types.js';
+import { batchReader } from '../src/engine/arrow/batches.js';
+import { nativeAvailable } from '../src/engine/arrow/native.js';
+import { arrowSchema } from '../src/engine/arrow/types.js';
 import { EngineConnection } from '../src/engine/engine.js';
 import { tempDir, writeFixture } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import * as arrow from 'apache-arrow';
 import path from 'node:path';
-import { batchReader } from '../arrow/batches.js';
-import { arrowSchema } from '../arrow/types.js';
+import { batchReader } from '../engine/arrow/batches.js';
+import { arrowSchema } from '../engine/arrow/types.js';
 import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineDatabase, type EngineConnection, type Description, type Statement } from '../engine/engine.js';
 import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';

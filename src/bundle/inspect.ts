@@ -1,4 +1,5 @@
-import { arrowSchema, typeName } from '../arrow/types.js';
+import { typeName } from '../arrow/types.js';
+import { arrowSchema } from '../engine/arrow/types.js';
 import type { EngineConnection, EngineDatabase } from '../engine/engine.js';
 import { ensureTableFunction, functionTableName } from '../engine/functions.js';
 import { functionName } from '../operations/attachBlock.js';

@@ -6,6 +6,7 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import { namedType } from '../arrow/types.js';
+import { duckdbType } from './arrow/types.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { EngineDatabase } from './engine.js';
 
@@ -27,8 +28,9 @@ export function outputColumns(output: Record<string, string>, fnName: string): {
     throw invalidArgument(`Function '${fnName}' needs an output: { column: 'Int64' | 'Utf8' | … }`);
   }
   return Object.entries(output).map(([name, typeName]) => {
-    const { arrow: arrowType, duckdb } = namedType(typeName, `column '${name}' of function '${fnName}'`);
-    return { name, arrow: arrowType, type: duckdb };
+    const what = `column '${name}' of function '${fnName}'`;
+    const arrowType = namedType(typeName, what);
+    return { name, arrow: arrowType, type: duckdbType(arrowType, what) };
   });
 }
 

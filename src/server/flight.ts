@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { VARCHAR } from '@duckdb/node-api';
-import { arrowSchema, arrowType } from '../arrow/types.js';
+import { arrowSchema, arrowType } from '../engine/arrow/types.js';
 import { BundlebaseError } from '../errors.js';
 import type { ServerLimits } from './limits.js';
 import type { EngineConnection } from '../engine/engine.js';

@@ -26,7 +26,8 @@ function loadAddon(): Addon | null {
   addon = null;
   try {
     const require = createRequire(import.meta.url);
-    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+    // this file is src/engine/arrow/native.ts (or dist/engine/arrow/native.js): the package root is three up
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
     const candidate = require(path.join(root, 'build/Release/bundlebase_arrow.node')) as Addon;
     const bindings = createRequire(require.resolve('@duckdb/node-bindings'));
     const lib = bindings.resolve(`@duckdb/node-bindings-${process.platform}-${process.arch}/libduckdb.so`);

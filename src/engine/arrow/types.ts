@@ -1,0 +1,79 @@
+import * as arrow from 'apache-arrow';
+import {
+  BIGINT, BLOB, BOOLEAN, DATE, DOUBLE, FLOAT, INTEGER, SMALLINT, TIMESTAMP, TINYINT, UBIGINT, UINTEGER, USMALLINT, UTINYINT, VARCHAR,
+  DuckDBType,
+  DuckDBTypeId,
+} from '@duckdb/node-api';
+import { invalidArgument } from '../../errors.js';
+
+/**
+ * DuckDB type → Arrow type, following DuckDB's own Arrow export (DESIGN §3a): INTEGER→Int32,
+ * BIGINT→Int64, DOUBLE→Float64, VARCHAR→Utf8, DATE→Date32, TIMESTAMP→Timestamp(µs), BOOLEAN→Bool.
+ */
+export function arrowType(type: DuckDBType): arrow.DataType {
+  switch (type.typeId) {
+    case DuckDBTypeId.BOOLEAN: return new arrow.Bool();
+    case DuckDBTypeId.TINYINT: return new arrow.Int8();
+    case DuckDBTypeId.SMALLINT: return new arrow.Int16();
+    case DuckDBTypeId.INTEGER: return new arrow.Int32();
+    case DuckDBTypeId.BIGINT: return new arrow.Int64();
+    case DuckDBTypeId.UTINYINT: return new arrow.Uint8();
+    case DuckDBTypeId.USMALLINT: return new arrow.Uint16();
+    case DuckDBTypeId.UINTEGER: return new arrow.Uint32();
+    case DuckDBTypeId.UBIGINT: return new arrow.Uint64();
+    case DuckDBTypeId.FLOAT: return new arrow.Float32();
+    case DuckDBTypeId.DOUBLE: return new arrow.Float64();
+    case DuckDBTypeId.HUGEINT:
+    case DuckDBTypeId.UHUGEINT: return new arrow.Decimal(0, 38, 128);
+    case DuckDBTypeId.DECIMAL: return new arrow.Decimal(type.scale, type.width, 128);
+    case DuckDBTypeId.DATE: return new arrow.DateDay();
+    case DuckDBTypeId.TIME: return new arrow.TimeMicrosecond();
+    case DuckDBTypeId.TIMESTAMP: return new arrow.TimestampMicrosecond();
+    case DuckDBTypeId.TIMESTAMP_TZ: return new arrow.TimestampMicrosecond('UTC');
+    case DuckDBTypeId.TIMESTAMP_S: return new arrow.TimestampSecond();
+    case DuckDBTypeId.TIMESTAMP_MS: return new arrow.TimestampMillisecond();
+    case DuckDBTypeId.TIMESTAMP_NS: return new arrow.TimestampNanosecond();
+    case DuckDBTypeId.BLOB: return new arrow.Binary();
+    case DuckDBTypeId.INTERVAL: return new arrow.Interval(arrow.IntervalUnit.MONTH_DAY_NANO);
+    case DuckDBTypeId.LIST:
+    case DuckDBTypeId.ARRAY:
+      return new arrow.List(new arrow.Field('l', arrowType(type.valueType), true));
+    case DuckDBTypeId.STRUCT:
+      return new arrow.Struct(
+        type.entryNames.map((name, i) => new arrow.Field(name, arrowType(type.entryTypes[i]!), true)),
+      );
+    case DuckDBTypeId.SQLNULL: return new arrow.Null();
+    default:
+      // UUID, ENUM, BIT, MAP, UNION, TIME_TZ, …: exposed as their text form
+      return new arrow.Utf8();
+  }
+}
+
+/** The Arrow schema of columns with DuckDB types (every field nullable). */
+export function arrowSchema(columns: readonly { name: string; type: DuckDBType }[]): arrow.Schema {
+  return new arrow.Schema(columns.map((c) => new arrow.Field(c.name, arrowType(c.type), true)));
+}
+
+/**
+ * The DuckDB type a column of a named Arrow type gets (see `namedType` in src/arrow/types.ts): the
+ * inverse of {@link arrowType} for the types a function source may declare.
+ */
+export function duckdbType(type: arrow.DataType, what = 'a column'): DuckDBType {
+  if (arrow.DataType.isInt(type)) {
+    const signed: Record<number, DuckDBType> = { 8: TINYINT, 16: SMALLINT, 32: INTEGER, 64: BIGINT };
+    const unsigned: Record<number, DuckDBType> = { 8: UTINYINT, 16: USMALLINT, 32: UINTEGER, 64: UBIGINT };
+    const found = (type.isSigned ? signed : unsigned)[type.bitWidth];
+    if (found) return found;
+  }
+  if (arrow.DataType.isFloat(type)) {
+    if (type.precision === arrow.Precision.SINGLE) return FLOAT;
+    if (type.precision === arrow.Precision.DOUBLE) return DOUBLE;
+  }
+  if (arrow.DataType.isBool(type)) return BOOLEAN;
+  if (arrow.DataType.isUtf8(type)) return VARCHAR;
+  if (arrow.DataType.isBinary(type)) return BLOB;
+  if (arrow.DataType.isDate(type) && type.unit === arrow.DateUnit.DAY) return DATE;
+  if (arrow.DataType.isTimestamp(type) && type.unit === arrow.TimeUnit.MICROSECOND && !type.timezone) return TIMESTAMP;
+  throw invalidArgument(`Arrow type ${type} has no DuckDB column type for ${what}`);
+}
+
