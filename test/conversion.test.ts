@@ -3,7 +3,6 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as arrow from 'apache-arrow';
 import { create } from '../src/index.js';
-import { batchReader } from '../src/engine/arrow/batches.js';
 import { nativeAvailable } from '../src/engine/arrow/native.js';
 import { arrowSchema } from '../src/engine/arrow/types.js';
 import { EngineConnection } from '../src/engine/engine.js';
@@ -36,14 +35,15 @@ before(async () => {
 async function convertAll(conversion: 'native' | 'js') {
   const connection = await EngineConnection.open();
   const sql = `SELECT * FROM read_parquet('${file}')`;
-  const { columns } = await connection.describe(sql, 'test');
-  const schema = arrowSchema(columns);
+  const schema = arrowSchema((await connection.describe(sql, 'test')).columns);
   let used: string | undefined;
   const batches: arrow.RecordBatch[] = [];
-  const stream = connection.stream({ sql, params: [] }, 'test', (result) => {
-    const reader = batchReader(connection.raw, result, schema, columns.map((c) => c.type), conversion);
-    used = reader.conversion;
-    return reader;
+  const stream = connection.streamArrow({ sql, params: [] }, 'test', {
+    conversion,
+    onStart: (reader) => {
+      used = reader.conversion;
+      assert.equal(String(reader.schema), String(schema)); // the result's schema is the described one
+    },
   });
   for await (const group of stream) batches.push(...group);
   connection.close();

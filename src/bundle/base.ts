@@ -1,6 +1,5 @@
 import * as arrow from 'apache-arrow';
 import path from 'node:path';
-import { batchReader } from '../engine/arrow/batches.js';
 import { arrowSchema } from '../engine/arrow/types.js';
 import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineDatabase, type EngineConnection, type Description, type Statement } from '../engine/engine.js';
@@ -204,10 +203,7 @@ export abstract class BundleBase implements AsyncDisposable {
     options.signal?.addEventListener('abort', abort);
     try {
       // the schema comes with the result: no separate describe (for CSV/JSON that is a second sniff)
-      const batches = connection.stream(stmt, `Reading ${this.url}`, (result) => {
-        const columns = Array.from({ length: result.columnCount }, (_, i) => ({ name: result.columnName(i), type: result.columnType(i) }));
-        return batchReader(connection.raw, result, arrowSchema(columns), columns.map((c) => c.type));
-      });
+      const batches = connection.streamArrow(stmt, `Reading ${this.url}`);
       for await (const group of batches) {
         for (const batch of group) {
           if (options.signal?.aborted) return;

@@ -1,15 +1,17 @@
+import * as arrow from 'apache-arrow';
+import duckdb from '@duckdb/node-bindings';
 import {
   DuckDBConnection,
-  DuckDBInstance,
   DuckDBPreparedStatement,
-  DuckDBResult,
-  DuckDBType,
   DuckDBTypeId,
+  type DuckDBTableFunction,
+  type DuckDBType,
 } from '@duckdb/node-api';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BundlebaseError, fromEngineError } from '../errors.js';
+import { batchReader, type BatchReader, type Conversion } from './arrow/batches.js';
 import { bindParams, type ParamValue } from './params.js';
 
 /** One SQL statement with its `$n` parameters: the unit the engine runs. */
@@ -18,10 +20,12 @@ export interface Statement {
   params: readonly ParamValue[];
 }
 
-/** Pulls converted items from one streaming result. */
-export interface ResultReader<T> {
-  next(): Promise<T | null>;
-  close(): Promise<void>;
+/** How {@link EngineConnection.streamArrow} reads a result. */
+export interface ArrowStreamOptions {
+  /** 'js' forces the pure-JS converter; default: `BUNDLEBASE_CONVERSION`, else native when it can. */
+  conversion?: Conversion;
+  /** Told, once the result has started, which converter reads it and the batches' schema. */
+  onStart?: (reader: { conversion: Conversion; schema: arrow.Schema }) => void;
 }
 
 /** How far a running statement has got (DuckDB's estimate). */
@@ -67,6 +71,13 @@ const literal = (v: string) => `'${v.replaceAll("'", "''")}'`;
 
 let privateDir: string | undefined;
 
+/** A new in-memory DuckDB database, configured as @duckdb/node-api's DuckDBInstance.create does. */
+async function openDatabase(): Promise<duckdb.Database> {
+  const config = duckdb.create_config();
+  duckdb.set_config(config, 'duckdb_api', 'node-neo-api');
+  return duckdb.open(':memory:', config);
+}
+
 /**
  * A directory only this process (and user) can read, for spilled rows and temporary lookup files;
  * every restricted database may use it. Removed when the process exits.
@@ -93,18 +104,18 @@ export class EngineDatabase {
   /** @internal */
   registrar: Promise<EngineConnection> | undefined;
 
-  private constructor(private readonly instance: DuckDBInstance, readonly access: FileAccess | 'unrestricted') {}
+  private constructor(private readonly handle: duckdb.Database, readonly access: FileAccess | 'unrestricted') {}
 
   /** The process's unrestricted database (function sources registered on it stay for every read). */
   static unrestricted(): Promise<EngineDatabase> {
-    EngineDatabase.shared ??= DuckDBInstance.create(':memory:').then((i) => new EngineDatabase(i, 'unrestricted'));
+    EngineDatabase.shared ??= openDatabase().then((handle) => new EngineDatabase(handle, 'unrestricted'));
     return EngineDatabase.shared;
   }
 
   /** A new restricted database; the caller owns it and closes it. */
   static async restricted(access: FileAccess, settings: SandboxSettings = {}): Promise<EngineDatabase> {
-    const instance = await DuckDBInstance.create(':memory:');
-    const setup = await instance.connect();
+    const handle = await openDatabase();
+    const setup = new DuckDBConnection(await duckdb.connect(handle));
     try {
       if (settings.memoryLimit !== undefined) await setup.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
       if (settings.threads !== undefined) await setup.run(`SET threads = ${Math.max(1, Math.floor(settings.threads))}`);
@@ -116,12 +127,12 @@ export class EngineDatabase {
       await setup.run('SET enable_external_access = false');
       await setup.run('SET lock_configuration = true');
     } catch (err) {
-      instance.closeSync();
+      duckdb.close_sync(handle);
       throw fromEngineError(err, 'Configuring a restricted database');
     } finally {
       setup.closeSync();
     }
-    return new EngineDatabase(instance, access);
+    return new EngineDatabase(handle, access);
   }
 
   /**
@@ -145,20 +156,23 @@ export class EngineDatabase {
   }
 
   async connect(): Promise<EngineConnection> {
-    return EngineConnection.open(this);
-  }
-
-  /** @internal The DuckDB instance (engine modules only). */
-  get duckdb(): DuckDBInstance {
-    return this.instance;
+    return new EngineConnection(await duckdb.connect(this.handle));
   }
 
   close(): void {
-    this.instance.closeSync();
+    duckdb.close_sync(this.handle);
   }
 }
 
 const RESTRICTED_CACHE_SIZE = 8;
+
+/** A prepared statement that keeps its raw handle (for streaming and the native reader). */
+class Prepared extends DuckDBPreparedStatement {
+  constructor(readonly handle: duckdb.PreparedStatement) {
+    super(handle);
+  }
+}
+
 
 /**
  * A connection to the engine. Each streaming read takes a connection of its own, because a DuckDB
@@ -166,12 +180,21 @@ const RESTRICTED_CACHE_SIZE = 8;
  */
 export class EngineConnection {
   private closed = false;
+  private readonly raw: DuckDBConnection;
 
-  private constructor(readonly raw: DuckDBConnection) {}
+  /** @internal Engine modules only: use {@link EngineDatabase.connect} or {@link EngineConnection.open}. */
+  constructor(private readonly handle: duckdb.Connection) {
+    this.raw = new DuckDBConnection(handle);
+  }
 
   /** A connection to `database`, by default the process's unrestricted one. */
   static async open(database?: EngineDatabase): Promise<EngineConnection> {
-    return new EngineConnection(await (database ?? (await EngineDatabase.unrestricted())).duckdb.connect());
+    return (database ?? (await EngineDatabase.unrestricted())).connect();
+  }
+
+  /** @internal Engine modules only (functions.ts): makes a table function callable on this database. */
+  registerTableFunction(fn: DuckDBTableFunction): void {
+    this.raw.registerTableFunction(fn);
   }
 
   /** Reports progress every `intervalMs` while `work` runs (DuckDB must track it: enable_progress_bar). */
@@ -192,15 +215,15 @@ export class EngineConnection {
     }
   }
 
-  private async prepareSql(sql: string, context: string): Promise<DuckDBPreparedStatement> {
+  private async prepareSql(sql: string, context: string): Promise<Prepared> {
     try {
-      return await this.raw.prepare(sql);
+      return new Prepared(await duckdb.prepare(this.handle, sql));
     } catch (err) {
       throw fromEngineError(err, context);
     }
   }
 
-  private async prepare(stmt: Statement, context: string): Promise<DuckDBPreparedStatement> {
+  private async prepare(stmt: Statement, context: string): Promise<Prepared> {
     const prepared = await this.prepareSql(stmt.sql, context);
     try {
       bindParams(prepared, stmt.params);
@@ -224,7 +247,7 @@ export class EngineConnection {
         const type = prepared.columnTypeId(i) === DuckDBTypeId.INVALID ? undefined : prepared.columnType(i);
         if (type === undefined) {
           if (params === undefined) throw new BundlebaseError('SQL_ERROR', `${context}: the type of column '${prepared.columnName(i)}' depends on a parameter without a type; cast it, e.g. CAST($1 AS VARCHAR)`);
-          return { ...(await this.describeBound(sql, context, params)), parameterCount: prepared.parameterCount, parameterTypes: [] };
+          return { columns: await this.describeBound(sql, context, params), parameterCount: prepared.parameterCount, parameterTypes: [] };
         }
         columns.push({ name: prepared.columnName(i), type });
       }
@@ -242,11 +265,11 @@ export class EngineConnection {
   }
 
   /** Columns of `sql` run with `params` bound and no row produced. */
-  private async describeBound(sql: string, context: string, params: readonly ParamValue[]): Promise<{ columns: ColumnInfo[] }> {
+  private async describeBound(sql: string, context: string, params: readonly ParamValue[]): Promise<ColumnInfo[]> {
     const prepared = await this.prepare({ sql: `SELECT * FROM (${sql}) LIMIT 0`, params }, context);
     try {
       const result = await prepared.run();
-      return { columns: Array.from({ length: result.columnCount }, (_, i) => ({ name: result.columnName(i), type: result.columnType(i) })) };
+      return Array.from({ length: result.columnCount }, (_, i) => ({ name: result.columnName(i), type: result.columnType(i) }));
     } catch (err) {
       throw fromEngineError(err, context);
     } finally {
@@ -280,21 +303,23 @@ export class EngineConnection {
   }
 
   /**
-   * Streams a statement's result through `read`, which turns the DuckDB result into a reader of
-   * items (converted batches; null at the end). One item is prefetched while the caller uses the
-   * current one, so DuckDB and JS work in parallel with few chunks in flight. Leaving the loop
-   * early interrupts the query and waits for work in flight before releasing the statement.
+   * Streams a statement's result as Arrow RecordBatches, a group (one or a few DuckDB chunks) at a
+   * time; the batches' schema comes with the result (no separate describe). One group is prefetched
+   * while the caller uses the current one, so DuckDB and JS work in parallel with few chunks in
+   * flight. Leaving the loop early interrupts the query and waits for work in flight before
+   * releasing the statement.
    */
-  async *stream<T>(stmt: Statement, context: string, read: (result: DuckDBResult) => ResultReader<T>): AsyncGenerator<T> {
+  async *streamArrow(stmt: Statement, context: string, options: ArrowStreamOptions = {}): AsyncGenerator<arrow.RecordBatch[]> {
     const prepared = await this.prepare(stmt, context);
-    let pending: Promise<T | null> | undefined;
-    let reader: ResultReader<T> | undefined;
+    let pending: Promise<arrow.RecordBatch[] | null> | undefined;
+    let reader: BatchReader | undefined;
     let finished = false;
     try {
-      const result = await prepared.stream().catch((err) => {
+      const result = await duckdb.execute_prepared_streaming(prepared.handle).catch((err) => {
         throw fromEngineError(err, context);
       });
-      reader = read(result);
+      reader = batchReader(this.handle, result, options.conversion);
+      options.onStart?.({ conversion: reader.conversion, schema: reader.schema });
       const current = reader;
       const fetch = () => {
         const next = current.next().catch((err) => {

@@ -65,7 +65,7 @@ export async function ensureTableFunction(name: string, database: EngineDatabase
   if (database.registeredFunctions.has(name)) return;
   database.registeredFunctions.add(name);
   database.registrar ??= database.connect();
-  (await database.registrar).raw.registerTableFunction(
+  (await database.registrar).registerTableFunction(
     DuckDBTableFunction.create({
       name: functionTableName(name),
       bindFunction: (bind) => {

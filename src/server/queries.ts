@@ -3,7 +3,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as arrow from 'apache-arrow';
 import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
-import { batchReader } from '../engine/arrow/batches.js';
 import { arrowSchema } from '../engine/arrow/types.js';
 import type { Bundle } from '../bundle/bundle.js';
 import { open } from '../bundle/open.js';
@@ -116,7 +115,6 @@ export class BundleQueries {
       throw new BundlebaseError('INVALID_ARGUMENT', `The query expects ${prepared.parameterTypes.length} parameter(s) but ${values.length} were given`);
     }
     const statement = { sql: prepared.statement.sql, params: [...values, ...prepared.statement.params] };
-    const types = prepared.columns.map((c) => c.type);
     const { statementTimeoutMs } = this.limits;
     const release = await this.slots.acquire(statementTimeoutMs, options.signal);
     let timedOut = false;
@@ -129,7 +127,7 @@ export class BundleQueries {
       : undefined;
     options.signal?.addEventListener('abort', interrupt, { once: true });
     try {
-      yield* connection.stream(statement, 'Query', (result) => batchReader(connection.raw, result, prepared.schema, types));
+      yield* connection.streamArrow(statement, 'Query');
     } catch (err) {
       if (timedOut) throw new BundlebaseError('TIMEOUT', `Query cancelled: it ran longer than the statement timeout (${statementTimeoutMs / 1000} s)`, { cause: err });
       throw err;

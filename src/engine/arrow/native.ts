@@ -2,7 +2,7 @@ import * as arrow from 'apache-arrow';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DuckDBConnection, DuckDBResult } from '@duckdb/node-api';
+import type duckdb from '@duckdb/node-bindings';
 
 /** The addon built from native/arrow_chunk.c (see there for the buffer layout). */
 interface Addon {
@@ -46,8 +46,8 @@ export function nativeAvailable(): boolean {
  * The error of a streaming result that ended, or null. A failed fetch ends a stream like an
  * exhausted one; without the addon the failure cannot be seen (see README).
  */
-export function streamError(result: DuckDBResult): string | null {
-  return loadAddon()?.resultError((result as unknown as { result: unknown }).result) ?? null;
+export function streamError(result: duckdb.Result): string | null {
+  return loadAddon()?.resultError(result) ?? null;
 }
 
 /** The Arrow C format string DuckDB must produce for `type` for the buffers to be read as `type`. */
@@ -98,15 +98,13 @@ export interface NativeReader {
  * while chunk i is converted to Arrow on another. Undefined when the addon is unavailable or some
  * column's Arrow layout is not one it handles; the caller then reads in JS.
  */
-export function nativeReader(connection: DuckDBConnection, result: DuckDBResult, schema: arrow.Schema): NativeReader | undefined {
+export function nativeReader(connection: duckdb.Connection, result: duckdb.Result, schema: arrow.Schema): NativeReader | undefined {
   const native = loadAddon();
   if (!native) return undefined;
-  const rawConnection = (connection as unknown as { connection: unknown }).connection;
-  const rawResult = (result as unknown as { result: unknown }).result;
-  const { converter, formats } = native.createConverter(rawConnection, rawResult);
+  const { converter, formats } = native.createConverter(connection, result);
   if (!formatsMatch(schema, formats)) return undefined;
   const fetchNext = () => {
-    const fetched = native.fetch(rawResult);
+    const fetched = native.fetch(result);
     fetched.catch(() => undefined); // awaited by next() or close(); never left unhandled
     return fetched;
   };
