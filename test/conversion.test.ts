@@ -4,7 +4,6 @@ import { before, describe, it } from 'node:test';
 import * as arrow from 'apache-arrow';
 import { create } from '../src/index.js';
 import { nativeAvailable } from '../src/engine/arrow/native.js';
-import { arrowSchema } from '../src/engine/arrow/types.js';
 import { EngineConnection } from '../src/engine/engine.js';
 import { tempDir, writeFixture } from './helpers.js';
 
@@ -35,7 +34,7 @@ before(async () => {
 async function convertAll(conversion: 'native' | 'js') {
   const connection = await EngineConnection.open();
   const sql = `SELECT * FROM read_parquet('${file}')`;
-  const schema = arrowSchema((await connection.describe(sql, 'test')).columns);
+  const { schema } = await connection.describe(sql, 'test');
   let used: string | undefined;
   const batches: arrow.RecordBatch[] = [];
   const stream = connection.streamArrow({ sql, params: [] }, 'test', {

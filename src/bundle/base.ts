@@ -1,6 +1,5 @@
 import * as arrow from 'apache-arrow';
 import path from 'node:path';
-import { arrowSchema } from '../engine/arrow/types.js';
 import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineDatabase, type EngineConnection, type Description, type Statement } from '../engine/engine.js';
 import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
@@ -161,7 +160,7 @@ export abstract class BundleBase implements AsyncDisposable {
 
   protected async schemaOf(stmt: Statement | undefined): Promise<arrow.Schema> {
     if (!stmt) return new arrow.Schema([]);
-    return arrowSchema((await this.describe(stmt)).columns);
+    return (await this.describe(stmt)).schema;
   }
 
   async numRows(options: CountOptions = {}): Promise<number> {

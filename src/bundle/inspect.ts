@@ -1,5 +1,4 @@
 import { typeName } from '../arrow/types.js';
-import { arrowSchema } from '../engine/arrow/types.js';
 import type { EngineConnection, EngineDatabase } from '../engine/engine.js';
 import { ensureTableFunction, functionTableName } from '../engine/functions.js';
 import { functionName } from '../operations/attachBlock.js';
@@ -43,7 +42,7 @@ async function inspectFile(connection: EngineConnection, location: string, sourc
   const context = `Attach ${source}`;
   const { columns } = await connection.describe(readSource(block), context);
   const rows = await connection.queryRows(sourceRowCount(block), context);
-  const fields = arrowSchema(columns).fields.map((f) => ({ name: f.name, data_type: typeName(f.type), nullable: true }));
+  const fields = columns.map((c) => ({ name: c.name, data_type: typeName(c.type.arrow), nullable: true }));
   return { version: stamp?.version, bytes: stamp?.bytes, numRows: Number(rows[0]!.n), fields };
 }
 
@@ -52,6 +51,6 @@ async function inspectFunction(database: EngineDatabase, connection: EngineConne
   const name = functionName(source);
   await ensureTableFunction(name, database);
   const { columns } = await connection.describe(readSource({ id: '', packId: '', location: functionTableName(name), format: 'function' }), `Attach ${source}`);
-  const fields = arrowSchema(columns).fields.map((f) => ({ name: f.name, data_type: typeName(f.type), nullable: true }));
+  const fields = columns.map((c) => ({ name: c.name, data_type: typeName(c.type.arrow), nullable: true }));
   return { fields };
 }

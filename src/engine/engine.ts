@@ -5,14 +5,16 @@ import {
   DuckDBPreparedStatement,
   DuckDBTypeId,
   type DuckDBTableFunction,
-  type DuckDBType,
 } from '@duckdb/node-api';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BundlebaseError, fromEngineError } from '../errors.js';
 import { batchReader, type BatchReader, type Conversion } from './arrow/batches.js';
+import { sqlType, type SqlType } from './arrow/types.js';
 import { bindParams, type ParamValue } from './params.js';
+
+export type { SqlType } from './arrow/types.js';
 
 /** One SQL statement with its `$n` parameters: the unit the engine runs. */
 export interface Statement {
@@ -40,14 +42,16 @@ export type ProgressListener = (progress: Progress) => void;
 
 export interface ColumnInfo {
   name: string;
-  type: DuckDBType;
+  type: SqlType;
 }
 
 export interface Description {
   columns: ColumnInfo[];
+  /** The columns as the Arrow schema of the statement's batches. */
+  schema: arrow.Schema;
   parameterCount: number;
   /** The type DuckDB infers for each `$n` from where it is used (undefined when it cannot tell). */
-  parameterTypes: (DuckDBType | undefined)[];
+  parameterTypes: (SqlType | undefined)[];
 }
 
 /** Files a restricted database may read and write: everything else is refused by DuckDB itself. */
@@ -173,6 +177,9 @@ class Prepared extends DuckDBPreparedStatement {
   }
 }
 
+function schemaOf(columns: readonly ColumnInfo[]): arrow.Schema {
+  return new arrow.Schema(columns.map((c) => new arrow.Field(c.name, c.type.arrow, true)));
+}
 
 /**
  * A connection to the engine. Each streaming read takes a connection of its own, because a DuckDB
@@ -247,18 +254,19 @@ export class EngineConnection {
         const type = prepared.columnTypeId(i) === DuckDBTypeId.INVALID ? undefined : prepared.columnType(i);
         if (type === undefined) {
           if (params === undefined) throw new BundlebaseError('SQL_ERROR', `${context}: the type of column '${prepared.columnName(i)}' depends on a parameter without a type; cast it, e.g. CAST($1 AS VARCHAR)`);
-          return { columns: await this.describeBound(sql, context, params), parameterCount: prepared.parameterCount, parameterTypes: [] };
+          const columns = await this.describeBound(sql, context, params);
+          return { columns, schema: schemaOf(columns), parameterCount: prepared.parameterCount, parameterTypes: [] };
         }
-        columns.push({ name: prepared.columnName(i), type });
+        columns.push({ name: prepared.columnName(i), type: sqlType(type) });
       }
       const parameterTypes = Array.from({ length: prepared.parameterCount }, (_, i) => {
         try {
-          return prepared.parameterType(i + 1);
+          return sqlType(prepared.parameterType(i + 1));
         } catch {
           return undefined; // DuckDB could not infer it: the value is bound as sent
         }
       });
-      return { columns, parameterCount: prepared.parameterCount, parameterTypes };
+      return { columns, schema: schemaOf(columns), parameterCount: prepared.parameterCount, parameterTypes };
     } finally {
       prepared.destroySync();
     }
@@ -269,7 +277,7 @@ export class EngineConnection {
     const prepared = await this.prepare({ sql: `SELECT * FROM (${sql}) LIMIT 0`, params }, context);
     try {
       const result = await prepared.run();
-      return Array.from({ length: result.columnCount }, (_, i) => ({ name: result.columnName(i), type: result.columnType(i) }));
+      return Array.from({ length: result.columnCount }, (_, i) => ({ name: result.columnName(i), type: sqlType(result.columnType(i)) }));
     } catch (err) {
       throw fromEngineError(err, context);
     } finally {

@@ -3,6 +3,7 @@ import {
   DuckDBTimestampValue,
 } from '@duckdb/node-api';
 import { invalidArgument } from '../errors.js';
+import type { SqlType } from './arrow/types.js';
 
 /** A value a user may bind to `$n` in a filter or select. */
 export type ParamValue = string | number | bigint | boolean | Date | null;
@@ -48,4 +49,26 @@ export function validateParams(params: unknown, where: string): ParamValue[] {
     if (!ok) throw invalidArgument(`Parameter $${i + 1} for '${where}' has an unsupported type: ${typeof v}`);
   }
   return params as ParamValue[];
+}
+
+const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'HUGEINT']);
+
+/** A parameter sent as text (PostgreSQL clients), converted for the type DuckDB inferred for it. */
+export function paramFromText(text: string | null, type: SqlType | undefined): ParamValue {
+  if (text === null) return null;
+  const name = type?.name ?? '';
+  if (INTEGER_TYPES.has(name)) {
+    const n = Number(text);
+    return Number.isSafeInteger(n) ? n : BigInt(text);
+  }
+  if (name === 'FLOAT' || name === 'DOUBLE' || name.startsWith('DECIMAL(')) return Number(text);
+  switch (name) {
+    case 'BOOLEAN':
+      return ['t', 'true', '1', 'on', 'yes', 'y'].includes(text.toLowerCase());
+    case 'DATE':
+    case 'TIMESTAMP':
+      return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`);
+    default:
+      return text;
+  }
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
-import type { EngineConnection, ProgressListener } from '../engine/engine.js';
+import type { EngineConnection, ProgressListener, SqlType } from '../engine/engine.js';
 import { invalidArgument } from '../errors.js';
 import type { AttachBlock } from '../operations/attachBlock.js';
 import { IndexBlocks } from '../operations/indexBlocks.js';
@@ -12,17 +11,18 @@ import { schemeOf } from '../storage/location.js';
 import { writeIndexFile, type SectionInfo } from './file.js';
 import { scanCsv, scanNdjson, type RecordEntries, type ValueKind } from './scan.js';
 
-const KINDS: Partial<Record<DuckDBTypeId, ValueKind>> = {
-  [DuckDBTypeId.TINYINT]: 'integer', [DuckDBTypeId.SMALLINT]: 'integer', [DuckDBTypeId.INTEGER]: 'integer', [DuckDBTypeId.BIGINT]: 'integer',
-  [DuckDBTypeId.UTINYINT]: 'integer', [DuckDBTypeId.USMALLINT]: 'integer', [DuckDBTypeId.UINTEGER]: 'integer', [DuckDBTypeId.UBIGINT]: 'integer',
+/** Indexable column types, by DuckDB's name for them. */
+const KINDS: Record<string, ValueKind> = {
+  TINYINT: 'integer', SMALLINT: 'integer', INTEGER: 'integer', BIGINT: 'integer',
+  UTINYINT: 'integer', USMALLINT: 'integer', UINTEGER: 'integer', UBIGINT: 'integer',
   // DECIMAL is left out: DuckDB rounds values to the scale on read, which text cannot follow
-  [DuckDBTypeId.HUGEINT]: 'integer', [DuckDBTypeId.FLOAT]: 'float', [DuckDBTypeId.DOUBLE]: 'float',
-  [DuckDBTypeId.VARCHAR]: 'string',
+  HUGEINT: 'integer', FLOAT: 'float', DOUBLE: 'float',
+  VARCHAR: 'string',
 };
 
-function kindOf(column: string, type: DuckDBType): ValueKind {
-  const kind = KINDS[type.typeId];
-  if (!kind) throw invalidArgument(`Cannot index column '${column}' of type ${type}: indexes hold integer, floating-point and text columns`);
+function kindOf(column: string, type: SqlType): ValueKind {
+  const kind = Object.hasOwn(KINDS, type.name) ? KINDS[type.name] : undefined;
+  if (!kind) throw invalidArgument(`Cannot index column '${column}' of type ${type.name}: indexes hold integer, floating-point and text columns`);
   return kind;
 }
 
@@ -55,7 +55,7 @@ export async function buildIndex(
     const position = columns.findIndex((c) => c.name === column);
     if (position < 0) continue;
     const kind = kindOf(column, columns[position]!.type);
-    const info: SectionInfo = { id: block.fields.id, version: block.fields.version ?? '', kind, columns: columns.map((c) => [c.name, c.type.toString()]) };
+    const info: SectionInfo = { id: block.fields.id, version: block.fields.version ?? '', kind, columns: columns.map((c) => [c.name, c.type.name]) };
     let entries: RecordEntries;
     if (format === 'csv') {
       const { dialect, readOptions } = await csvDialect(connection, block);

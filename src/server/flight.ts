@@ -5,8 +5,6 @@ import * as arrow from 'apache-arrow';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
-import { VARCHAR } from '@duckdb/node-api';
-import { arrowSchema, arrowType } from '../engine/arrow/types.js';
 import { BundlebaseError } from '../errors.js';
 import type { ServerLimits } from './limits.js';
 import type { EngineConnection } from '../engine/engine.js';
@@ -203,7 +201,7 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
         table_type: tables.map((t) => (t.name === 'bundle' ? 'TABLE' : 'VIEW')),
       };
       if (include) {
-        columns.table_schema = tables.map((t) => schemaBytes(arrowSchema(t.columns)));
+        columns.table_schema = tables.map((t) => schemaBytes(t.schema));
       }
       return { schema, tables: tableOf(schema, columns, tables.length) };
     }
@@ -314,7 +312,7 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
           const prepared = await withConnection((c) => queries.prepare(c, sql)); // binds now: errors surface at prepare
           const handle = randomUUID();
           rememberStatement(handle, sql);
-          const parameters = new arrow.Schema(prepared.parameterTypes.map((t, i) => new arrow.Field(`$${i + 1}`, arrowType(t ?? VARCHAR), true)));
+          const parameters = new arrow.Schema(prepared.parameterTypes.map((t, i) => new arrow.Field(`$${i + 1}`, t?.arrow ?? new arrow.Utf8(), true)));
           const result = packCommand('ActionCreatePreparedStatementResult', {
             prepared_statement_handle: Buffer.from(handle),
             dataset_schema: schemaBytes(prepared.schema),

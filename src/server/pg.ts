@@ -6,7 +6,8 @@ import { BundlebaseError } from '../errors.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { AuthThrottle, secretsEqual } from './auth.js';
 import type { EngineConnection } from '../engine/engine.js';
-import { paramFromText, type BundleQueries, type Prepared } from './queries.js';
+import { paramFromText } from '../engine/params.js';
+import type { BundleQueries, Prepared } from './queries.js';
 import { columnTexts, pgType } from './pgTypes.js';
 
 export interface PgServerOptions {
@@ -278,7 +279,7 @@ class Session {
           if (!prepared) throw new BundlebaseError('NOT_FOUND', `Prepared statement '${name}' does not exist`);
           await this.send(this.message('t', (w) => {
             w.addInt16(prepared.parameterTypes.length);
-            for (const t of prepared.parameterTypes) w.addInt32(parameterOid(t?.toString() ?? 'VARCHAR'));
+            for (const t of prepared.parameterTypes) w.addInt32(parameterOid(t?.name ?? 'VARCHAR'));
           }));
           return this.send(this.rowDescription(prepared.schema));
         }

@@ -2,12 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as arrow from 'apache-arrow';
-import { DuckDBTypeId, type DuckDBType } from '@duckdb/node-api';
-import { arrowSchema } from '../engine/arrow/types.js';
 import type { Bundle } from '../bundle/bundle.js';
 import { open } from '../bundle/open.js';
 import { BundlebaseError } from '../errors.js';
-import { EngineDatabase, type EngineConnection, type ColumnInfo, type Statement } from '../engine/engine.js';
+import { EngineDatabase, type EngineConnection, type SqlType, type Statement } from '../engine/engine.js';
 import type { Trust } from '../bundle/load.js';
 import type { ParamValue } from '../engine/params.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
@@ -16,10 +14,9 @@ import { quoteIdent, renumberParams } from '../plan/sql.js';
 
 export interface Prepared {
   statement: Statement;
-  columns: ColumnInfo[];
   schema: arrow.Schema;
   /** DuckDB's inferred type for each of the client's `$n` (undefined: unknown, sent as text). */
-  parameterTypes: (DuckDBType | undefined)[];
+  parameterTypes: (SqlType | undefined)[];
 }
 
 /**
@@ -36,7 +33,7 @@ export class BundleQueries {
     readonly bundle: Bundle,
     private readonly relations: { name: string; statement: Statement }[],
     private readonly database: EngineDatabase,
-    readonly tables: { name: string; columns: ColumnInfo[] }[],
+    readonly tables: { name: string; schema: arrow.Schema }[],
   ) {
     this.slots = new Slots(limits.maxConcurrentQueries);
   }
@@ -63,8 +60,8 @@ export class BundleQueries {
     const connection = await database.connect();
     try {
       for (const r of relations) {
-        const { columns } = await connection.describe(`SELECT * FROM (${r.statement.sql})`, `Describing ${r.name}`);
-        queries.tables.push({ name: r.name, columns });
+        const { schema } = await connection.describe(`SELECT * FROM (${r.statement.sql})`, `Describing ${r.name}`);
+        queries.tables.push({ name: r.name, schema });
       }
     } finally {
       connection.close();
@@ -99,8 +96,7 @@ export class BundleQueries {
     const description = await connection.describe(statement.sql, 'Query');
     return {
       statement,
-      columns: description.columns,
-      schema: arrowSchema(description.columns),
+      schema: description.schema,
       parameterTypes: description.parameterTypes.slice(0, clientParams),
     };
   }
@@ -183,26 +179,5 @@ class Slots {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(wake);
     });
-  }
-}
-
-/** A parameter sent as text, converted for the type DuckDB inferred for it. */
-export function paramFromText(text: string | null, type: DuckDBType | undefined): ParamValue {
-  if (text === null) return null;
-  switch (type?.typeId) {
-    case DuckDBTypeId.TINYINT: case DuckDBTypeId.SMALLINT: case DuckDBTypeId.INTEGER: case DuckDBTypeId.BIGINT:
-    case DuckDBTypeId.UTINYINT: case DuckDBTypeId.USMALLINT: case DuckDBTypeId.UINTEGER: case DuckDBTypeId.UBIGINT: case DuckDBTypeId.HUGEINT: {
-      const n = Number(text);
-      return Number.isSafeInteger(n) ? n : BigInt(text);
-    }
-    case DuckDBTypeId.FLOAT: case DuckDBTypeId.DOUBLE: case DuckDBTypeId.DECIMAL:
-      return Number(text);
-    case DuckDBTypeId.BOOLEAN:
-      return ['t', 'true', '1', 'on', 'yes', 'y'].includes(text.toLowerCase());
-    case DuckDBTypeId.DATE:
-    case DuckDBTypeId.TIMESTAMP:
-      return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text.replace(' ', 'T')}Z`);
-    default:
-      return text;
   }
 }

@@ -10,7 +10,7 @@ import { invalidArgument } from '../../errors.js';
  * DuckDB type → Arrow type, following DuckDB's own Arrow export (DESIGN §3a): INTEGER→Int32,
  * BIGINT→Int64, DOUBLE→Float64, VARCHAR→Utf8, DATE→Date32, TIMESTAMP→Timestamp(µs), BOOLEAN→Bool.
  */
-export function arrowType(type: DuckDBType): arrow.DataType {
+function arrowType(type: DuckDBType): arrow.DataType {
   switch (type.typeId) {
     case DuckDBTypeId.BOOLEAN: return new arrow.Bool();
     case DuckDBTypeId.TINYINT: return new arrow.Int8();
@@ -77,3 +77,13 @@ export function duckdbType(type: arrow.DataType, what = 'a column'): DuckDBType 
   throw invalidArgument(`Arrow type ${type} has no DuckDB column type for ${what}`);
 }
 
+/** A column's or parameter's type: DuckDB's name for it and the Arrow type its values are read as. */
+export interface SqlType {
+  /** DuckDB's spelling, e.g. `INTEGER`, `DECIMAL(9,2)`, `VARCHAR[]` (SQL a CAST accepts). */
+  name: string;
+  arrow: arrow.DataType;
+}
+
+export function sqlType(type: DuckDBType): SqlType {
+  return { name: type.toString(), arrow: arrowType(type) };
+}
