@@ -81,7 +81,7 @@ function formatsMatch(schema: arrow.Schema, formats: string[]): boolean {
 }
 
 /** One converted chunk: its row count and a Data per column. */
-export interface ConvertedChunk {
+interface ConvertedChunk {
   length: number;
   children: arrow.Data[];
 }
