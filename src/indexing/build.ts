@@ -5,8 +5,7 @@ import { invalidArgument } from '../errors.js';
 import type { AttachBlock } from '../operations/attachBlock.js';
 import { IndexBlocks } from '../operations/indexBlocks.js';
 import type { ReplayContext } from '../operations/operation.js';
-import { sourceSql } from '../plan/sources.js';
-import { quoteLiteral } from '../plan/sql.js';
+import { readSource, sniffCsv } from '../plan/statements.js';
 import { schemeOf } from '../storage/location.js';
 import { writeIndexFile, type SectionInfo } from './file.js';
 import { scanCsv, scanNdjson, type RecordEntries, type ValueKind } from './scan.js';
@@ -50,8 +49,8 @@ export async function buildIndex(
     if (i > 0) before += sizes[i - 1]!;
     const format = block.format;
     if ((format !== 'csv' && format !== 'json') || schemeOf(block.location) !== undefined) continue;
-    const read = sourceSql({ id: block.fields.id, packId: block.fields.packId, location: block.location, format, csv: block.fields.csv });
-    const { columns } = await connection.describe(`SELECT * FROM ${read}`, `Indexing ${block.source}`);
+    const read = readSource({ id: block.fields.id, packId: block.fields.packId, location: block.location, format, csv: block.fields.csv });
+    const { columns } = await connection.describe(read, `Indexing ${block.source}`);
     const position = columns.findIndex((c) => c.name === column);
     if (position < 0) continue;
     const kind = kindOf(column, columns[position]!.type);
@@ -81,10 +80,7 @@ export async function buildIndex(
  * file version can then pass those options instead of sniffing a large file again.
  */
 async function csvDialect(connection: EngineConnection, block: AttachBlock) {
-  const rows = await connection.queryRows(
-    { sql: `SELECT Delimiter AS d, Quote AS q, HasHeader AS h, Prompt AS p FROM sniff_csv(${quoteLiteral(block.location)})`, params: [] },
-    `Indexing ${block.source}`,
-  );
+  const rows = await connection.queryRows(sniffCsv(block.location), `Indexing ${block.source}`);
   const sniffed = rows[0] ?? {};
   const given = block.fields.csv ?? {};
   // the sniffer spells "no quoting" as "(empty)"

@@ -10,7 +10,7 @@ import type { Trust } from '../bundle/load.js';
 import type { ParamValue } from '../engine/params.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { checkClientQuery } from '../plan/guard.js';
-import { quoteIdent, renumberParams } from '../plan/sql.js';
+import { composeClientQuery, EMPTY_RELATION, selectAll } from '../plan/statements.js';
 
 export interface Prepared {
   statement: Statement;
@@ -44,7 +44,7 @@ export class BundleQueries {
     // compiling first refuses untrusted sources: only checked files are ever allowed here
     const base = await bundle.sqlStatement();
     const files = new Set<string>(bundle.sourceFiles());
-    relations.push({ name: 'bundle', statement: base ?? { sql: 'SELECT NULL AS "empty" LIMIT 0', params: [] } });
+    relations.push({ name: 'bundle', statement: base ?? EMPTY_RELATION });
     for (const name of bundle.views().values()) {
       const view = await bundle.view(name);
       const statement = await view.sqlStatement();
@@ -60,7 +60,7 @@ export class BundleQueries {
     const connection = await database.connect();
     try {
       for (const r of relations) {
-        const { schema } = await connection.describe(`SELECT * FROM (${r.statement.sql})`, `Describing ${r.name}`);
+        const { schema } = await connection.describe(selectAll(r.statement), `Describing ${r.name}`);
         queries.tables.push({ name: r.name, schema });
       }
     } finally {
@@ -77,13 +77,7 @@ export class BundleQueries {
   private async compose(connection: EngineConnection, sql: string): Promise<{ statement: Statement; clientParams: number }> {
     const text = sql.trim().replace(/;\s*$/, '');
     const { parameterCount } = checkClientQuery(await connection.parseTree(text), new Set(this.relations.map((r) => r.name)));
-    const params: ParamValue[] = [];
-    const ctes = this.relations.map((r) => {
-      const body = renumberParams(r.statement.sql, parameterCount + params.length);
-      params.push(...r.statement.params);
-      return `${quoteIdent(r.name)} AS (${body})`;
-    });
-    return { statement: { sql: `WITH ${ctes.join(',\n')}\nSELECT * FROM (\n${text}\n)`, params }, clientParams: parameterCount };
+    return { statement: composeClientQuery(this.relations, text, parameterCount), clientParams: parameterCount };
   }
 
   async connect(): Promise<EngineConnection> {
