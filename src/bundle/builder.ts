@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import { buildIndex } from '../indexing/build.js';
+import { buildIndexFiles, indexOn, unindexedBlocks } from '../indexing/orchestrate.js';
 import { CreateIndex } from '../operations/createIndex.js';
 import { DropIndex } from '../operations/dropIndex.js';
 import { RebuildIndex } from '../operations/rebuildIndex.js';
@@ -227,10 +224,8 @@ export class BundleBuilder extends BundleBase {
   reindex(): BuilderChain {
     return this.record('Reindex', async () => {
       const ops: Operation[] = [];
-      for (const [id, index] of this.plan().indexes) {
-        const covered = new Set(index.files.flatMap((f) => f.blocks.map((b) => `${b.id}@${b.version}`)));
-        const missing = this.attachedBlocks().filter((b) => !covered.has(`${b.fields.id}@${b.fields.version ?? ''}`));
-        const built = await this.buildIndexFor(id, index.column, missing);
+      for (const { id, column, blocks } of unindexedBlocks(this.plan(), this.attachedBlocks())) {
+        const built = await this.buildIndexFor(id, column, blocks);
         if (built) ops.push(built);
       }
       return ops;
@@ -238,7 +233,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   private indexOn(column: string): string | undefined {
-    return [...this.plan().indexes].find(([, index]) => index.column === column)?.[0];
+    return indexOn(this.plan(), column);
   }
 
   private requireIndex(column: string): string {
@@ -254,9 +249,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   private async buildIndexFor(id: string, column: string, blocks: AttachBlock[], onProgress?: ProgressListener) {
-    const dir = this.loaded.store.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'bundlebase-index-')));
-    await mkdir(dir, { recursive: true });
-    return buildIndex(await this.connection(), id, column, blocks, dir, { baseDir: this.loaded.store.dir ?? dir }, onProgress);
+    return buildIndexFiles(await this.connection(), this.loaded.store.dir, id, column, blocks, onProgress);
   }
 
   /** Views are read-only projections of their parent: they cannot add sources or views. */
