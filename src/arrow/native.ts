@@ -41,6 +41,16 @@ export function nativeAvailable(): boolean {
   return loadAddon() !== null;
 }
 
+let nativeReads = 0;
+
+/**
+ * @internal How many results this process has read through the addon (readers handed out by
+ * {@link nativeReader}); tests compare it before and after a read to see the native path was taken.
+ */
+export function nativeReadCount(): number {
+  return nativeReads;
+}
+
 /**
  * The error of a streaming result that ended, or null. A failed fetch ends a stream like an
  * exhausted one; without the addon the failure cannot be seen (see README).
@@ -104,6 +114,7 @@ export function nativeReader(connection: DuckDBConnection, result: DuckDBResult,
   const rawResult = (result as unknown as { result: unknown }).result;
   const { converter, formats } = native.createConverter(rawConnection, rawResult);
   if (!formatsMatch(schema, formats)) return undefined;
+  nativeReads++;
   const fetchNext = () => {
     const fetched = native.fetch(rawResult);
     fetched.catch(() => undefined); // awaited by next() or close(); never left unhandled
