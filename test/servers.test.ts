@@ -201,10 +201,44 @@ describe('Arrow Flight SQL server', () => {
     assert.deepEqual(tables.toArray().map((r) => [r.table_name, r.table_type]), [['bundle', 'TABLE'], ['adults', 'VIEW']]);
   });
 
+  /** GetFlightInfo for `sql` over a raw gRPC client: the status the server answered with. */
+  async function flightInfoStatus(sql: string): Promise<{ code: number; details: string }> {
+    const grpc = await import('@grpc/grpc-js');
+    const protoLoader = await import('@grpc/proto-loader');
+    const { default: protobuf } = await import('protobufjs');
+    const proto = path.resolve('proto/flight.proto');
+    const definition = protoLoader.loadSync(proto, { keepCase: true, longs: String, defaults: true });
+    const Service = (grpc.loadPackageDefinition(definition) as never as { arrow: { flight: { protocol: { FlightService: import('@grpc/grpc-js').ServiceClientConstructor } } } }).arrow.flight.protocol.FlightService;
+    const raw = new Service(`127.0.0.1:${flight.flightPort}`, grpc.credentials.createInsecure()) as never as Record<string, (...args: unknown[]) => void> & import('@grpc/grpc-js').Client;
+    const root = new protobuf.Root().loadSync(proto, { keepCase: true });
+    const query = root.lookupType('arrow.flight.protocol.CommandStatementQuery');
+    const cmd = root.lookupType('arrow.flight.protocol.AnyCommand').encode({
+      type_url: 'type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery',
+      value: query.encode(query.create({ query: sql })).finish(),
+    }).finish();
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Basic ${Buffer.from(`x:${PASSWORD}`).toString('base64')}`);
+    try {
+      return await new Promise((resolve) => raw.GetFlightInfo!({ type: 'CMD', cmd: Buffer.from(cmd) }, metadata, (err: { code: number; details: string } | null) => resolve(err ?? { code: grpc.status.OK, details: '' })));
+    } finally {
+      raw.close();
+    }
+  }
+
   it('reports SQL errors and refuses writes and file access', async () => {
+    const { status } = await import('@grpc/grpc-js');
     const client = await flightClient();
-    for (const sql of ['SELECT nope FROM bundle', "COPY (SELECT 1) TO '/tmp/x.csv'", "SELECT * FROM read_csv('/etc/passwd')"]) {
-      await assert.rejects(client.query(sql), sql);
+    const cases: [sql: string, code: number, details: RegExp][] = [
+      ['SELECT nope FROM bundle', status.INVALID_ARGUMENT, /nope/],
+      ["COPY (SELECT 1) TO '/tmp/x.csv'", status.PERMISSION_DENIED, /refused/],
+      ["SELECT * FROM read_csv('/etc/passwd')", status.PERMISSION_DENIED, /'read_csv' is not allowed/],
+    ];
+    for (const [sql, code, details] of cases) {
+      // this client reports every failure as "failed to prepare statement", without the server's status
+      await assert.rejects(client.query(sql), (e: Error) => /failed to prepare statement/.test(e.message), sql);
+      const answered = await flightInfoStatus(sql);
+      assert.equal(answered.code, code, `${sql}: ${answered.details}`);
+      assert.match(answered.details, details, sql);
     }
     const { tableFromIPC } = await import('apache-arrow');
     assert.equal(tableFromIPC(await client.query('SELECT 1 AS one')).numRows, 1, 'still usable');
