@@ -66,10 +66,10 @@ export async function collectRows(iterable: AsyncIterable<{ numRows: number }>):
  * liveness checks ("the server still answers", "exits on SIGTERM"): the bound is generous, so a
  * slow machine never trips it, only something that hangs does.
  */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export async function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${typeof what === 'function' ? what() : what}: not within ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -117,4 +117,32 @@ export interface CommitDoc {
 /** Every operation of a parsed commit, in order. */
 export function operationsOf(doc: CommitDoc): ({ type: string } & Record<string, unknown>)[] {
   return doc.changes.flatMap((c) => c.operations);
+}
+
+/**
+ * Starts test/support/flight-reader.mjs: a separate process streaming `sql` from a Flight server.
+ * Resolves once its first batch has arrived (the stream is under way), rejects if the query was
+ * refused or the process ended first. The caller kills `child`.
+ */
+export async function startFlightReader(port: number, password: string, sql: string): Promise<import('node:child_process').ChildProcess> {
+  const { spawn } = await import('node:child_process');
+  const script = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'support/flight-reader.mjs');
+  const child = spawn(process.execPath, [script, String(port), password, sql], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/^streaming$/m.test(out)) resolve();
+      else if (/^FAILED/m.test(out)) reject(new Error(`the Flight reader's query failed: ${out.trim()}`));
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(new Error(`the Flight reader exited (${code}) before streaming: ${out.trim()}`)));
+  });
+  try {
+    await within(started, 30_000, () => `the Flight reader streaming (${out.trim()})`);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return child;
 }

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { create, open, serve, type Servers } from '../src/index.js';
 import { nativeAvailable } from '../src/arrow/native.js';
-import { expectError, tempDir, writeFixture } from './helpers.js';
+import { eventually, expectError, tempDir, within, writeFixture } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/index.ts');
@@ -326,8 +326,8 @@ describe('PostgreSQL server against hostile connections', { timeout: 60_000 }, (
     assert.ok(refused.closed);
     assert.match(refused.received.toString('latin1'), /53300/);
     for (const s of idle) s.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    await answers();
+    // the server frees the slots when it sees the sockets close: wait for that, not a fixed time
+    await eventually(answers, { timeoutMs: 10_000, intervalMs: 100 });
   });
 });
 
@@ -358,10 +358,12 @@ describe('bundlebase serve', { timeout: 60_000 }, () => {
       await assert.rejects(connect('wrong'), (e: { code: string }) => e.code === '28P01');
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const started = Date.now();
       child.kill('SIGTERM');
-      assert.equal(await exited, 0);
-      assert.ok(Date.now() - started < 10_000, 'graceful shutdown within seconds');
+      try {
+        assert.equal(await within(exited, 20_000, 'serve exits on SIGTERM'), 0);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
     }
   });
 
