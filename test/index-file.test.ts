@@ -74,7 +74,7 @@ describe('index file round trip', () => {
       const hashes = Array.from({ length: s.count }, (_, i) => bytes.readUInt32LE(base + s.hashesAt + i * 4));
       assert.deepEqual(hashes, [...hashes].sort((a, b) => a - b), 'hashes are stored sorted');
     }
-    const last = header.blocks.at(-1);
+    const last = header.blocks.at(-1)!;
     assert.ok(bytes.length >= base + last.lengthsAt + last.count * 4, 'the file holds every array');
   });
 

@@ -72,7 +72,7 @@ describe('TLS on the Flight SQL server', { timeout: 60_000 }, () => {
     metadata.set('authorization', `Basic ${Buffer.from(`u:${PASSWORD}`).toString('base64')}`);
     return new Promise<string>((resolve, reject) => {
       const call = (client as unknown as { Handshake(m: grpc.Metadata, o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, unknown> })
-        .Handshake(metadata, { deadline: Date.now() + 5000 });
+        .Handshake(metadata, { deadline: Date.now() + 20_000 }); // generous: a slow machine must not turn a refusal into DEADLINE_EXCEEDED
       call.on('metadata', (m: grpc.Metadata) => {
         const token = m.get('authorization')[0];
         if (token) resolve(String(token));
