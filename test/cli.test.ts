@@ -116,7 +116,7 @@ describe('bundlebase command line', () => {
     assert.match((await cli('status', b)).stdout, /2 uncommitted change/);
     await stat(path.join(b, '.bundlebase-staged.yaml'));
     assert.match((await cli('reset', b)).stdout, /Dropped 2 uncommitted change/);
-    await assert.rejects(stat(path.join(b, '.bundlebase-staged.yaml')));
+    await assert.rejects(stat(path.join(b, '.bundlebase-staged.yaml')), (e: { code?: string }) => e.code === 'ENOENT', 'reset removed the staged file');
     assert.match((await cli('status', b)).stdout, /No uncommitted changes/);
   });
 

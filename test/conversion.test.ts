@@ -3,7 +3,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as arrow from 'apache-arrow';
 import { create } from '../src/index.js';
-import { nativeAvailable } from '../src/engine/arrow/native.js';
+import { nativeAvailable, nativeReadCount } from '../src/engine/arrow/native.js';
 import { EngineConnection } from '../src/engine/engine.js';
 import { tempDir, writeFixture } from './helpers.js';
 
@@ -25,6 +25,28 @@ const TYPES_SQL = `
     encode('blob' || i) AS bin,
     TIME '10:11:12' AS t
   FROM range(5000) r(i)`;
+
+/** Whether reads that do not ask for JS must go through the addon in this run. */
+const NATIVE = nativeAvailable() && process.env.BUNDLEBASE_CONVERSION !== 'js';
+
+/** Runs `read` and returns how many results it read through the addon. */
+async function nativeReadsOf(read: () => Promise<unknown>): Promise<number> {
+  const before = nativeReadCount();
+  await read();
+  return nativeReadCount() - before;
+}
+
+/** Runs `body` with BUNDLEBASE_CONVERSION=js when `conversion` is 'js', restoring it after. */
+async function withConversion<T>(conversion: 'native' | 'js', body: () => Promise<T>): Promise<T> {
+  const previous = process.env.BUNDLEBASE_CONVERSION;
+  if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
+  try {
+    return await body();
+  } finally {
+    if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
+    else process.env.BUNDLEBASE_CONVERSION = previous;
+  }
+}
 
 let file: string;
 before(async () => {
@@ -66,7 +88,8 @@ describe('DuckDB → Arrow conversion', () => {
 
   it('the native addon is built and used (npm install builds it on this machine)', { skip: process.env.BUNDLEBASE_SKIP_NATIVE || process.env.BUNDLEBASE_CONVERSION === 'js' ? 'native conversion disabled' : false }, async () => {
     assert.equal(nativeAvailable(), true);
-    const { used } = await convertAll('native');
+    let used: string | undefined;
+    assert.equal(await nativeReadsOf(async () => ({ used } = await convertAll('native'))), 1, 'one result read through the addon');
     assert.equal(used, 'native');
   });
 
@@ -74,6 +97,8 @@ describe('DuckDB → Arrow conversion', () => {
     const js = await convertAll('js');
     assert.equal(js.used, 'js');
     const native = await convertAll('native');
+    // else this would compare the JS converter with itself
+    if (NATIVE) assert.equal(native.used, 'native', 'the native side of the comparison was read by the addon');
     assert.equal(js.table.numRows, 5000);
     assert.equal(native.table.numRows, 5000);
     // compare logical values: what sits under a null slot is undefined in Arrow
@@ -88,11 +113,14 @@ describe('DuckDB → Arrow conversion', () => {
 
   for (const conversion of ['native', 'js'] as const) {
     it(`toObjects follows the README value mapping (${conversion})`, async () => {
-      const previous = process.env.BUNDLEBASE_CONVERSION;
-      if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
-      try {
+      await withConversion(conversion, async () => {
         const b = await create().attach(file).filter('i32 IN (0, 7)');
-        const [zero, seven] = await b.toObjects();
+        let rows: Record<string, unknown>[] = [];
+        const native = await nativeReadsOf(async () => (rows = await b.toObjects()));
+        assert.equal(native > 0, conversion === 'native' && NATIVE, `read through the addon ${native} time(s)`);
+        const zero = rows.find((r) => r.i32 === 0);
+        const seven = rows.find((r) => r.i32 === 7);
+        assert.equal(rows.length, 2);
         assert.deepEqual(seven, {
           i8: 7, i16: 7, i32: 7, i64: 7000000000000n, u8: 7, u64: 7n,
           f32: 1.75, f64: 7 / 3, flag: false,
@@ -106,21 +134,25 @@ describe('DuckDB → Arrow conversion', () => {
         assert.equal(zero!.maybe, null);
         assert.equal(zero!.flag, true);
         await b.close();
-      } finally {
-        if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
-        else process.env.BUNDLEBASE_CONVERSION = previous;
-      }
+      });
     });
   }
 
-  it('negative decimals and large strings survive both paths', async () => {
-    const dir = await tempDir();
-    const neg = await writeFixture(path.join(dir, 'neg.parquet'), `SELECT (-i * 1.5)::DECIMAL(9,2) AS d, (-i)::DECIMAL(38,0) AS big, repeat('x', 100000) AS s FROM range(3) r(i)`);
-    const b = await create().attach(neg);
-    const rows = await b.toObjects();
-    assert.deepEqual(rows.map((r) => r.d), [0, -1.5, -3]);
-    assert.deepEqual(rows.map((r) => r.big), [0, -1, -2]);
-    assert.equal((rows[2]!.s as string).length, 100000);
-    await b.close();
-  });
+  for (const conversion of ['native', 'js'] as const) {
+    it(`negative decimals and large strings survive (${conversion})`, async () => {
+      const neg = path.join(await tempDir(), 'neg.parquet');
+      await writeFixture(neg, `SELECT i AS i, (-i * 1.5)::DECIMAL(9,2) AS d, (-i)::DECIMAL(38,0) AS big, repeat('x', 100000) AS s FROM range(3) r(i)`);
+      await withConversion(conversion, async () => {
+        const b = await create().attach(neg);
+        let rows: Record<string, unknown>[] = [];
+        const native = await nativeReadsOf(async () => (rows = await b.toObjects()));
+        assert.equal(native > 0, conversion === 'native' && NATIVE, `read through the addon ${native} time(s)`);
+        rows.sort((x, y) => Number(x.i) - Number(y.i));
+        assert.deepEqual(rows.map((r) => r.d), [0, -1.5, -3]);
+        assert.deepEqual(rows.map((r) => r.big), [0, -1, -2]);
+        assert.ok(rows.every((r) => r.s === 'x'.repeat(100000)));
+        await b.close();
+      });
+    });
+  }
 });

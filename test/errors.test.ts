@@ -19,12 +19,13 @@ async function leavesUntouched(bad: (b: BundleBuilder) => unknown, code: string,
   const b = await create(bundleDir).attach(parquet);
   await b.commit('base');
   await b.filter('age > 10');
-  const before = { ops: b.operations().length, status: b.status().totalOperations, schema: String(await b.schema()), files: await readdir(path.join(bundleDir, '_bundlebase')) };
+  const before = { ops: b.operations().length, status: b.status().totalOperations, schema: String(await b.schema()), files: (await readdir(path.join(bundleDir, '_bundlebase'))).sort() };
   await expectError(() => bad(b), code, pattern);
   assert.equal(b.operations().length, before.ops);
   assert.equal(b.status().totalOperations, before.status);
   assert.equal(String(await b.schema()), before.schema);
-  assert.deepEqual(await readdir(path.join(bundleDir, '_bundlebase')), before.files);
+  // readdir order is the file system's: compare the sets of names
+  assert.deepEqual((await readdir(path.join(bundleDir, '_bundlebase'))).sort(), before.files);
   assert.equal(await b.numRows(), 79, 'the builder still reads as before (ages 11..89)');
   await b.close();
 }

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -46,7 +47,6 @@ export function peopleSql(n: number): string {
 
 /** Expects `fn` to throw a BundlebaseError with `code` and a message matching `pattern`. */
 export async function expectError(fn: () => unknown, code: string, pattern: RegExp): Promise<void> {
-  const { default: assert } = await import('node:assert/strict');
   await assert.rejects(async () => fn(), (err: unknown) => {
     assert.equal((err as Error).name, 'BundlebaseError', `expected BundlebaseError, got ${String(err)}`);
     assert.equal((err as { code: string }).code, code, `wrong code for: ${(err as Error).message}`);
@@ -59,4 +59,90 @@ export async function collectRows(iterable: AsyncIterable<{ numRows: number }>):
   let rows = 0;
   for await (const batch of iterable) rows += batch.numRows;
   return rows;
+}
+
+/**
+ * Resolves with `promise`, or rejects naming `what` when it has not settled within `ms`. For
+ * liveness checks ("the server still answers", "exits on SIGTERM"): the bound is generous, so a
+ * slow machine never trips it, only something that hangs does.
+ */
+export async function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${typeof what === 'function' ? what() : what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Retries `attempt` until it resolves, waiting `intervalMs` between tries; rejects with the last
+ * error once `timeoutMs` has passed. For waiting on an event the test cannot observe directly
+ * (the server noticing closed sockets), instead of sleeping a fixed time and hoping.
+ */
+export async function eventually<T>(attempt: () => Promise<T>, { timeoutMs = 10_000, intervalMs = 50 } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+}
+
+/** The parsed manifest of commit `n` (1 = the first after init) of the bundle at `bundleDir`, and its text. */
+export async function readCommit(bundleDir: string, n = 1): Promise<{ doc: CommitDoc; text: string; file: string }> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const { default: YAML } = await import('yaml');
+  const meta = path.join(bundleDir, '_bundlebase');
+  const prefix = String(n).padStart(5, '0');
+  const name = (await readdir(meta)).find((f) => f.startsWith(prefix) && f.endsWith('.yaml'));
+  if (!name) throw new Error(`no commit ${prefix} in ${meta}`);
+  const text = await readFile(path.join(meta, name), 'utf8');
+  return { doc: YAML.parse(text) as CommitDoc, text, file: path.join(meta, name) };
+}
+
+export interface CommitDoc {
+  author?: string;
+  message: string;
+  timestamp: string;
+  changes: { id: string; description: string; operations: ({ type: string } & Record<string, unknown>)[] }[];
+}
+
+/** Every operation of a parsed commit, in order. */
+export function operationsOf(doc: CommitDoc): ({ type: string } & Record<string, unknown>)[] {
+  return doc.changes.flatMap((c) => c.operations);
+}
+
+/**
+ * Starts test/support/flight-reader.mjs: a separate process streaming `sql` from a Flight server.
+ * Resolves once its first batch has arrived (the stream is under way), rejects if the query was
+ * refused or the process ended first. The caller kills `child`.
+ */
+export async function startFlightReader(port: number, password: string, sql: string): Promise<import('node:child_process').ChildProcess> {
+  const { spawn } = await import('node:child_process');
+  const script = path.resolve(path.dirname(new URL(import.meta.url).pathname), 'support/flight-reader.mjs');
+  const child = spawn(process.execPath, [script, String(port), password, sql], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const started = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/^streaming$/m.test(out)) resolve();
+      else if (/^FAILED/m.test(out)) reject(new Error(`the Flight reader's query failed: ${out.trim()}`));
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(new Error(`the Flight reader exited (${code}) before streaming: ${out.trim()}`)));
+  });
+  try {
+    await within(started, 30_000, () => `the Flight reader streaming (${out.trim()})`);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return child;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -158,7 +158,7 @@ describe('commit and open', () => {
   });
 
   it('memory:/// bundles can be committed and opened within the process', async () => {
-    const url = `memory:///people-${Date.now()}`;
+    const url = `memory:///people-${randomUUID()}`;
     const b = await create(url).attach(parquet).filter('age = 1');
     await b.commit('in memory');
     const r = await open(url);

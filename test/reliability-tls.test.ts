@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import pg from 'pg';
 import { create, serve, type Servers } from '../src/index.js';
-import { tempDir, writeFixture } from './helpers.js';
+import { tempDir, within, writeFixture } from './helpers.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'tls-secret';
@@ -72,7 +72,7 @@ describe('TLS on the Flight SQL server', { timeout: 60_000 }, () => {
     metadata.set('authorization', `Basic ${Buffer.from(`u:${PASSWORD}`).toString('base64')}`);
     return new Promise<string>((resolve, reject) => {
       const call = (client as unknown as { Handshake(m: grpc.Metadata, o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, unknown> })
-        .Handshake(metadata, { deadline: Date.now() + 5000 });
+        .Handshake(metadata, { deadline: Date.now() + 20_000 }); // generous: a slow machine must not turn a refusal into DEADLINE_EXCEEDED
       call.on('metadata', (m: grpc.Metadata) => {
         const token = m.get('authorization')[0];
         if (token) resolve(String(token));
@@ -140,14 +140,18 @@ describe('PostgreSQL messages after authentication', { timeout: 60_000 }, () => 
     message.write('Q');
     message.writeUInt32BE(message.length - 1, 1);
     message.write(sql, 5);
-    const received: Buffer[] = [];
-    socket.on('data', (d: Buffer) => received.push(d));
+    let received = '';
+    // ReadyForQuery ('Z', length 5, status) ends the server's answer: wait for it, not a fixed time
+    const answered = new Promise<void>((resolve) => socket.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+      if (/SELECT 1\0/.test(received) && /Z\0\0\0\x05[IT]$/.test(received)) resolve();
+    }));
     for (const byte of message) {
       socket.write(Buffer.from([byte]));
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.match(Buffer.concat(received).toString('latin1'), /SELECT 1/, 'CommandComplete for the one result row');
+    await within(answered, 10_000, () => `the answer to a query sent byte by byte (got ${JSON.stringify(received)})`);
+    assert.match(received, /SELECT 1\0/, 'CommandComplete for the one result row');
     socket.destroy();
   });
 

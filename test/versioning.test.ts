@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readdir, readFile, rm, utimes, writeFile, appendFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { create, open } from '../src/index.js';
-import { expectError, peopleSql, tempDir, writeFixture } from './helpers.js';
+import { expectError, operationsOf, peopleSql, readCommit, tempDir, writeFixture } from './helpers.js';
 
 let dir: string;
 let parquet: string;
@@ -262,8 +262,11 @@ describe('config', () => {
     assert.deepEqual(r.config.get('region'), { value: 'eu-west-1' });
     assert.deepEqual(r.config.get('s3://bucket/|token'), { value: 'abc', urlPrefix: 's3://bucket/' });
     assert.deepEqual(r.history()[0]!.changes.map((c) => c.description), ['Set config region', 'Set config token']);
-    const text = await readFile(path.join(bundleDir, '_bundlebase', (await readdir(path.join(bundleDir, '_bundlebase'))).find((f) => f.startsWith('00001'))!), 'utf8');
-    assert.match(text, /type: setConfig\n\s+key: token\n\s+value: abc\n\s+urlPrefix: s3:\/\/bucket\//);
+    const configs = operationsOf((await readCommit(bundleDir)).doc).filter((o) => o.type === 'setConfig');
+    assert.deepEqual(configs, [
+      { type: 'setConfig', key: 'region', value: 'eu-west-1' },
+      { type: 'setConfig', key: 'token', value: 'abc', urlPrefix: 's3://bucket/' },
+    ]);
     await Promise.all([b.close(), r.close()]);
   });
 });

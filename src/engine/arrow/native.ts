@@ -42,6 +42,16 @@ export function nativeAvailable(): boolean {
   return loadAddon() !== null;
 }
 
+let nativeReads = 0;
+
+/**
+ * @internal How many results this process has read through the addon (readers handed out by
+ * {@link nativeReader}); tests compare it before and after a read to see the native path was taken.
+ */
+export function nativeReadCount(): number {
+  return nativeReads;
+}
+
 /**
  * The error of a streaming result that ended, or null. A failed fetch ends a stream like an
  * exhausted one; without the addon the failure cannot be seen (see README).
@@ -103,6 +113,7 @@ export function nativeReader(connection: duckdb.Connection, result: duckdb.Resul
   if (!native) return undefined;
   const { converter, formats } = native.createConverter(connection, result);
   if (!formatsMatch(schema, formats)) return undefined;
+  nativeReads++;
   const fetchNext = () => {
     const fetched = native.fetch(result);
     fetched.catch(() => undefined); // awaited by next() or close(); never left unhandled
