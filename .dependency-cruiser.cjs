@@ -20,12 +20,9 @@ module.exports = {
   forbidden: [
     {
       name: 'no-circular',
-      comment:
-        'Import cycles make modules impossible to read, test or load in isolation. Checked on the compiled ' +
-        'dist/ (npm run lint:deps cruises both): type-only imports, erased at compile time (a class naming ' +
-        'its counterpart in a signature), do not count.',
+      comment: 'Import cycles make modules impossible to read, test or load in isolation (type-only imports count too)',
       severity: 'error',
-      from: { path: '^dist/' },
+      from: {},
       to: { circular: true },
     },
     {
@@ -54,7 +51,6 @@ module.exports = {
   options: {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
-    exclude: { path: '\\.d\\.ts$' },
     parser: 'swc',
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },

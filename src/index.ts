@@ -1,8 +1,6 @@
 /** The package: open and create bundles, serve them; everything a user imports comes from here. */
 export { create, open } from './bundle/open.js';
-export { Bundle } from './bundle/bundle.js';
-export { BundleBuilder, type AttachOptions } from './bundle/builder.js';
-export { BuilderChain } from './bundle/chain.js';
+export { Bundle, BundleBuilder, BuilderChain, type AttachOptions } from './bundle/builder.js';
 export type { OpenOptions } from './bundle/load.js';
 export type { Trust } from './bundle/load.js';
 export type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';

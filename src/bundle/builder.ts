@@ -6,7 +6,7 @@ import { RebuildIndex } from '../operations/rebuildIndex.js';
 import { validateParams, type ParamValue } from '../engine/params.js';
 import { invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
-import { AttachBlock, detectFormat, type AttachBlockFields } from '../operations/attachBlock.js';
+import { AttachBlock } from '../operations/attachBlock.js';
 import { CreateView } from '../operations/createView.js';
 import { DefinePack } from '../operations/definePack.js';
 import { DropView } from '../operations/dropView.js';
@@ -19,35 +19,25 @@ import { RemoveColumns } from '../operations/removeColumns.js';
 import { RenameColumn } from '../operations/renameColumn.js';
 import { RenameView } from '../operations/renameView.js';
 import { Select } from '../operations/select.js';
-import { compile } from '../plan/compile.js';
 import { normalizeSelect } from '../plan/statements.js';
-import { PlanState, type CsvOptions } from '../plan/state.js';
-import { requireNonEmpty, resolveSource, schemeOf } from '../storage/location.js';
-import { recordTrustedSource } from '../storage/trust.js';
+import { requireNonEmpty } from '../storage/location.js';
 import { storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
-import type { Bundle } from './bundle.js';
-import { BuilderChain } from './chain.js';
+import { Chain, forwardCalls } from './chain.js';
 import { fromStaged, initializeBundle, toStaged, writeCommit, type RecordedChange, type StagedChange } from './commit.js';
-import { inspectSource } from './inspect.js';
+import { inspectBlock, type AttachOptions } from './inspect.js';
 import { committedOperations, newBundle, type LoadedBundle } from './load.js';
 import type { Change, ProgressListener, Status } from './types.js';
 
-export interface AttachOptions extends CsvOptions {
-  format?: 'parquet' | 'csv' | 'json';
-  /** Attach into the named join instead of the base pack. */
-  join?: string;
-}
+export type { AttachOptions };
 
-/** An uncommitted change in manifest form (the CLI keeps these between invocations). */
 /** A bundle being built: operations are recorded (never executed) until `commit()` writes them. */
 export class BundleBuilder extends BundleBase {
   private changes: RecordedChange[] = [];
   private validating: Operation[] = [];
   private queue: Promise<unknown> = Promise.resolve();
 
-  /** `viewOpener` opens committed views (as Bundles: bundle.ts passes it in, so there is no import cycle). */
-  constructor(loaded: LoadedBundle, private readonly viewOpener: (loaded: LoadedBundle) => Bundle, changes: RecordedChange[] = []) {
+  constructor(loaded: LoadedBundle, changes: RecordedChange[] = []) {
     super(loaded);
     this.changes = changes;
   }
@@ -134,27 +124,8 @@ export class BundleBuilder extends BundleBase {
   }
 
   /** Inspects a source and records it into `packId` (the eager step of attach: counts, stamps, schema). */
-  private async attachBlock(url: string, packId: string, options: AttachOptions): Promise<AttachBlock> {
-    requireNonEmpty(url, 'Attach URL');
-    const format = detectFormat(url, options.format);
-    const csv = pickCsv(options);
-    const location = resolveSource(url, this.loaded.store.dir);
-    const local = format !== 'function' && schemeOf(location) === undefined;
-    const source = await inspectSource(await this.database(local ? [location] : []), url, format, csv, this.loaded.store.dir);
-    // the user attached it here, so reopening this bundle on this machine may read it (access.ts)
-    if (local) await recordTrustedSource(location);
-    const fields: AttachBlockFields = {
-      source: url,
-      version: source.version,
-      id: shortId(),
-      packId,
-      numRows: source.numRows,
-      bytes: source.bytes,
-      schema: { fields: source.fields },
-      format: options.format,
-      csv,
-    };
-    return new AttachBlock(fields, { baseDir: this.loaded.store.dir });
+  private attachBlock(url: string, packId: string, options: AttachOptions): Promise<AttachBlock> {
+    return inspectBlock(url, shortId(), packId, options, this.loaded.store.dir, (files) => this.database(files));
   }
 
   /**
@@ -353,13 +324,13 @@ export class BundleBuilder extends BundleBase {
   }
 
   async view(nameOrId: string): Promise<Bundle> {
-    return this.viewOpener(await this.loadView(nameOrId));
+    return new Bundle(await this.loadView(nameOrId));
   }
 
   /** A new, independent builder whose rows are the result of `sql` over the table `bundle`. */
   select(sql: string, params?: ParamValue[]): BuilderChain {
     return new BuilderChain(
-      this.settled().then(() => new BundleBuilder(this.loaded, this.viewOpener, [...this.changes]).recordSelect(sql, params)),
+      this.settled().then(() => new BundleBuilder(this.loaded, [...this.changes]).recordSelect(sql, params)),
     );
   }
 
@@ -372,7 +343,7 @@ export class BundleBuilder extends BundleBase {
 
   /** A builder on top of this bundle's committed state: same bundle without `dataDir`, else a new one. */
   extend(dataDir?: string): BuilderChain {
-    return new BuilderChain(this.settled().then(() => extendBundle(this.loaded, this.viewOpener, dataDir)));
+    return new BuilderChain(this.settled().then(() => extendBundle(this.loaded, dataDir)));
   }
 
   status(): Status {
@@ -420,22 +391,90 @@ export class BundleBuilder extends BundleBase {
   }
 }
 
-function pickCsv(options: AttachOptions): CsvOptions | undefined {
-  const csv: CsvOptions = {};
-  if (options.delimiter !== undefined) csv.delimiter = options.delimiter;
-  if (options.header !== undefined) csv.header = options.header;
-  if (options.quote !== undefined) csv.quote = options.quote;
-  return Object.keys(csv).length > 0 ? csv : undefined;
-}
-
 function shortId(): string {
   return randomUUID().replaceAll('-', '').slice(0, 8);
 }
 
 /** `extend()` of a loaded bundle: the same bundle when `dataDir` is absent or its own directory. */
-export function extendBundle(loaded: LoadedBundle, views: (loaded: LoadedBundle) => Bundle, dataDir?: string): BundleBuilder {
-  if (dataDir === undefined) return new BundleBuilder(loaded, views);
+function extendBundle(loaded: LoadedBundle, dataDir?: string): BundleBuilder {
+  if (dataDir === undefined) return new BundleBuilder(loaded);
   const store = storeFor(requireNonEmpty(dataDir, 'Extend directory'));
-  if (store.url === loaded.url) return new BundleBuilder(loaded, views);
-  return new BundleBuilder(newBundle(store, loaded.id, loaded), views);
+  if (store.url === loaded.url) return new BundleBuilder(loaded);
+  return new BundleBuilder(newBundle(store, loaded.id, loaded));
 }
+
+/** A committed bundle opened for reading. Change it through `extend()`. */
+export class Bundle extends BundleBase {
+  constructor(loaded: LoadedBundle) {
+    super(loaded);
+  }
+
+  protected effectiveOperations(): Operation[] {
+    return committedOperations(this.loaded);
+  }
+
+
+  /** A builder on top of this bundle: the same bundle without `dataDir`, else a new one extending it. */
+  extend(dataDir?: string): BuilderChain {
+    return new BuilderChain(Promise.resolve().then(() => extendBundle(this.loaded, dataDir)));
+  }
+
+  /** A new builder whose rows are the result of `sql` over the table `bundle`. */
+  select(sql: string, params?: ParamValue[]): BuilderChain {
+    return new BundleBuilder(this.loaded).select(sql, params);
+  }
+
+  async view(nameOrId: string): Promise<Bundle> {
+    return new Bundle(await this.loadView(nameOrId));
+  }
+}
+
+/**
+ * What a builder call returns: awaitable and chainable (see Chain). Its methods are the builder's,
+ * derived below — a Bundle and its builders open each other, so they share this module.
+ */
+export class BuilderChain extends Chain<BundleBuilder> {}
+
+/** The reads a chain offers: they run once every call before them has been recorded. */
+const READS = ['schema', 'numRows', 'explain', 'toArrow', 'toObjects', 'toColumns', 'export', 'diff', 'commit'] as const satisfies readonly (keyof BundleBuilder)[];
+type Reading = (typeof READS)[number];
+
+type Method<K extends keyof BundleBuilder> = BundleBuilder[K] extends (...args: infer A) => infer R ? (...args: A) => R : never;
+
+/** Every recording method, forwarded in order; every read, after the calls before it. */
+export interface BuilderChain extends ChainedRecording, ChainedReads {}
+type ChainedRecording = { [K in Recording]: Method<K> };
+type ChainedReads = { [K in Reading]: Method<K> };
+
+/** The builder's methods that record a change, each once (checked against the builder below). */
+const RECORDING = {
+  attach: true,
+  join: true,
+  defineFunction: true,
+  createIndex: true,
+  dropIndex: true,
+  rebuildIndex: true,
+  reindex: true,
+  filter: true,
+  removeColumn: true,
+  removeColumns: true,
+  renameColumn: true,
+  setName: true,
+  setDescription: true,
+  setConfig: true,
+  createView: true,
+  renameView: true,
+  dropView: true,
+  select: true,
+  extend: true,
+  undo: true,
+  reset: true,
+} as const satisfies { readonly [K in keyof BundleBuilder]?: true };
+type Recording = keyof typeof RECORDING;
+
+/** Builder methods returning a chain that the chain does not forward: must be none. */
+type Unforwarded = Exclude<{ [K in keyof BundleBuilder]: BundleBuilder[K] extends (...args: never[]) => BuilderChain ? K : never }[keyof BundleBuilder], Recording>;
+const everyRecordingMethodForwarded: [Unforwarded] extends [never] ? true : Unforwarded = true;
+void everyRecordingMethodForwarded;
+
+forwardCalls(BuilderChain, Object.keys(RECORDING), READS, (done) => new BuilderChain(done));

@@ -1,28 +1,31 @@
-import type { AttachOptions, BundleBuilder } from './builder.js';
-import type { ParamValue } from '../engine/params.js';
-import type { FunctionDefinition } from '../engine/functions.js';
 import type * as arrow from 'apache-arrow';
-import type { CountOptions, ExportOptions, ProgressListener, StreamOptions } from './types.js';
+import type { StreamOptions } from './types.js';
+
+/** What a chain needs of the builder it resolves to. */
+interface Streams {
+  stream(options?: StreamOptions): AsyncIterable<arrow.RecordBatch>;
+}
 
 /**
  * What a mutating builder call returns: awaitable (resolves to the builder once the operation is
- * recorded, or rejects with its error) and chainable (`b.attach(x).filter(y)`), calls running in order.
+ * recorded, or rejects with its error) and chainable (`b.attach(x).filter(y)`), calls running in
+ * order. Generic over the builder, so this module needs none: builder.ts derives `BuilderChain`.
  */
-export class BuilderChain implements PromiseLike<BundleBuilder> {
-  constructor(private readonly done: Promise<BundleBuilder>) {}
+export class Chain<B extends Streams> implements PromiseLike<B> {
+  constructor(private readonly done: Promise<B>) {}
 
-  then<A = BundleBuilder, B = never>(
-    onFulfilled?: ((value: BundleBuilder) => A | PromiseLike<A>) | null,
-    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-  ): Promise<A | B> {
+  then<A = B, E = never>(
+    onFulfilled?: ((value: B) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null,
+  ): Promise<A | E> {
     return this.done.then(onFulfilled, onRejected);
   }
 
-  catch<B = never>(onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<BundleBuilder | B> {
+  catch<E = never>(onRejected?: ((reason: unknown) => E | PromiseLike<E>) | null): Promise<B | E> {
     return this.done.catch(onRejected);
   }
 
-  finally(onFinally?: (() => void) | null): Promise<BundleBuilder> {
+  finally(onFinally?: (() => void) | null): Promise<B> {
     return this.done.finally(onFinally);
   }
 
@@ -35,61 +38,30 @@ export class BuilderChain implements PromiseLike<BundleBuilder> {
       },
     };
   }
-
 }
 
+type AnyMethod = (...args: unknown[]) => unknown;
 
-/** The reads a chain offers: they run once every call before them has been recorded. */
-const READS = ['schema', 'numRows', 'explain', 'toArrow', 'toObjects', 'toColumns', 'export', 'diff', 'commit'] as const satisfies readonly (keyof BundleBuilder)[];
-type Reading = (typeof READS)[number];
-
-type Method<K extends keyof BundleBuilder> = BundleBuilder[K] extends (...args: infer A) => infer R ? (...args: A) => R : never;
-
-/** Every recording method, forwarded in order; every read, after the calls before it. */
-export interface BuilderChain extends ChainedRecording, ChainedReads {}
-type ChainedRecording = { [K in Recording]: Method<K> };
-type ChainedReads = { [K in Reading]: Method<K> };
-
-/** The builder's methods that record a change, each once (checked against the builder below). */
-const RECORDING = {
-  attach: true,
-  join: true,
-  defineFunction: true,
-  createIndex: true,
-  dropIndex: true,
-  rebuildIndex: true,
-  reindex: true,
-  filter: true,
-  removeColumn: true,
-  removeColumns: true,
-  renameColumn: true,
-  setName: true,
-  setDescription: true,
-  setConfig: true,
-  createView: true,
-  renameView: true,
-  dropView: true,
-  select: true,
-  extend: true,
-  undo: true,
-  reset: true,
-} as const satisfies { readonly [K in keyof BundleBuilder]?: true };
-type Recording = keyof typeof RECORDING;
-
-/** Builder methods returning a chain that the chain does not forward: must be none. */
-type Unforwarded = Exclude<{ [K in keyof BundleBuilder]: BundleBuilder[K] extends (...args: never[]) => BuilderChain ? K : never }[keyof BundleBuilder], Recording>;
-const everyRecordingMethodForwarded: [Unforwarded] extends [never] ? true : Unforwarded = true;
-void everyRecordingMethodForwarded;
-
-type AnyMethod = (this: BundleBuilder, ...args: unknown[]) => unknown;
-const prototype = BuilderChain.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-for (const name of Object.keys(RECORDING)) {
-  prototype[name] = function (this: BuilderChain, ...args: unknown[]) {
-    return new BuilderChain(this.then((b) => (b[name as Recording] as unknown as AnyMethod).apply(b, args) as PromiseLike<BundleBuilder>));
-  };
-}
-for (const name of READS) {
-  prototype[name] = function (this: BuilderChain, ...args: unknown[]) {
-    return this.then((b) => (b[name] as unknown as AnyMethod).apply(b, args));
-  };
+/**
+ * Gives a chain class one method per builder method: `recording` ones return a new chain that runs
+ * after this one (`make` builds it), `reads` resolve once every call before them has been recorded.
+ */
+export function forwardCalls<B extends Streams>(
+  chain: { prototype: Chain<B> },
+  recording: readonly string[],
+  reads: readonly string[],
+  make: (done: Promise<B>) => Chain<B>,
+): void {
+  const methods = chain.prototype as unknown as Record<string, AnyMethod>;
+  const call = (b: B, name: string, args: unknown[]) => ((b as unknown as Record<string, AnyMethod>)[name]!).apply(b, args);
+  for (const name of recording) {
+    methods[name] = function (this: Chain<B>, ...args: unknown[]) {
+      return make(this.then((b) => call(b, name, args) as PromiseLike<B>));
+    };
+  }
+  for (const name of reads) {
+    methods[name] = function (this: Chain<B>, ...args: unknown[]) {
+      return this.then((b) => call(b, name, args));
+    };
+  }
 }

@@ -1,13 +1,61 @@
 import { typeName } from '../arrow/types.js';
 import type { EngineConnection, EngineDatabase } from '../engine/engine.js';
 import { ensureTableFunction, functionTableName } from '../engine/functions.js';
-import { functionName } from '../operations/attachBlock.js';
-import type { SchemaField } from '../operations/attachBlock.js';
+import { AttachBlock, detectFormat, functionName, type AttachBlockFields, type SchemaField } from '../operations/attachBlock.js';
 import { readSource, sourceRowCount } from '../plan/statements.js';
 import type { CsvOptions, SourceFormat } from '../plan/state.js';
-import { resolveSource, schemeOf, stampFile } from '../storage/location.js';
+import { requireNonEmpty, resolveSource, schemeOf, stampFile } from '../storage/location.js';
+import { recordTrustedSource } from '../storage/trust.js';
 
-export interface SourceFacts {
+export interface AttachOptions extends CsvOptions {
+  format?: 'parquet' | 'csv' | 'json';
+  /** Attach into the named join instead of the base pack. */
+  join?: string;
+}
+
+/**
+ * The attachBlock operation for source `url`: inspected in a database that may also read it
+ * (`database(extraFiles)`), and recorded in the user's trust store when it is a local file.
+ */
+export async function inspectBlock(
+  url: string,
+  id: string,
+  packId: string,
+  options: AttachOptions,
+  baseDir: string | undefined,
+  database: (extraFiles: string[]) => Promise<EngineDatabase>,
+): Promise<AttachBlock> {
+  requireNonEmpty(url, 'Attach URL');
+  const format = detectFormat(url, options.format);
+  const csv = pickCsv(options);
+  const location = resolveSource(url, baseDir);
+  const local = format !== 'function' && schemeOf(location) === undefined;
+  const source = await inspectSource(await database(local ? [location] : []), url, format, csv, baseDir);
+  // the user attached it here, so reopening this bundle on this machine may read it (access.ts)
+  if (local) await recordTrustedSource(location);
+  const fields: AttachBlockFields = {
+    source: url,
+    version: source.version,
+    id,
+    packId,
+    numRows: source.numRows,
+    bytes: source.bytes,
+    schema: { fields: source.fields },
+    format: options.format,
+    csv,
+  };
+  return new AttachBlock(fields, { baseDir });
+}
+
+function pickCsv(options: AttachOptions): CsvOptions | undefined {
+  const csv: CsvOptions = {};
+  if (options.delimiter !== undefined) csv.delimiter = options.delimiter;
+  if (options.header !== undefined) csv.header = options.header;
+  if (options.quote !== undefined) csv.quote = options.quote;
+  return Object.keys(csv).length > 0 ? csv : undefined;
+}
+
+interface SourceFacts {
   version?: string;
   bytes?: number;
   numRows?: number;
@@ -18,7 +66,7 @@ export interface SourceFacts {
  * What attach records about a source (one of the two eager steps, docs/architecture.md): its schema, its
  * size and modification stamp, and its row count (Parquet from metadata, CSV/JSON by one count).
  */
-export async function inspectSource(
+async function inspectSource(
   database: EngineDatabase,
   source: string,
   format: SourceFormat,

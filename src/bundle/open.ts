@@ -3,9 +3,8 @@ import { invalidArgument } from '../errors.js';
 import { readInit } from '../manifest/commits.js';
 import { requireNonEmpty } from '../storage/location.js';
 import { storeFor } from '../storage/store.js';
-import { Bundle, openBundle } from './bundle.js';
-import { BundleBuilder } from './builder.js';
-import { BuilderChain } from './chain.js';
+
+import { Bundle, BundleBuilder, BuilderChain } from './builder.js';
 import { loadBundle, newBundle, type OpenOptions } from './load.js';
 
 /**
@@ -20,7 +19,7 @@ export function create(path?: string): BuilderChain {
       if (await readInit(store)) {
         throw invalidArgument(`A bundle already exists at ${store.url}; open() it, then extend() to change it`);
       }
-      return new BundleBuilder(newBundle(store, randomUUID()), openBundle);
+      return new BundleBuilder(newBundle(store, randomUUID()));
     })(),
   );
 }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type * as arrow from 'apache-arrow';
-import type { Bundle } from '../bundle/bundle.js';
+import type { Bundle } from '../bundle/builder.js';
 import { open } from '../bundle/open.js';
 import { BundlebaseError } from '../errors.js';
 import { EngineDatabase, type EngineConnection, type SqlType, type Statement } from '../engine/engine.js';
