@@ -190,20 +190,14 @@ describe('damaged index files', () => {
     }
   });
 
-  // Known gaps in src/indexing/file.ts (reported, not fixed here: this branch changes tests only).
-  // readHeader does not check how many bytes it read and parses the header with a bare JSON.parse,
-  // and lookups read hash/offset arrays past the end as zeros. Marked todo so the suite stays green
-  // until file.ts checks sizes; they then pass and the todo can go.
-  const TODO = 'file.ts: truncated or garbled index files are not reported as IO_ERROR (readHeader ignores bytesRead, bare JSON.parse)';
-
-  it('a file cut inside its header is an IO_ERROR naming it', { todo: TODO }, async () => {
+  it('a file cut inside its header is an IO_ERROR naming it', async () => {
     const good = await readFile(await writeBoth());
     const file = path.join(dir, 'idx_cut_header.idx');
     await writeFile(file, good.subarray(0, 20));
     await expectError(() => readIndexHeader(file), 'IO_ERROR', /idx_cut_header\.idx/);
   });
 
-  it('a header that is not JSON is an IO_ERROR naming the file', { todo: TODO }, async () => {
+  it('a header that is not JSON is an IO_ERROR naming the file', async () => {
     const good = await readFile(await writeBoth());
     const length = good.readUInt32LE(8);
     const file = path.join(dir, 'idx_garbled.idx');
@@ -211,7 +205,7 @@ describe('damaged index files', () => {
     await expectError(() => readIndexHeader(file), 'IO_ERROR', /idx_garbled\.idx/);
   });
 
-  it('a file cut inside its arrays is an IO_ERROR, never a lookup that silently finds fewer records', { todo: TODO }, async () => {
+  it('a file cut inside its arrays is an IO_ERROR, never a lookup that silently finds fewer records', async () => {
     const source = await writeBoth();
     const good = await readFile(source);
     const file = path.join(dir, 'idx_cut_arrays.idx');

@@ -1,4 +1,4 @@
-import { open, writeFile } from 'node:fs/promises';
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import { ioError } from '../errors.js';
 import { canonical, hashText, type RecordEntries, type ValueKind } from './scan.js';
 
@@ -114,14 +114,34 @@ export async function readIndexHeader(file: string): Promise<IndexHeader> {
   }
 }
 
-async function readHeader(handle: import('node:fs/promises').FileHandle, file: string): Promise<{ header: IndexHeader; base: number }> {
+/** Reads exactly `buffer.length` bytes at `position`; a short read means the file was cut. */
+async function readExactly(handle: FileHandle, buffer: Buffer, position: number, file: string): Promise<void> {
+  const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+  if (bytesRead < buffer.length) throw ioError(`Index file ${file} is truncated (reindex to rebuild it)`);
+}
+
+async function readHeader(handle: FileHandle, file: string): Promise<{ header: IndexHeader; base: number }> {
   const head = Buffer.alloc(MAGIC.length + 4);
-  await handle.read(head, 0, head.length, 0);
-  if (head.subarray(0, MAGIC.length).toString() !== MAGIC) throw ioError(`${file} is not a bundlebase index file`);
+  const { bytesRead } = await handle.read(head, 0, head.length, 0);
+  if (bytesRead < head.length || head.subarray(0, MAGIC.length).toString() !== MAGIC) throw ioError(`${file} is not a bundlebase index file`);
   const headerLength = head.readUInt32LE(MAGIC.length);
+  const size = (await handle.stat()).size;
+  if (head.length + headerLength > size) throw ioError(`Index file ${file} is truncated (reindex to rebuild it)`);
   const headerBytes = Buffer.alloc(headerLength);
-  await handle.read(headerBytes, 0, headerLength, head.length);
-  return { header: JSON.parse(headerBytes.toString().trimEnd()) as IndexHeader, base: head.length + headerLength };
+  await readExactly(handle, headerBytes, head.length, file);
+  let header: IndexHeader;
+  try {
+    header = JSON.parse(headerBytes.toString().trimEnd()) as IndexHeader;
+  } catch (err) {
+    throw ioError(`Index file ${file} has a damaged header (reindex to rebuild it): ${(err as Error).message}`, err);
+  }
+  const base = head.length + headerLength;
+  // every section's arrays must lie inside the file: a cut file would read as zeros past its end
+  const end = Math.max(0, ...(Array.isArray(header.blocks) ? header.blocks : []).map((b) => Math.max(b.hashesAt + b.count * 4, b.offsetsAt + b.count * 8, b.lengthsAt + b.count * 4)));
+  if (!Array.isArray(header.blocks) || !Number.isFinite(end) || base + end > size) {
+    throw ioError(`Index file ${file} is truncated or damaged (reindex to rebuild it)`);
+  }
+  return { header, base };
 }
 
 /** Byte ranges of the records that may hold one of `values` (a superset: hashes collide), per block id. */
@@ -143,8 +163,8 @@ export async function lookupIndexFile(file: string, values: readonly unknown[]):
         if (hi <= lo) continue;
         const offsets = Buffer.alloc((hi - lo) * 8);
         const lengths = Buffer.alloc((hi - lo) * 4);
-        await handle.read(offsets, 0, offsets.length, base + section.offsetsAt + lo * 8);
-        await handle.read(lengths, 0, lengths.length, base + section.lengthsAt + lo * 4);
+        await readExactly(handle, offsets, base + section.offsetsAt + lo * 8, file);
+        await readExactly(handle, lengths, base + section.lengthsAt + lo * 4, file);
         for (let i = 0; i < hi - lo; i++) ranges.push([offsets.readDoubleLE(i * 8), lengths.readUInt32LE(i * 4)]);
       }
       const { id, version, kind, columns, csv, readOptions } = section;
@@ -157,7 +177,7 @@ export async function lookupIndexFile(file: string, values: readonly unknown[]):
 }
 
 /** Binary search over the sorted u32 hashes of a section, with one 4-byte read per probe. */
-async function equalRange(handle: import('node:fs/promises').FileHandle, at: number, count: number, hash: number): Promise<[number, number]> {
+async function equalRange(handle: FileHandle, at: number, count: number, hash: number): Promise<[number, number]> {
   const probe = Buffer.alloc(4);
   const valueAt = async (i: number) => {
     await handle.read(probe, 0, 4, at + i * 4);
