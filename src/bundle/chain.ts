@@ -52,6 +52,7 @@ export function forwardCalls<B extends Streams>(
   reads: readonly string[],
   make: (done: Promise<B>) => Chain<B>,
 ): void {
+  // the methods are added by name here; the chain's interface (builder.ts) declares their types
   const methods = chain.prototype as unknown as Record<string, AnyMethod>;
   const call = (b: B, name: string, args: unknown[]) => ((b as unknown as Record<string, AnyMethod>)[name]!).apply(b, args);
   for (const name of recording) {

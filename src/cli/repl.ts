@@ -45,6 +45,7 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
       return [hits, word.replace(/^\./, '')];
     },
   });
+  // write() only needs a writable stream; the REPL's output may be a test's stream rather than a TTY
   const out = output as unknown as NodeJS.WriteStream;
   let running: AbortController | undefined;
   rl.on('SIGINT', () => {

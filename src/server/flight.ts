@@ -28,6 +28,7 @@ function packCommand(name: string, value: object): Buffer {
 }
 
 function unpackCommand(bytes: Uint8Array): { name: string; value: Record<string, unknown> } {
+  // protobufjs decodes to a generic Message: the shape is flight.proto's Any
   const any = message('AnyCommand').decode(bytes) as unknown as { type_url: string; value: Uint8Array };
   const name = any.type_url.slice(any.type_url.lastIndexOf('.') + 1);
   if (!any.type_url.startsWith(SQL_TYPE_PREFIX) || !root.lookup(`arrow.flight.protocol.${name}`)) {
@@ -100,6 +101,7 @@ export interface FlightServerOptions {
 /** Serves `queries` over Arrow Flight SQL (gRPC) until `close()`. */
 export async function startFlightServer(queries: BundleQueries, options: FlightServerOptions = {}): Promise<RunningServer> {
   const definition = protoLoader.loadSync(PROTO, { keepCase: true, longs: String, enums: String, defaults: true });
+  // proto-loader types the package as a generic tree: this is the path flight.proto declares
   const service = (grpc.loadPackageDefinition(definition) as unknown as { arrow: { flight: { protocol: { FlightService: { service: grpc.ServiceDefinition } } } } })
     .arrow.flight.protocol.FlightService.service;
   const limits = options.limits ?? resolveLimits();

@@ -53,6 +53,7 @@ export const DEFAULT_LIMITS: Readonly<ServerLimits> = Object.freeze({
 export function resolveLimits(overrides: Partial<ServerLimits> = {}): ServerLimits {
   const limits: ServerLimits = { ...DEFAULT_LIMITS };
   for (const [key, value] of Object.entries(overrides)) {
+    // keys come from Partial<ServerLimits> itself, so each value has its field's type
     if (value !== undefined) (limits as unknown as Record<string, unknown>)[key] = value;
   }
   return limits;

@@ -60,8 +60,9 @@ function convertVector(
 
 /** Views a fresh byte copy as the typed array Arrow expects for `type`. */
 function typedView(type: arrow.DataType, bytes: Uint8Array): ArrayBufferView {
-  const ArrayType = (type as { ArrayType: new (b: ArrayBufferLike, o: number, l: number) => ArrayBufferView & { BYTES_PER_ELEMENT: number } }).ArrayType;
-  const perElement = (ArrayType as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  // apache-arrow declares ArrayType per concrete type only; every fixed-width type has one
+  const ArrayType = (type as unknown as { ArrayType: (new (b: ArrayBufferLike, o: number, l: number) => ArrayBufferView) & { BYTES_PER_ELEMENT: number } }).ArrayType;
+  const perElement = ArrayType.BYTES_PER_ELEMENT;
   return new ArrayType(bytes.buffer, bytes.byteOffset, bytes.byteLength / perElement);
 }
 

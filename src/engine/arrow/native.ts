@@ -162,6 +162,7 @@ function view<T>(Type: new (b: ArrayBuffer, offset: number, length: number) => T
 
 function dataFromBuffers(type: arrow.DataType, length: number, buffer: ArrayBuffer, m: Int32Array): arrow.Data {
   if (type.typeId === arrow.Type.Null) return arrow.makeData({ type: type as arrow.Null, length });
+  // apache-arrow declares ArrayType per concrete type only; every fixed-width type has one
   const ArrayType = (type as unknown as { ArrayType: (new (b: ArrayBuffer, o: number, l: number) => ArrayBufferView) & { BYTES_PER_ELEMENT: number } }).ArrayType;
   const nullBitmap = view(Uint8Array, buffer, m[VALIDITY]!, m[VALIDITY_LEN]!, 1);
   const nullCount = m[NULL_COUNT]! >= 0 ? m[NULL_COUNT]! : undefined;
