@@ -104,7 +104,7 @@ export class BundleBuilder extends BundleBase {
 
   attach(url: string, options: AttachOptions = {}): BuilderChain {
     return this.record(`Attach ${url}`, async () => {
-      this.refuseOnView('attach');
+      this.refuseOnView(AttachBlock, 'attach');
       const state = this.plan();
       let packId = state.basePackId;
       if (options.join !== undefined) {
@@ -134,7 +134,7 @@ export class BundleBuilder extends BundleBase {
    */
   join(name: string, url: string, on: string, how: string = 'inner'): BuilderChain {
     return this.record(`Join ${name}`, async () => {
-      this.refuseOnView('join');
+      this.refuseOnView(Join, 'join');
       requireNonEmpty(name, 'Join name');
       requireNonEmpty(on, 'Join condition');
       const joinType = parseJoinType(how);
@@ -223,9 +223,9 @@ export class BundleBuilder extends BundleBase {
     return buildIndexFiles(await this.connection(), this.loaded.store.dir, id, column, blocks, onProgress);
   }
 
-  /** Views are read-only projections of their parent: they cannot add sources or views. */
-  private refuseOnView(action: string): void {
-    if (this.loaded.isView) throw invalidArgument(`${action} is not allowed on a view (${this.url})`);
+  /** Refuses, on a view, an operation whose class says views may not record it (before any work). */
+  private refuseOnView(operation: { readonly allowedOnView?: boolean }, action: string): void {
+    if (this.loaded.isView && operation.allowedOnView === false) throw invalidArgument(`${action} is not allowed on a view (${this.url})`);
   }
 
   filter(where: string, params?: ParamValue[]): BuilderChain {
@@ -283,7 +283,7 @@ export class BundleBuilder extends BundleBase {
     const viewId = shortId();
     const extra: Partial<RecordedChange> = {};
     return this.record(`Create view ${name}`, async () => {
-      this.refuseOnView('createView');
+      this.refuseOnView(CreateView, 'createView');
       requireNonEmpty(name, 'View name');
       this.requireNewViewName(name);
       const own = builder instanceof BundleBuilder ? await builder.changesBeyond(this) : undefined;
@@ -295,7 +295,7 @@ export class BundleBuilder extends BundleBase {
 
   renameView(from: string, to: string): BuilderChain {
     return this.record(`Rename view ${from} to ${to}`, () => {
-      this.refuseOnView('renameView');
+      this.refuseOnView(RenameView, 'renameView');
       requireNonEmpty(to, 'View name');
       const id = this.viewId(from);
       this.requireNewViewName(to);
@@ -305,7 +305,7 @@ export class BundleBuilder extends BundleBase {
 
   dropView(name: string): BuilderChain {
     return this.record(`Drop view ${name}`, () => {
-      this.refuseOnView('dropView');
+      this.refuseOnView(DropView, 'dropView');
       return [new DropView(this.viewId(name))];
     });
   }

@@ -54,6 +54,8 @@ export function functionName(source: string): string {
 /** Adds one source (a block) to a pack. `source` is kept exactly as the user passed it. */
 export class AttachBlock implements Operation {
   readonly type = 'attachBlock';
+  /** Views are read-only projections of their parent: they cannot add sources or views. */
+  static readonly allowedOnView = false;
 
   constructor(readonly fields: AttachBlockFields, readonly context: ReplayContext) {}
 

@@ -4,6 +4,8 @@ import { field, type ManifestOp, type Operation } from './operation.js';
 /** Names a view stored as `view_<viewId>/`, a bundle extending this one. */
 export class CreateView implements Operation {
   readonly type = 'createView';
+  /** Views are read-only projections of their parent: they cannot add sources or views. */
+  static readonly allowedOnView = false;
 
   constructor(readonly name: string, readonly viewId: string) {}
 

@@ -4,6 +4,8 @@ import { field, type ManifestOp, type Operation } from './operation.js';
 /** Declares a pack (a group of unioned sources); the first one is the bundle's base. */
 export class DefinePack implements Operation {
   readonly type = 'definePack';
+  /** Views are read-only projections of their parent: they cannot add sources or views. */
+  static readonly allowedOnView = false;
 
   constructor(readonly id: string) {}
 

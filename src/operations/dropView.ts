@@ -4,6 +4,8 @@ import { field, type ManifestOp, type Operation } from './operation.js';
 /** Drops a view from the bundle's list (its directory stays, so older versions still open it). */
 export class DropView implements Operation {
   readonly type = 'dropView';
+  /** Views are read-only projections of their parent: they cannot add sources or views. */
+  static readonly allowedOnView = false;
 
   constructor(readonly id: string) {}
 

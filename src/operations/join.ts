@@ -19,6 +19,8 @@ export function parseJoinType(how: string | undefined): JoinType {
  */
 export class Join implements Operation {
   readonly type = 'join';
+  /** Views are read-only projections of their parent: they cannot add sources or views. */
+  static readonly allowedOnView = false;
 
   constructor(readonly name: string, readonly packId: string, readonly joinType: JoinType, readonly expression: string) {}
 

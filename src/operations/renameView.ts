@@ -4,6 +4,8 @@ import { field, type ManifestOp, type Operation } from './operation.js';
 /** Renames a view (by id, as the original bundlebase records it). */
 export class RenameView implements Operation {
   readonly type = 'renameView';
+  /** Views are read-only projections of their parent: they cannot add sources or views. */
+  static readonly allowedOnView = false;
 
   constructor(readonly id: string, readonly newName: string) {}
 
