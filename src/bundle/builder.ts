@@ -9,6 +9,7 @@ import { defineSourceFunction, outputColumns, type FunctionDefinition } from '..
 import { AttachBlock } from '../operations/attachBlock.js';
 import { CreateView } from '../operations/createView.js';
 import { DefinePack } from '../operations/definePack.js';
+import { IndexBlocks } from '../operations/indexBlocks.js';
 import { DropView } from '../operations/dropView.js';
 import { DefineFunction } from '../operations/defineFunction.js';
 import { Filter } from '../operations/filter.js';
@@ -65,9 +66,16 @@ export class BundleBuilder extends BundleBase {
    * Records one change after validating it: the operations must apply and the resulting pipeline
    * must compile and bind in DuckDB. A failure records nothing.
    */
-  private record(description: string, build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}): BuilderChain {
+  /** Records a change described by its main operation's `describe()` (see describeChange). */
+  private record(build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}): BuilderChain {
+    return this.recordAs(undefined, build, extra);
+  }
+
+  /** Records a change under `description` (when the operations cannot say it in the user's words). */
+  private recordAs(description: string | undefined, build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}): BuilderChain {
     return this.enqueue(async () => {
       const operations = await build();
+      description ??= describeChange(operations);
       const context = { columns: () => this.columnNames() };
       for (const op of operations) await op.check?.(context);
       this.validating = operations;
@@ -103,7 +111,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   attach(url: string, options: AttachOptions = {}): BuilderChain {
-    return this.record(`Attach ${url}`, async () => {
+    return this.record(async () => {
       this.refuseOnView(AttachBlock, 'attach');
       const state = this.plan();
       let packId = state.basePackId;
@@ -133,7 +141,7 @@ export class BundleBuilder extends BundleBase {
    * joined rows). The joined columns follow the bundle's; a clashing one becomes `<column>_1`.
    */
   join(name: string, url: string, on: string, how: string = 'inner'): BuilderChain {
-    return this.record(`Join ${name}`, async () => {
+    return this.record(async () => {
       this.refuseOnView(Join, 'join');
       requireNonEmpty(name, 'Join name');
       requireNonEmpty(on, 'Join condition');
@@ -154,7 +162,7 @@ export class BundleBuilder extends BundleBase {
    */
   defineFunction(definition: FunctionDefinition): BuilderChain {
     const name = definition?.name;
-    return this.record(`Define function ${name}`, () => {
+    return this.record(() => {
       requireNonEmpty(name, 'Function name');
       if (typeof definition.fn !== 'function') throw invalidArgument(`Function '${name}' needs an fn(page, schema)`);
       outputColumns(definition.output, name);
@@ -168,7 +176,7 @@ export class BundleBuilder extends BundleBase {
    * records in every CSV / JSON block, so equality and IN filters read only candidate records.
    */
   createIndex(column: string, options: { onProgress?: ProgressListener } = {}): BuilderChain {
-    return this.record(`Create index on ${column}`, async () => {
+    return this.record(async () => {
       requireNonEmpty(column, 'Column name');
       await requireColumns({ columns: () => this.columnNames() }, [column], `index column '${column}'`);
       if (this.indexOn(column)) throw invalidArgument(`Index on '${column}' already exists`);
@@ -179,12 +187,12 @@ export class BundleBuilder extends BundleBase {
   }
 
   dropIndex(column: string): BuilderChain {
-    return this.record(`Drop index on ${column}`, () => [new DropIndex(this.requireIndex(column), column)]);
+    return this.record(() => [new DropIndex(this.requireIndex(column), column)]);
   }
 
   /** Rebuilds `column`'s index over every block, replacing its files. */
   rebuildIndex(column: string): BuilderChain {
-    return this.record(`Rebuild index on ${column}`, async () => {
+    return this.record(async () => {
       const id = this.requireIndex(column);
       const built = await this.buildIndexFor(id, column, this.attachedBlocks());
       return [new RebuildIndex(id, column), ...(built ? [built] : [])];
@@ -193,7 +201,7 @@ export class BundleBuilder extends BundleBase {
 
   /** Indexes the blocks attached (or changed) since each index was built. */
   reindex(): BuilderChain {
-    return this.record('Reindex', async () => {
+    return this.recordAs('Reindex', async () => {
       const ops: Operation[] = [];
       for (const { id, column, blocks } of unindexedBlocks(this.plan(), this.attachedBlocks())) {
         const built = await this.buildIndexFor(id, column, blocks);
@@ -229,7 +237,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   filter(where: string, params?: ParamValue[]): BuilderChain {
-    return this.record(`Filter ${where}`, () => {
+    return this.record(() => {
       requireNonEmpty(where, 'Filter condition');
       return [new Filter(where, validateParams(params, where))];
     });
@@ -241,15 +249,14 @@ export class BundleBuilder extends BundleBase {
 
   removeColumns(names: string[]): BuilderChain {
     const list = Array.isArray(names) ? names : [];
-    const description = list.length === 1 ? `Remove column ${list[0]}` : `Remove columns ${list.join(', ')}`;
-    return this.record(description, () => {
+    return this.record(() => {
       list.forEach((n) => requireNonEmpty(n, 'Column name'));
       return [new RemoveColumns(list)];
     });
   }
 
   renameColumn(from: string, to: string): BuilderChain {
-    return this.record(`Rename column ${from} to ${to}`, () => {
+    return this.record(() => {
       requireNonEmpty(from, 'Column name');
       requireNonEmpty(to, 'New column name');
       return [new RenameColumn(from, to)];
@@ -257,18 +264,18 @@ export class BundleBuilder extends BundleBase {
   }
 
   setName(name: string): BuilderChain {
-    return this.record(`Set name to ${name}`, () => [new SetName(requireNonEmpty(name, 'Name'))]);
+    return this.record(() => [new SetName(requireNonEmpty(name, 'Name'))]);
   }
 
   setDescription(description: string): BuilderChain {
-    return this.record(`Set description to ${description}`, () => {
+    return this.record(() => {
       if (typeof description !== 'string') throw invalidArgument('Description must be a string');
       return [new SetDescription(description)];
     });
   }
 
   setConfig(key: string, value: string, urlPrefix?: string): BuilderChain {
-    return this.record(`Set config ${key}`, () => {
+    return this.record(() => {
       requireNonEmpty(key, 'Config key');
       if (typeof value !== 'string') throw invalidArgument(`Config value for '${key}' must be a string`);
       return [new SetConfig(key, value, urlPrefix)];
@@ -282,7 +289,7 @@ export class BundleBuilder extends BundleBase {
   createView(name: string, builder: BundleBuilder): BuilderChain {
     const viewId = shortId();
     const extra: Partial<RecordedChange> = {};
-    return this.record(`Create view ${name}`, async () => {
+    return this.record(async () => {
       this.refuseOnView(CreateView, 'createView');
       requireNonEmpty(name, 'View name');
       this.requireNewViewName(name);
@@ -294,7 +301,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   renameView(from: string, to: string): BuilderChain {
-    return this.record(`Rename view ${from} to ${to}`, () => {
+    return this.recordAs(`Rename view ${from} to ${to}`, () => {
       this.refuseOnView(RenameView, 'renameView');
       requireNonEmpty(to, 'View name');
       const id = this.viewId(from);
@@ -304,7 +311,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   dropView(name: string): BuilderChain {
-    return this.record(`Drop view ${name}`, () => {
+    return this.recordAs(`Drop view ${name}`, () => {
       this.refuseOnView(DropView, 'dropView');
       return [new DropView(this.viewId(name))];
     });
@@ -335,7 +342,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   private recordSelect(sql: string, params?: ParamValue[]): BuilderChain {
-    return this.record(`Select ${sql}`, () => {
+    return this.record(() => {
       requireNonEmpty(sql, 'Select SQL');
       return [new Select(normalizeSelect(sql), validateParams(params, sql))];
     });
@@ -389,6 +396,15 @@ export class BundleBuilder extends BundleBase {
       this.changes = [];
     });
   }
+}
+
+/**
+ * A change's description: its last main operation's `describe()` (supporting operations — a pack
+ * for a join's source, an index's files — are left out).
+ */
+function describeChange(operations: readonly Operation[]): string {
+  const main = operations.filter((op) => !(op instanceof DefinePack || op instanceof IndexBlocks));
+  return (main.at(-1) ?? operations.at(-1))?.describe() ?? 'No change';
 }
 
 function shortId(): string {
