@@ -1,6 +1,6 @@
 import type { PlanState } from '../plan/state.js';
 import { invalidArgument } from '../errors.js';
-import { compact, type ManifestOp, type Operation } from './operation.js';
+import { compact, optionalRecord, optionalString, type ManifestOp, type Operation } from './operation.js';
 
 export interface FunctionSignature {
   name: string;
@@ -19,11 +19,13 @@ export class DefineFunction implements Operation {
   constructor(readonly signature: FunctionSignature) {}
 
   static fromManifest(op: ManifestOp): DefineFunction {
-    const signature = op.signature as FunctionSignature | undefined;
-    if (!signature || typeof signature.name !== 'string' || typeof signature.output !== 'object') {
-      throw invalidArgument("Operation 'defineFunction' needs a signature with a name and an output");
+    const signature = optionalRecord(op, 'signature');
+    const output = signature && optionalRecord(signature, 'output', op.type);
+    const name = signature && optionalString(signature, 'name', op.type);
+    if (!signature || !output || !name || !Object.values(output).every((t) => typeof t === 'string')) {
+      throw invalidArgument("Operation 'defineFunction' needs a 'signature' with a name and an output of column → type name");
     }
-    return new DefineFunction(signature);
+    return new DefineFunction({ name, output: output as Record<string, string>, version: optionalString(signature, 'version', op.type) });
   }
 
   describe(): string {
