@@ -5,21 +5,12 @@ import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { before, describe, it } from 'node:test';
 import { open } from '../src/index.js';
-import { peopleSql, tempDir, writeFixture } from './helpers.js';
+import { peopleSql, runCli, tempDir, writeFixture } from './helpers.js';
 
 const BIN = path.resolve('dist/cli/main.js');
 const execFileAsync = promisify(execFile);
 
-/** Runs the built `bundlebase` bin; never throws, returns exit code and output. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env: { ...process.env, BUNDLEBASE_AUTHOR: 'cli-test' } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 let dir: string;
 let parquet: string;

@@ -5,10 +5,10 @@ import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import pg from 'pg';
 import { create, serve, type Servers } from '../src/index.js';
 import { tempDir, within, writeFixture } from './helpers.js';
+import { basicAuth, flightService } from './support/flight-raw.mjs';
 
 const run = promisify(execFile);
 const PASSWORD = 'tls-secret';
@@ -62,14 +62,10 @@ describe('TLS on the PostgreSQL server', { timeout: 60_000 }, () => {
 });
 
 describe('TLS on the Flight SQL server', { timeout: 60_000 }, () => {
-  const definition = protoLoader.loadSync(path.resolve('proto/flight.proto'), { keepCase: true, longs: String, defaults: true });
-  const { FlightService } = (grpc.loadPackageDefinition(definition) as unknown as { arrow: { flight: { protocol: { FlightService: grpc.ServiceClientConstructor } } } }).arrow.flight.protocol;
-
   /** One Handshake with basic auth; resolves to the bearer token the server returns. */
   function handshake(credentials: grpc.ChannelCredentials): Promise<string> {
-    const client = new FlightService(`127.0.0.1:${servers.flightPort}`, credentials, { 'grpc.ssl_target_name_override': 'localhost' });
-    const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Basic ${Buffer.from(`u:${PASSWORD}`).toString('base64')}`);
+    const client = flightService(servers.flightPort!, credentials, { 'grpc.ssl_target_name_override': 'localhost' }) as grpc.Client;
+    const metadata = basicAuth(PASSWORD, 'u');
     return new Promise<string>((resolve, reject) => {
       const call = (client as unknown as { Handshake(m: grpc.Metadata, o: grpc.CallOptions): grpc.ClientDuplexStream<unknown, unknown> })
         .Handshake(metadata, { deadline: Date.now() + 20_000 }); // generous: a slow machine must not turn a refusal into DEADLINE_EXCEEDED

@@ -214,20 +214,10 @@ describe('Arrow Flight SQL server', () => {
   /** GetFlightInfo for `sql` over a raw gRPC client: the status the server answered with. */
   async function flightInfoStatus(sql: string): Promise<{ code: number; details: string }> {
     const grpc = await import('@grpc/grpc-js');
-    const protoLoader = await import('@grpc/proto-loader');
-    const { default: protobuf } = await import('protobufjs');
-    const proto = path.resolve('proto/flight.proto');
-    const definition = protoLoader.loadSync(proto, { keepCase: true, longs: String, defaults: true });
-    const Service = (grpc.loadPackageDefinition(definition) as never as { arrow: { flight: { protocol: { FlightService: import('@grpc/grpc-js').ServiceClientConstructor } } } }).arrow.flight.protocol.FlightService;
-    const raw = new Service(`127.0.0.1:${flight.flightPort}`, grpc.credentials.createInsecure()) as never as Record<string, (...args: unknown[]) => void> & import('@grpc/grpc-js').Client;
-    const root = new protobuf.Root().loadSync(proto, { keepCase: true });
-    const query = root.lookupType('arrow.flight.protocol.CommandStatementQuery');
-    const cmd = root.lookupType('arrow.flight.protocol.AnyCommand').encode({
-      type_url: 'type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery',
-      value: query.encode(query.create({ query: sql })).finish(),
-    }).finish();
-    const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Basic ${Buffer.from(`x:${PASSWORD}`).toString('base64')}`);
+    const { basicAuth, flightService, statementCommand } = await import('./support/flight-raw.mjs');
+    const raw = flightService(flight.flightPort) as never as Record<string, (...args: unknown[]) => void> & import('@grpc/grpc-js').Client;
+    const cmd = statementCommand(sql);
+    const metadata = basicAuth(PASSWORD);
     try {
       return await new Promise((resolve) => raw.GetFlightInfo!({ type: 'CMD', cmd: Buffer.from(cmd) }, metadata, (err: { code: number; details: string } | null) => resolve(err ?? { code: grpc.status.OK, details: '' })));
     } finally {

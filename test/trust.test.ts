@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { before, describe, it } from 'node:test';
 import { create, open, serve, type BuilderChain } from '../src/index.js';
-import { expectError, tempDir, writeFixture } from './helpers.js';
+import { expectError, runCli, tempDir, writeFixture } from './helpers.js';
 
-const execFileAsync = promisify(execFile);
-const BIN = path.resolve('dist/cli/main.js');
 
 /**
  * A bundle someone sent you is opened with a trust store of its own: on this "machine" nobody
@@ -24,15 +20,7 @@ async function asAnotherUser<T>(body: () => Promise<T>): Promise<T> {
   }
 }
 
-async function cli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (env: NodeJS.ProcessEnv, ...args: string[]) => runCli(args, env);
 
 let dir: string;
 let secret: string;

@@ -2,25 +2,12 @@
 // the first FlightData message has arrived (so a test kills it mid-stream, not before the query
 // started), or "FAILED <message>" when the server refuses the query.
 // Usage: node flight-reader.mjs <port> <password> <sql>
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import protobuf from 'protobufjs';
+import { basicAuth, flightService, statementCommand } from './flight-raw.mjs';
 
 const [port, password, sql] = process.argv.slice(2);
-const proto = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../proto/flight.proto');
-const definition = protoLoader.loadSync(proto, { keepCase: true, longs: String, defaults: true });
-const { FlightService } = grpc.loadPackageDefinition(definition).arrow.flight.protocol;
-const client = new FlightService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-const root = new protobuf.Root().loadSync(proto, { keepCase: true });
-const query = root.lookupType('arrow.flight.protocol.CommandStatementQuery');
-const cmd = root.lookupType('arrow.flight.protocol.AnyCommand').encode({
-  type_url: 'type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery',
-  value: query.encode(query.create({ query: sql })).finish(),
-}).finish();
-const metadata = new grpc.Metadata();
-metadata.set('authorization', `Basic ${Buffer.from(`x:${password}`).toString('base64')}`);
+const client = flightService(port);
+const metadata = basicAuth(password);
+const cmd = statementCommand(sql);
 
 client.GetFlightInfo({ type: 'CMD', cmd: Buffer.from(cmd) }, metadata, (err, info) => {
   if (err) {
