@@ -370,8 +370,10 @@ function exportFiles(target: string): string[] {
 
 function formatFromExtension(file: string): ExportFormat {
   const ext = path.extname(file).toLowerCase();
+  if (ext === '.parquet' || ext === '.pq') return 'parquet';
   if (ext === '.csv') return 'csv';
   if (ext === '.json' || ext === '.jsonl' || ext === '.ndjson') return 'json';
-  return 'parquet';
+  // writing Parquet into out.txt would surprise whoever opens it
+  throw invalidArgument(`Cannot tell the export format of '${file}' from its extension: name it .parquet, .csv or .json, or give the format explicitly`);
 }
 

@@ -6,7 +6,7 @@ import { RebuildIndex } from '../operations/rebuildIndex.js';
 import { validateParams, type ParamValue } from '../engine/params.js';
 import { invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
-import { AttachBlock } from '../operations/attachBlock.js';
+import { AttachBlock, detectFormat } from '../operations/attachBlock.js';
 import { CreateView } from '../operations/createView.js';
 import { DefinePack } from '../operations/definePack.js';
 import { IndexBlocks } from '../operations/indexBlocks.js';
@@ -21,7 +21,7 @@ import { RenameColumn } from '../operations/renameColumn.js';
 import { RenameView } from '../operations/renameView.js';
 import { Select } from '../operations/select.js';
 import { normalizeSelect } from '../plan/statements.js';
-import { requireNonEmpty } from '../storage/location.js';
+import { requireNonEmpty, resolveSource } from '../storage/location.js';
 import { storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
 import { Chain, forwardCalls } from './chain.js';
@@ -76,7 +76,7 @@ export class BundleBuilder extends BundleBase {
     return this.enqueue(async () => {
       const operations = await build();
       description ??= describeChange(operations);
-      const context = { columns: () => this.columnNames() };
+      const context = { columns: () => this.columnNames(), hasSources: () => this.plan().baseBlocks().length > 0, url: this.url };
       for (const op of operations) await op.check?.(context);
       this.validating = operations;
       try {
@@ -133,6 +133,11 @@ export class BundleBuilder extends BundleBase {
 
   /** Inspects a source and records it into `packId` (the eager step of attach: counts, stamps, schema). */
   private attachBlock(url: string, packId: string, options: AttachOptions): Promise<AttachBlock> {
+    detectFormat(requireNonEmpty(url, 'Attach URL'), options.format); // bad input first
+    const location = resolveSource(url, this.loaded.store.dir);
+    const same = this.effectiveOperations().find((op) => op instanceof AttachBlock && op.format !== 'function' && op.location === location);
+    // the same file twice doubles its rows, which is never what attaching it again meant
+    if (same) throw invalidArgument(`'${url}' is already attached (${(same as AttachBlock).source}); attaching it again would double its rows`);
     return inspectBlock(url, shortId(), packId, options, this.loaded.store.dir, (files) => this.database(files));
   }
 
@@ -178,7 +183,7 @@ export class BundleBuilder extends BundleBase {
   createIndex(column: string, options: { onProgress?: ProgressListener } = {}): BuilderChain {
     return this.record(async () => {
       requireNonEmpty(column, 'Column name');
-      await requireColumns({ columns: () => this.columnNames() }, [column], `index column '${column}'`);
+      await requireColumns({ columns: () => this.columnNames(), hasSources: () => true, url: this.url }, [column], `index column '${column}'`);
       if (this.indexOn(column)) throw invalidArgument(`Index on '${column}' already exists`);
       const id = shortId();
       const built = await this.buildIndexFor(id, column, this.attachedBlocks(), options.onProgress);
@@ -390,7 +395,7 @@ export class BundleBuilder extends BundleBase {
 
   /** Writes the uncommitted changes as the next commit, atomically. */
   async commit(message: string): Promise<void> {
-    if (typeof message !== 'string') throw invalidArgument('Commit message must be a string');
+    if (typeof message !== 'string' || message.trim() === '') throw invalidArgument('Commit message must be a non-empty string: say what changed');
     await this.enqueue(async () => {
       this.loaded = await writeCommit(this.loaded, message, this.changes);
       this.changes = [];

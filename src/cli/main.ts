@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { BundleBuilder } from '../bundle/builder.js';
 import type { ParamValue } from '../engine/params.js';
 import { BundlebaseError } from '../errors.js';
@@ -12,13 +12,47 @@ import { createBundle, currentTrust, openWorking, saveWorking, setTrust } from '
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
 
-/** `-p 18 -p abc` → [18, 'abc']: numbers that look like numbers, the rest as text. */
-function params(values: string[] | undefined): ParamValue[] {
-  return (values ?? []).map((v) => (/^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v));
+/**
+ * `-p` values are passed as text: DuckDB casts each to the type it infers from where `$n` is used
+ * (`-p 007` stays '007' for a VARCHAR, becomes 7 for an INTEGER; 20-digit values stay exact).
+ * `--param-type` gives the n-th value a type of its own instead.
+ */
+function params(values: string[] | undefined, types: string[] | undefined = []): ParamValue[] {
+  return (values ?? []).map((v, i) => typedParam(v, types[i]));
+}
+
+const PARAM_TYPES = ['text', 'integer', 'number', 'boolean'] as const;
+
+function typedParam(value: string, type: string | undefined): ParamValue {
+  switch (type?.toLowerCase()) {
+    case undefined:
+    case 'text':
+      return value;
+    case 'integer':
+      if (!/^-?\d+$/.test(value)) throw new BundlebaseError('INVALID_ARGUMENT', `'${value}' is not an integer`);
+      return BigInt(value);
+    case 'number': {
+      const n = Number(value);
+      if (value.trim() === '' || !Number.isFinite(n)) throw new BundlebaseError('INVALID_ARGUMENT', `'${value}' is not a number`);
+      return n;
+    }
+    case 'boolean':
+      if (!/^(true|false)$/i.test(value)) throw new BundlebaseError('INVALID_ARGUMENT', `'${value}' is not true or false`);
+      return value.toLowerCase() === 'true';
+    default:
+      throw new BundlebaseError('INVALID_ARGUMENT', `Unknown --param-type '${type}'; use ${PARAM_TYPES.join(', ')}`);
+  }
+}
+
+/** A positive whole number of rows (`-n 10`); anything else is a usage error. */
+function rowCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) === 0) throw new InvalidArgumentError(`'${value}' is not a positive whole number of rows`);
+  return Number(value);
 }
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
-const paramOption = () => new Option('-p, --param <value>', 'value for $1, $2, … (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]);
+const paramOption = () => new Option('-p, --param <value>', 'value for $1, $2, … (repeatable; typed by where $n is used)').argParser((v: string, prev: string[] = []) => [...prev, v]);
+const paramTypeOption = () => new Option('--param-type <type>', `type of the n-th -p value instead: ${PARAM_TYPES.join(', ')} (repeatable)`).argParser((v: string, prev: string[] = []) => [...prev, v]);
 
 /** Runs a change on the bundle's working state and stages it for `commit`. */
 async function change(bundle: string, apply: (b: BundleBuilder) => PromiseLike<unknown>): Promise<void> {
@@ -69,8 +103,8 @@ function buildProgram(): Command {
     .action((bundle: string, url: string, o: { format?: 'parquet' | 'csv' | 'json'; delimiter?: string; quote?: string; header: boolean; join?: string }) =>
       change(bundle, (b) => b.attach(url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined, join: o.join })));
   program.command('filter').argument('<bundle>').argument('<where>', "SQL condition, e.g. 'age >= $1'").description('keep the rows matching a condition')
-    .addOption(paramOption())
-    .action((bundle: string, where: string, o: { param?: string[] }) => change(bundle, (b) => b.filter(where, params(o.param))));
+    .addOption(paramOption()).addOption(paramTypeOption())
+    .action((bundle: string, where: string, o: { param?: string[]; paramType?: string[] }) => change(bundle, (b) => b.filter(where, params(o.param, o.paramType))));
   program.command('remove-column').argument('<bundle>').argument('<columns...>').description('drop columns')
     .action((bundle: string, columns: string[]) => change(bundle, (b) => b.removeColumns(columns)));
   program.command('rename-column').argument('<bundle>').argument('<from>').argument('<to>').description('rename a column')
@@ -84,9 +118,9 @@ function buildProgram(): Command {
       return change(bundle, (b) => b.createIndex(column, { onProgress: bar.onProgress }).finally(() => bar.stop()));
     });
   program.command('create-view').argument('<bundle>').argument('<name>').argument('<sql>', 'SQL over the table "bundle"').description('create a named view')
-    .addOption(paramOption())
-    .action((bundle: string, name: string, sql: string, o: { param?: string[] }) =>
-      change(bundle, async (b) => b.createView(name, await b.select(sql, params(o.param)))));
+    .addOption(paramOption()).addOption(paramTypeOption())
+    .action((bundle: string, name: string, sql: string, o: { param?: string[]; paramType?: string[] }) =>
+      change(bundle, async (b) => b.createView(name, await b.select(sql, params(o.param, o.paramType)))));
   program.command('set-name').argument('<bundle>').argument('<name>').description("set the bundle's name")
     .action((bundle: string, name: string) => change(bundle, (b) => b.setName(name)));
   program.command('set-description').argument('<bundle>').argument('<text>').description("set the bundle's description")
@@ -118,12 +152,12 @@ function buildProgram(): Command {
   program.command('count').argument('<bundle>').description('print the number of rows')
     .action((bundle: string) => read(bundle, async (b) => write(out, `${await countRows(b)}\n`)));
   program.command('show').argument('<bundle>').description('show the first rows').addOption(formatOption())
-    .option('-n, --rows <n>', 'how many rows', (v) => Number.parseInt(v, 10), 20)
+    .option('-n, --rows <n>', 'how many rows', rowCount, 20)
     .action((bundle: string, o: { format: OutputFormat; rows: number }) => read(bundle, (b) => showRows(b, o.format, o.rows)));
   program.command('query').argument('<bundle>').argument('<sql>', 'SQL over the table "bundle"').description('run SQL over the bundle')
-    .addOption(formatOption()).addOption(paramOption())
-    .action((bundle: string, sql: string, o: { format: OutputFormat; param?: string[] }) => read(bundle, async (b) => {
-      const result = await b.select(sql, params(o.param));
+    .addOption(formatOption()).addOption(paramOption()).addOption(paramTypeOption())
+    .action((bundle: string, sql: string, o: { format: OutputFormat; param?: string[]; paramType?: string[] }) => read(bundle, async (b) => {
+      const result = await b.select(sql, params(o.param, o.paramType));
       try {
         await showRows(result, o.format);
       } finally {
@@ -212,7 +246,18 @@ interface ServeFlags {
   maxQueries?: number;
 }
 
+/** A reader that stops early (`| head`) closes the pipe: that ends the command, successfully. */
+function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
+}
+
 async function main(): Promise<number> {
+  endQuietlyOnClosedPipe();
   try {
     await buildProgram().parseAsync(process.argv);
     return 0;

@@ -36,6 +36,11 @@ export function detectFormat(source: string, explicit?: string): SourceFormat {
     if (!['parquet', 'csv', 'json'].includes(explicit)) {
       throw invalidArgument(`Unknown format '${explicit}' for '${source}'; use parquet, csv or json`);
     }
+    // a .json file read as CSV gives columns named after its text: refuse the contradiction
+    const byName = EXTENSIONS.find(([re]) => re.test(source.replace(/[?#].*$/, '')))?.[1];
+    if (byName !== undefined && byName !== explicit) {
+      throw invalidArgument(`'${source}' is named like ${byName} but format '${explicit}' was given; give the format of its content, or rename the file`);
+    }
     return explicit as SourceFormat;
   }
   if (/^function:\/\//i.test(source)) return 'function';

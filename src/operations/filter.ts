@@ -1,6 +1,6 @@
 import type { ParamValue } from '../engine/params.js';
 import type { PlanState } from '../plan/state.js';
-import { field, paramsField, requireParamCount, type ManifestOp, type Operation } from './operation.js';
+import { field, paramsField, requireParamCount, requireSources, type CheckContext, type ManifestOp, type Operation } from './operation.js';
 
 /** Keeps the rows matching a SQL predicate; values are bound `$n` parameters. */
 export class Filter implements Operation {
@@ -20,7 +20,8 @@ export class Filter implements Operation {
     return { type: this.type, whereClause: this.whereClause, parameters: [...this.parameters] };
   }
 
-  check(): void {
+  check(context: CheckContext): void {
+    requireSources(context, 'filter');
     requireParamCount(this.whereClause, this.parameters);
   }
 

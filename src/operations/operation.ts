@@ -37,6 +37,15 @@ export interface Operation extends OperationInfo {
 export interface CheckContext {
   /** Column names of the pipeline so far (DuckDB describes it; no data is read). */
   columns(): Promise<readonly string[]>;
+  /** Whether the pipeline has any source yet (a bundle without sources has no rows to work on). */
+  hasSources(): boolean;
+  /** The bundle's url, for messages. */
+  readonly url: string;
+}
+
+/** Refuses row operations on a bundle that has no sources yet: they would fail every later attach. */
+export function requireSources(context: CheckContext, what: string): void {
+  if (!context.hasSources()) throw invalidArgument(`Bundle ${context.url} has no sources to ${what}: attach one first`);
 }
 
 /** Refuses names that are not among the pipeline's columns, saying which columns there are. */

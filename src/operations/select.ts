@@ -1,6 +1,6 @@
 import type { ParamValue } from '../engine/params.js';
 import type { PlanState } from '../plan/state.js';
-import { field, paramsField, requireParamCount, type ManifestOp, type Operation } from './operation.js';
+import { field, paramsField, requireParamCount, requireSources, type CheckContext, type ManifestOp, type Operation } from './operation.js';
 
 /** Replaces the rows with the result of SQL over the table `bundle`. */
 export class Select implements Operation {
@@ -20,7 +20,8 @@ export class Select implements Operation {
     return { type: this.type, sql: this.sql, parameters: [...this.parameters] };
   }
 
-  check(): void {
+  check(context: CheckContext): void {
+    requireSources(context, 'select from');
     requireParamCount(this.sql, this.parameters);
   }
 

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { create } from '../src/index.js';
+import { expectError, runCli, tempDir, writeFixture } from './helpers.js';
+
+let dir: string;
+let people: string;
+let bundle: string;
+
+before(async () => {
+  dir = await tempDir();
+  people = await writeFixture(path.join(dir, 'people.parquet'), `SELECT i::INTEGER AS age, 'n' || i AS name, (i * 1000000000)::VARCHAR AS phone FROM range(50) t(i)`);
+  bundle = path.join(dir, 'people');
+  const b = await create(bundle).attach(people);
+  await b.commit('people');
+  await b.close();
+});
+
+describe('-p values are typed by where $n is used', () => {
+  it('text stays text (leading zeros kept), a VARCHAR column compares with a long number, an untyped $1 works', async () => {
+    const r = await runCli(['query', bundle, 'SELECT $1::VARCHAR AS v, $2 AS x', '-p', '007', '-p', '5', '-f', 'csv']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'v,x\n007,5\n');
+    const phone = await runCli(['query', bundle, 'SELECT count(*) AS n FROM bundle WHERE phone = $1', '-p', '5000000000', '-f', 'csv']);
+    assert.equal(phone.stdout, 'n\n1\n', phone.stderr);
+    const age = await runCli(['query', bundle, 'SELECT count(*) AS n FROM bundle WHERE age >= $1', '-p', '18', '-f', 'csv']);
+    assert.equal(age.stdout, 'n\n32\n', age.stderr);
+  });
+
+  it('20-digit values stay exact, --param-type overrides, a value that does not fit names itself', async () => {
+    const big = await runCli(['query', bundle, 'SELECT ($1::HUGEINT - 1)::VARCHAR AS h', '-p', '123456789012345678901', '-f', 'csv']);
+    assert.equal(big.stdout, 'h\n123456789012345678900\n', big.stderr);
+    const typed = await runCli(['query', bundle, 'SELECT $1 + 1 AS n', '-p', '41', '--param-type', 'integer', '-f', 'csv']);
+    assert.equal(typed.stdout, 'n\n42\n', typed.stderr);
+    const wrong = await runCli(['query', bundle, 'SELECT 1 AS x', '-p', 'abc', '--param-type', 'integer']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /'abc' is not an integer/);
+    const bad = await runCli(['query', bundle, 'SELECT count(*) FROM bundle WHERE age >= $1', '-p', 'abc']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /'abc'/);
+  });
+});
+
+describe('the command line ends and refuses cleanly', () => {
+  it('output into a pipe that closes early (| head) ends quietly with exit 0', async () => {
+    for (const format of ['csv', 'json', 'table']) {
+      const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'query', bundle, 'SELECT * FROM bundle, range(20000) t(j)', '-f', format], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.stdout.once('data', () => child.stdout.destroy()); // the reader goes away after its first chunk
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 0, `${format}: ${stderr}`);
+      assert.doesNotMatch(stderr, /EPIPE|Error|at /, format);
+    }
+  });
+
+  it('show -n takes only a positive whole number', async () => {
+    for (const n of ['abc', '-5', '0', '2.5']) {
+      const r = await runCli(['show', bundle, '-n', n]);
+      assert.equal(r.code, 2, n);
+      assert.match(r.stderr, /not a positive whole number/);
+    }
+  });
+
+  it('filter and query on a bundle without sources say so instead of printing "(0 rows)"', async () => {
+    const empty = path.join(dir, 'empty');
+    assert.equal((await runCli(['create', empty])).code, 0);
+    const filter = await runCli(['filter', empty, 'x > 1']);
+    assert.equal(filter.code, 1);
+    assert.match(filter.stderr, /no sources to filter: attach one first/);
+    const query = await runCli(['query', empty, 'SELEC 1']);
+    assert.equal(query.code, 1);
+    assert.match(query.stderr, /no sources/);
+    // nothing was staged: a later attach still works
+    assert.equal((await runCli(['attach', empty, people])).code, 0);
+  });
+
+  it('export refuses a file name whose format it cannot tell, instead of writing Parquet into it', async () => {
+    const r = await runCli(['export', bundle, path.join(dir, 'out.txt')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /out\.txt.*\.parquet, \.csv or \.json/);
+    const ok = await runCli(['export', bundle, path.join(dir, 'out.txt'), '--format', 'csv']);
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+});
+
+describe('footguns the library refuses', () => {
+  it('attaching the same file twice', async () => {
+    const b = await create().attach(people);
+    await expectError(() => b.attach(people), 'INVALID_ARGUMENT', /already attached.*double its rows/);
+    assert.equal(await b.numRows(), 50);
+    await b.close();
+  });
+
+  it('a format that contradicts the file name', async () => {
+    const json = await writeFixture(path.join(dir, 'x.json'), 'SELECT 1 AS a');
+    await expectError(() => create().attach(json, { format: 'csv' }), 'INVALID_ARGUMENT', /x\.json' is named like json but format 'csv'/);
+  });
+
+  it('an empty commit message', async () => {
+    const b = await create(path.join(dir, 'msg')).attach(people);
+    for (const message of ['', '   ']) await expectError(() => b.commit(message), 'INVALID_ARGUMENT', /non-empty/);
+    await b.close();
+  });
+});
