@@ -105,3 +105,56 @@ describe('footguns the library refuses', () => {
     await b.close();
   });
 });
+
+describe('values come out exactly, the same everywhere', () => {
+  const SQL = `SELECT INTERVAL 3 DAY AS i, TIME '01:02:03.25' AS t, TIMETZ '12:00:00+02' AS tz,
+    99999999999999999.99::DECIMAL(38,2) AS d, 1.5::DECIMAL(9,2) AS small, 123456789012345678901::HUGEINT AS h,
+    DATE '2021-04-23' AS day, MAP {'a': 1} AS m FROM bundle LIMIT 1`;
+
+  for (const conversion of ['native', 'js'] as const) {
+    it(`toObjects (${conversion} conversion)`, async () => {
+      const previous = process.env.BUNDLEBASE_CONVERSION;
+      if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
+      try {
+        const b = await create().attach(people);
+        const s = await b.select(SQL);
+        const [row] = await s.toObjects();
+        assert.deepEqual({ ...row, day: undefined }, {
+          i: '3 days', t: '01:02:03.25', tz: '12:00:00+02', d: '99999999999999999.99', small: 1.5,
+          h: 123456789012345678901n, day: undefined, m: "{'a': 1}",
+        });
+        assert.ok(row!.day instanceof Date && row!.day.toISOString() === '2021-04-23T00:00:00.000Z');
+        await Promise.all([s.close(), b.close()]);
+      } finally {
+        if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
+        else process.env.BUNDLEBASE_CONVERSION = previous;
+      }
+    });
+  }
+
+  it('the command line prints them the same in csv, json and table, dates as dates', async () => {
+    const csv = await runCli(['query', bundle, SQL, '-f', 'csv']);
+    assert.equal(csv.code, 0, csv.stderr);
+    assert.equal(csv.stdout.split('\n')[1], `3 days,01:02:03.25,12:00:00+02,99999999999999999.99,1.5,123456789012345678901,2021-04-23,{'a': 1}`);
+    const json = JSON.parse((await runCli(['query', bundle, SQL, '-f', 'json'])).stdout.split('\n')[0]!);
+    assert.equal(json.day, '2021-04-23');
+    assert.equal(json.d, '99999999999999999.99');
+    const table = await runCli(['query', bundle, SQL]);
+    assert.match(table.stdout, /3 days .*01:02:03\.25 .*2021-04-23/);
+  });
+
+  it('the PostgreSQL wire sends the same text', async () => {
+    const { serve } = await import('../src/index.js');
+    const { default: pg } = await import('pg');
+    const servers = await serve(bundle, { pgPort: 0 });
+    const client = new pg.Client({ host: '127.0.0.1', port: servers.pgPort, user: 'u' });
+    try {
+      await client.connect();
+      const { rows } = await client.query({ text: SQL, rowMode: 'array', types: { getTypeParser: () => (v: string) => v } as never });
+      assert.deepEqual(rows[0]!.slice(0, 4), ['3 days', '01:02:03.25', '12:00:00+02', '99999999999999999.99']);
+    } finally {
+      await client.end();
+      await servers.close();
+    }
+  });
+});

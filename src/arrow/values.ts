@@ -1,9 +1,9 @@
 import * as arrow from 'apache-arrow';
 
 /**
- * Arrow value → plain JS value, per DESIGN §3: 8–32-bit ints and floats → number, 64-bit ints →
- * bigint, strings → string, booleans → boolean, timestamps and dates → Date (UTC), decimals →
- * number, nulls → null.
+ * Arrow value → plain JS value (README, "Values"): 8–32-bit ints and floats → number, 64-bit ints →
+ * bigint, strings → string, booleans → boolean, timestamps and dates → Date (UTC), times → 'HH:MM:SS',
+ * decimals → number when exact else bigint / exact text, nulls → null.
  */
 export function valueReader(type: arrow.DataType): (value: unknown) => unknown {
   switch (type.typeId) {
@@ -13,7 +13,12 @@ export function valueReader(type: arrow.DataType): (value: unknown) => unknown {
       return (v) => new Date(Number(v));
     case arrow.Type.Decimal: {
       const scale = (type as arrow.Decimal).scale;
-      return (v) => decimalToNumber(v as Uint32Array, scale);
+      return (v) => decimalValue(v as Uint32Array, scale);
+    }
+    case arrow.Type.Time: {
+      // apache-arrow hands times out in their unit (micro- or nanoseconds since midnight)
+      const perSecond = [1n, 1000n, 1_000_000n, 1_000_000_000n][(type as arrow.Time).unit]!;
+      return (v) => timeOfDay(BigInt(v as number | bigint), perSecond);
     }
     case arrow.Type.Int: {
       const t = type as arrow.Int;
@@ -27,12 +32,30 @@ export function valueReader(type: arrow.DataType): (value: unknown) => unknown {
   }
 }
 
-function decimalToNumber(words: Uint32Array, scale: number): number {
-  // 128-bit little-endian two's complement → BigInt → number
+/**
+ * A decimal exactly: a number when a double holds it without loss (up to 15 significant digits),
+ * else a bigint (no fraction) or its exact decimal text (README: "Values").
+ */
+function decimalValue(words: Uint32Array, scale: number): number | bigint | string {
+  // 128-bit little-endian two's complement
   let value = 0n;
   for (let i = words.length - 1; i >= 0; i--) value = (value << 32n) | BigInt(words[i]!);
   if (words[words.length - 1]! & 0x80000000) value -= 1n << BigInt(32 * words.length);
-  return Number(value) / 10 ** scale;
+  const digits = (value < 0n ? -value : value).toString();
+  if (digits.length <= 15) return Number(value) / 10 ** scale;
+  if (scale === 0) return value;
+  const padded = digits.padStart(scale + 1, '0');
+  return `${value < 0n ? '-' : ''}${padded.slice(0, -scale)}.${padded.slice(-scale)}`;
+}
+
+/** `HH:MM:SS`, with the fraction when there is one. */
+function timeOfDay(ticks: bigint, perSecond: bigint): string {
+  const seconds = ticks / perSecond;
+  const fraction = ticks % perSecond;
+  const two = (n: bigint) => n.toString().padStart(2, '0');
+  const hms = `${two(seconds / 3600n)}:${two((seconds / 60n) % 60n)}:${two(seconds % 60n)}`;
+  if (fraction === 0n) return hms;
+  return `${hms}.${fraction.toString().padStart(perSecond.toString().length - 1, '0').replace(/0+$/, '')}`;
 }
 
 /** Column name → JS values for a table or batch. */

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type * as arrow from 'apache-arrow';
+import * as arrow from 'apache-arrow';
 import { valueReader } from '../arrow/values.js';
 
 export type OutputFormat = 'table' | 'csv' | 'json';
@@ -36,9 +36,15 @@ function truncate(text: string, width: number): string {
   return flat.length <= width ? flat.padEnd(width) : `${flat.slice(0, Math.max(0, width - 1))}…`;
 }
 
+/** A DATE prints as the date it is, in every format (as `export` writes it); the rest as toObjects(). */
+function cellReader(type: arrow.DataType): (value: unknown) => unknown {
+  if (arrow.DataType.isDate(type)) return (v) => new Date(Number(v)).toISOString().slice(0, 10);
+  return valueReader(type);
+}
+
 /** Rows of a batch as arrays of JS values (the value mapping of README "Values in toObjects()"). */
 function rowsOf(batch: arrow.RecordBatch): unknown[][] {
-  const readers = batch.schema.fields.map((f, i) => ({ read: valueReader(f.type), vector: batch.getChildAt(i)! }));
+  const readers = batch.schema.fields.map((f, i) => ({ read: cellReader(f.type), vector: batch.getChildAt(i)! }));
   const rows: unknown[][] = [];
   for (let r = 0; r < batch.numRows; r++) {
     rows.push(readers.map(({ read, vector }) => {

@@ -16,7 +16,10 @@ export function convertChunkJs(chunk: DuckDBDataChunk, fields: readonly arrow.Fi
   const rows = chunk.rowCount;
   return fields.map((field, column) => {
     const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
-    return convertVector(vector, rows, types[column]!, field.type, () => chunk.convertColumnValues(column, JSDuckDBValueConverter));
+    // a type shown as text keeps DuckDB's value objects: their toString() is DuckDB's spelling
+    const asText = arrow.DataType.isUtf8(field.type) && types[column]!.typeId !== DuckDBTypeId.VARCHAR;
+    const values = () => (asText ? chunk.getColumnValues(column) : chunk.convertColumnValues(column, JSDuckDBValueConverter));
+    return convertVector(vector, rows, types[column]!, field.type, values);
   });
 }
 
@@ -139,9 +142,17 @@ function decimalTo128(vector: duckdb.Vector, rows: number, width: number): Uint3
 /** Rare types (lists, structs, intervals, UUIDs, enums…): value by value through Arrow's builders. */
 function genericVector(values: unknown[], target: arrow.DataType): arrow.Data {
   const prepared = target.typeId === arrow.Type.Utf8
-    ? values.map((v) => (v === null || v === undefined ? null : typeof v === 'object' ? JSON.stringify(v, jsonSafe) : String(v)))
+    ? values.map(textForm)
     : values;
   return arrow.vectorFromArray(prepared, target).data[0]!;
+}
+
+/** A value shown as text: DuckDB's own spelling when its value class has one (interval, time with zone, map). */
+function textForm(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== 'object') return String(v);
+  if ((v as object).toString !== Object.prototype.toString) return String(v);
+  return JSON.stringify(v, jsonSafe);
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {

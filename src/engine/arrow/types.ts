@@ -34,7 +34,6 @@ function arrowType(type: DuckDBType): arrow.DataType {
     case DuckDBTypeId.TIMESTAMP_MS: return new arrow.TimestampMillisecond();
     case DuckDBTypeId.TIMESTAMP_NS: return new arrow.TimestampNanosecond();
     case DuckDBTypeId.BLOB: return new arrow.Binary();
-    case DuckDBTypeId.INTERVAL: return new arrow.Interval(arrow.IntervalUnit.MONTH_DAY_NANO);
     case DuckDBTypeId.LIST:
     case DuckDBTypeId.ARRAY:
       return new arrow.List(new arrow.Field('l', arrowType(type.valueType), true));
@@ -44,7 +43,8 @@ function arrowType(type: DuckDBType): arrow.DataType {
       );
     case DuckDBTypeId.SQLNULL: return new arrow.Null();
     default:
-      // UUID, ENUM, BIT, MAP, UNION, TIME_TZ, …: exposed as their text form
+      // INTERVAL, UUID, ENUM, BIT, MAP, UNION, TIME_TZ, …: exposed as their text form (DuckDB's
+      // spelling: '3 days', '12:00:00+02'); Arrow JS cannot read month-day-nano intervals
       return new arrow.Utf8();
   }
 }
