@@ -158,3 +158,47 @@ describe('values come out exactly, the same everywhere', () => {
     }
   });
 });
+
+describe('commands that were missing', () => {
+  it('--at reads an older version; diff; set-config; rename-view and drop-view; index commands', async () => {
+    const b = path.join(dir, 'versions');
+    const csv = await writeFixture(path.join(dir, 'v.csv'), 'SELECT i AS id, i % 3 AS k FROM range(30) t(i)');
+    const ok = async (...args: string[]) => {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    await ok('create', b);
+    await ok('attach', b, csv);
+    await ok('commit', b, '-m', 'one');
+    await ok('remove-column', b, 'k');
+    await ok('filter', b, 'id < $1', '-p', '10');
+    await ok('commit', b, '-m', 'two');
+    assert.equal((await ok('count', b)).trim(), '10');
+    assert.equal((await ok('count', b, '--at', '1')).trim(), '30');
+    assert.match(await ok('schema', b, '--at', '1', '-f', 'csv'), /^k,/m);
+    assert.equal(await ok('query', b, 'SELECT count(*) AS n FROM bundle', '--at', '1', '-f', 'csv'), 'n\n30\n');
+    const diff = await ok('diff', b, '1');
+    assert.match(diff, /\+ \w{12} two \(Remove column k; Filter id < \$1\)/);
+    assert.match(diff, /column removed: k/);
+    await ok('set-config', b, 'region', 'eu');
+    await ok('create-view', b, 'small', 'SELECT * FROM bundle WHERE id < 3');
+    await ok('create-index', b, 'id');
+    await ok('commit', b, '-m', 'three');
+    await ok('rename-view', b, 'small', 'tiny');
+    await ok('rebuild-index', b, 'id');
+    await ok('reindex', b);
+    await ok('drop-index', b, 'id');
+    await ok('drop-view', b, 'tiny');
+    await ok('commit', b, '-m', 'four');
+    const { open } = await import('../src/index.js');
+    const opened = await open(b);
+    assert.equal(opened.config.get('region')?.value, 'eu');
+    assert.equal(opened.views().size, 0);
+    assert.deepEqual(opened.history().at(-1)!.changes.map((c) => c.description), ['Rename view small to tiny', 'Rebuild index on id', 'Reindex', 'Drop index on id', 'Drop view tiny']);
+    await opened.close();
+    const missing = await runCli(['count', b, '--at', '99']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /Version '99' not found/);
+  });
+});

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { BundleBase } from '../bundle/base.js';
 import type { BundleBuilder } from '../bundle/builder.js';
 import { printBatches, printRows, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
@@ -7,19 +8,19 @@ const out = process.stdout;
 const width = (target: Writable) => (target === out && out.isTTY ? out.columns : 120);
 
 /** Streams a builder's rows to `target`; tables end with a row count and timing on `footer`. */
-export async function showRows(b: BundleBuilder, format: OutputFormat, limit?: number, signal?: AbortSignal, target: Writable = out, footer: Writable = process.stderr): Promise<void> {
+export async function showRows(b: BundleBase, format: OutputFormat, limit?: number, signal?: AbortSignal, target: Writable = out, footer: Writable = process.stderr): Promise<void> {
   const started = performance.now();
   const rows = await printBatches(await b.schema(), b.stream({ signal }), target, { format, width: width(target), limit });
   // by default the footer goes to stderr, so piped rows stay clean
   if (format === 'table') footer.write(`(${rows} row${rows === 1 ? '' : 's'}, ${((performance.now() - started) / 1000).toFixed(3)} s)\n`);
 }
 
-export async function showSchema(b: BundleBuilder, format: OutputFormat, target: Writable = out): Promise<void> {
+export async function showSchema(b: BundleBase, format: OutputFormat, target: Writable = out): Promise<void> {
   const schema = await b.schema();
   await printRows(['column', 'type', 'nullable'], schema.fields.map((f) => [f.name, String(f.type), f.nullable]), target, { format, width: width(target) });
 }
 
-export async function showHistory(b: BundleBuilder, format: OutputFormat, target: Writable = out): Promise<void> {
+export async function showHistory(b: BundleBase, format: OutputFormat, target: Writable = out): Promise<void> {
   const rows = b.history().map((c) => [c.version, c.timestamp, c.author, c.message, c.changes.map((x) => x.description).join('; ')]);
   await printRows(['version', 'timestamp', 'author', 'message', 'changes'], rows, target, { format, width: width(target) });
 }
@@ -31,7 +32,7 @@ export async function showStatus(b: BundleBuilder, target: Writable = out): Prom
   await write(target, `${status.changes.length} uncommitted change(s), ${status.totalOperations} operation(s):\n${lines.join('\n')}\n`);
 }
 
-export async function countRows(b: BundleBuilder): Promise<number> {
+export async function countRows(b: BundleBase): Promise<number> {
   const bar = progressBar('Counting');
   try {
     return await b.numRows({ onProgress: bar.onProgress });
@@ -40,3 +41,16 @@ export async function countRows(b: BundleBuilder): Promise<number> {
   }
 }
 
+
+/** What changed between two versions: commits, then the columns added, removed or retyped. */
+export async function showDiff(b: BundleBase, from: string, to: string | undefined, target: Writable = out): Promise<void> {
+  const diff = await b.diff(from, to);
+  const lines = [`${diff.from} → ${diff.to}`];
+  for (const c of diff.commits) lines.push(`  + ${c.version} ${c.message} (${c.changes.map((x) => x.description).join('; ')})`);
+  for (const c of diff.removedCommits) lines.push(`  - ${c.version} ${c.message}`);
+  for (const name of diff.schema.added) lines.push(`  column added: ${name}`);
+  for (const name of diff.schema.removed) lines.push(`  column removed: ${name}`);
+  for (const c of diff.schema.changed) lines.push(`  column ${c.name}: ${c.from} → ${c.to}`);
+  if (lines.length === 1) lines.push('  no changes');
+  await write(target, `${lines.join('\n')}\n`);
+}

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { BundleBuilder } from '../bundle/builder.js';
+import type { Bundle, BundleBuilder } from '../bundle/builder.js';
 import type { ParamValue } from '../engine/params.js';
 import { BundlebaseError } from '../errors.js';
-import { countRows, showHistory, showRows, showSchema, showStatus } from './commands.js';
+import { countRows, showDiff, showHistory, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
-import { createBundle, currentTrust, openWorking, saveWorking, setTrust } from './session.js';
+import { createBundle, currentTrust, openAt, openWorking, saveWorking, setTrust } from './session.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
@@ -50,6 +50,7 @@ function rowCount(value: string): number {
   return Number(value);
 }
 
+const atOption = () => new Option('--at <version>', 'read the bundle as of a committed version (12 hex or commit number)');
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
 const paramOption = () => new Option('-p, --param <value>', 'value for $1, $2, … (repeatable; typed by where $n is used)').argParser((v: string, prev: string[] = []) => [...prev, v]);
 const paramTypeOption = () => new Option('--param-type <type>', `type of the n-th -p value instead: ${PARAM_TYPES.join(', ')} (repeatable)`).argParser((v: string, prev: string[] = []) => [...prev, v]);
@@ -67,7 +68,7 @@ async function change(bundle: string, apply: (b: BundleBuilder) => PromiseLike<u
   }
 }
 
-/** Runs a read on the bundle's working state (committed + staged changes). */
+/** Runs a command on the bundle's working state (committed + staged changes). */
 async function read(bundle: string, body: (b: BundleBuilder) => Promise<void>): Promise<void> {
   const b = await openWorking(bundle);
   try {
@@ -147,16 +148,16 @@ function buildProgram(): Command {
       await saveWorking(bundle, b);
       await write(out, `Dropped ${count} uncommitted change(s)\n`);
     }));
-  program.command('schema').argument('<bundle>').description('show the columns').addOption(formatOption())
-    .action((bundle: string, o: { format: OutputFormat }) => read(bundle, (b) => showSchema(b, o.format)));
-  program.command('count').argument('<bundle>').description('print the number of rows')
-    .action((bundle: string) => read(bundle, async (b) => write(out, `${await countRows(b)}\n`)));
-  program.command('show').argument('<bundle>').description('show the first rows').addOption(formatOption())
+  program.command('schema').argument('<bundle>').description('show the columns').addOption(formatOption()).addOption(atOption())
+    .action((bundle: string, o: { format: OutputFormat; at?: string }) => readAt(bundle, o.at, (b) => showSchema(b, o.format)));
+  program.command('count').argument('<bundle>').description('print the number of rows').addOption(atOption())
+    .action((bundle: string, o: { at?: string }) => readAt(bundle, o.at, async (b) => write(out, `${await countRows(b)}\n`)));
+  program.command('show').argument('<bundle>').description('show the first rows').addOption(formatOption()).addOption(atOption())
     .option('-n, --rows <n>', 'how many rows', rowCount, 20)
-    .action((bundle: string, o: { format: OutputFormat; rows: number }) => read(bundle, (b) => showRows(b, o.format, o.rows)));
+    .action((bundle: string, o: { format: OutputFormat; rows: number; at?: string }) => readAt(bundle, o.at, (b) => showRows(b, o.format, o.rows)));
   program.command('query').argument('<bundle>').argument('<sql>', 'SQL over the table "bundle"').description('run SQL over the bundle')
-    .addOption(formatOption()).addOption(paramOption()).addOption(paramTypeOption())
-    .action((bundle: string, sql: string, o: { format: OutputFormat; param?: string[]; paramType?: string[] }) => read(bundle, async (b) => {
+    .addOption(formatOption()).addOption(paramOption()).addOption(paramTypeOption()).addOption(atOption())
+    .action((bundle: string, sql: string, o: { format: OutputFormat; param?: string[]; paramType?: string[]; at?: string }) => readAt(bundle, o.at, async (b) => {
       const result = await b.select(sql, params(o.param, o.paramType));
       try {
         await showRows(result, o.format);
@@ -164,6 +165,22 @@ function buildProgram(): Command {
         await result.close();
       }
     }));
+  program.command('drop-index').argument('<bundle>').argument('<column>').description('drop the index on a column')
+    .action((bundle: string, column: string) => change(bundle, (b) => b.dropIndex(column)));
+  program.command('rebuild-index').argument('<bundle>').argument('<column>').description("rebuild a column's index over every source")
+    .action((bundle: string, column: string) => change(bundle, (b) => b.rebuildIndex(column)));
+  program.command('reindex').argument('<bundle>').description('index the sources attached since each index was built')
+    .action((bundle: string) => change(bundle, (b) => b.reindex()));
+  program.command('rename-view').argument('<bundle>').argument('<from>').argument('<to>').description('rename a view')
+    .action((bundle: string, from: string, to: string) => change(bundle, (b) => b.renameView(from, to)));
+  program.command('drop-view').argument('<bundle>').argument('<name>').description('drop a view')
+    .action((bundle: string, name: string) => change(bundle, (b) => b.dropView(name)));
+  program.command('set-config').argument('<bundle>').argument('<key>').argument('<value>').description('set a configuration value')
+    .option('--url-prefix <prefix>', 'only for URLs starting with this')
+    .action((bundle: string, key: string, value: string, o: { urlPrefix?: string }) => change(bundle, (b) => b.setConfig(key, value, o.urlPrefix)));
+  program.command('diff').argument('<bundle>').argument('<from>', 'version or commit number').argument('[to]', 'version (default: the latest)')
+    .description('what changed between two versions: commits and columns')
+    .action((bundle: string, from: string, to?: string) => read(bundle, (b) => showDiff(b, from, to)));
   program.command('explain').argument('<bundle>').description("show DuckDB's plan").action((bundle: string) => read(bundle, async (b) => write(out, `${await b.explain()}\n`)));
   program.command('history').argument('<bundle>').description('list the commits').addOption(formatOption())
     .action((bundle: string, o: { format: OutputFormat }) => read(bundle, (b) => showHistory(b, o.format)));
@@ -253,6 +270,17 @@ function endQuietlyOnClosedPipe(): void {
       if (err.code === 'EPIPE') process.exit(0);
       throw err;
     });
+  }
+}
+
+/** Runs a read on the working state, or on the committed state as of `at` (version or commit number). */
+async function readAt(bundle: string, at: string | undefined, body: (b: Bundle | BundleBuilder) => Promise<void>): Promise<void> {
+  if (at === undefined) return read(bundle, body);
+  const b = await openAt(bundle, at);
+  try {
+    await body(b);
+  } finally {
+    await b.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
-import type { BundleBuilder } from '../bundle/builder.js';
+import type { Bundle, BundleBuilder } from '../bundle/builder.js';
 import type { Trust } from '../bundle/load.js';
 import { create, open } from '../bundle/open.js';
 import { BundlebaseError } from '../errors.js';
@@ -41,6 +41,11 @@ export async function openWorking(bundle: string): Promise<BundleBuilder> {
     builder.restoreChanges(staged?.changes ?? [], file);
   }
   return builder;
+}
+
+/** The committed bundle as of `version` (12 hex or a commit number), read-only. */
+export async function openAt(bundle: string, version: string): Promise<Bundle> {
+  return open(bundle, { version: /^\d+$/.test(version) ? Number(version) : version, trust });
 }
 
 /** Saves the builder's uncommitted changes for the next command (removes the file when none). */
