@@ -202,3 +202,13 @@ describe('commands that were missing', () => {
     assert.match(missing.stderr, /Version '99' not found/);
   });
 });
+
+describe('the table printer', () => {
+  it('fits COLUMNS by cutting text first, never a number, and right-aligns numbers', async () => {
+    const r = await runCli(['query', bundle, "SELECT repeat('long text ', 10) AS note, 1234567890123::BIGINT AS big, age FROM bundle WHERE age < 3"], { COLUMNS: '60' });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.ok(lines.every((l) => l.length <= 60), `fits 60 columns:\n${r.stdout}`);
+    assert.match(lines[2]!, /^long text .*… │ 1234567890123 │    0$/);
+  });
+});

@@ -5,7 +5,8 @@ import { printBatches, printRows, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
 
 const out = process.stdout;
-const width = (target: Writable) => (target === out && out.isTTY ? out.columns : 120);
+/** The terminal's width: COLUMNS when set (as in shells and scripts), else the TTY's, else 120. */
+const width = (target: Writable) => Number(process.env.COLUMNS) || (target === out && out.isTTY ? out.columns : 120);
 
 /** Streams a builder's rows to `target`; tables end with a row count and timing on `footer`. */
 export async function showRows(b: BundleBase, format: OutputFormat, limit?: number, signal?: AbortSignal, target: Writable = out, footer: Writable = process.stderr): Promise<void> {

@@ -31,9 +31,15 @@ function csvCell(value: unknown): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-function truncate(text: string, width: number): string {
+function truncate(text: string, width: number, right = false): string {
   const flat = text.replace(/[\r\n\t]/g, ' ');
-  return flat.length <= width ? flat.padEnd(width) : `${flat.slice(0, Math.max(0, width - 1))}…`;
+  if (flat.length <= width) return right ? flat.padStart(width) : flat.padEnd(width);
+  return `${flat.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** Numbers are right-aligned, as every table of numbers is. */
+function isNumeric(type: arrow.DataType | undefined): boolean {
+  return type !== undefined && (arrow.DataType.isInt(type) || arrow.DataType.isFloat(type) || arrow.DataType.isDecimal(type));
 }
 
 /** A DATE prints as the date it is, in every format (as `export` writes it); the rest as toObjects(). */
@@ -69,7 +75,8 @@ export async function printBatches(schema: arrow.Schema, batches: AsyncIterable<
   const limit = options.limit ?? Infinity;
   let printed = 0;
   let widths: number[] | undefined;
-  const tableWidths = (sample: unknown[][]) => columnWidths(names, sample, options.width);
+  const numeric = schema.fields.map((f) => isNumeric(f.type));
+  const tableWidths = (sample: unknown[][]) => columnWidths(names, sample, options.width, numeric);
   const header = async () => {
     if (options.format === 'csv') await write(out, `${names.map(csvCell).join(',')}\n`);
   };
@@ -87,7 +94,7 @@ export async function printBatches(schema: arrow.Schema, batches: AsyncIterable<
     const lines = rows.map((row) => {
       if (options.format === 'csv') return row.map(csvCell).join(',');
       if (options.format === 'json') return JSON.stringify(Object.fromEntries(names.map((n, i) => [n, row[i]])), jsonValue);
-      return row.map((v, i) => truncate(display(v), widths![i]!)).join(' │ ');
+      return row.map((v, i) => truncate(display(v), widths![i]!, numeric[i])).join(' │ ').trimEnd();
     });
     if (lines.length) await write(out, `${lines.join('\n')}\n`);
     printed += rows.length;
@@ -97,11 +104,27 @@ export async function printBatches(schema: arrow.Schema, batches: AsyncIterable<
   return printed;
 }
 
-/** Column widths that share the terminal's width, sized from a sample of rows. */
-function columnWidths(names: string[], sample: unknown[][], width = 120): number[] {
-  const total = Math.max(20, width - 1);
-  const cap = Math.max(4, Math.floor(total / Math.max(1, names.length)) - 3);
-  return names.map((name, i) => Math.min(cap, Math.max(name.length, 4, ...sample.slice(0, 200).map((row) => display(row[i]).length))));
+/**
+ * Column widths from a sample of rows: each column as wide as what it shows; when that does not fit
+ * the terminal, the widest text columns give way first, numbers last (a cut number misleads).
+ */
+function columnWidths(names: string[], sample: unknown[][], width = 120, numeric: readonly boolean[] = []): number[] {
+  const widths = names.map((name, i) => Math.max(name.length, 4, ...sample.slice(0, 200).map((row) => display(row[i]).length)));
+  const available = Math.max(20, width - 1) - 3 * Math.max(0, names.length - 1);
+  const MIN = 4;
+  let excess = widths.reduce((a, b) => a + b, 0) - available;
+  for (const yieldNumbers of [false, true]) {
+    while (excess > 0) {
+      let widest = -1;
+      widths.forEach((w, i) => {
+        if (w > MIN && (yieldNumbers || !numeric[i]) && (widest < 0 || w > widths[widest]!)) widest = i;
+      });
+      if (widest < 0) break;
+      widths[widest]!--;
+      excess--;
+    }
+  }
+  return widths;
 }
 
 /** A small table of already-known rows (schema, history, status). */
@@ -111,7 +134,7 @@ export async function printRows(names: string[], rows: unknown[][], out: Writabl
   } else if (options.format === 'json') {
     for (const row of rows) await write(out, `${JSON.stringify(Object.fromEntries(names.map((n, i) => [n, row[i]])), jsonValue)}\n`);
   } else {
-    const widths = columnWidths(names, rows, options.width);
+    const widths = columnWidths(names, rows, options.width, rows[0]?.map((v) => typeof v === 'number' || typeof v === 'bigint') ?? []);
     const lines = [
       names.map((n, i) => truncate(n, widths[i]!)).join(' │ '),
       widths.map((w) => '─'.repeat(w)).join('─┼─'),
