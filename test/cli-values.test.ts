@@ -212,3 +212,12 @@ describe('the table printer', () => {
     assert.match(lines[2]!, /^long text .*… │ 1234567890123 │    0$/);
   });
 });
+
+describe('a file given where a bundle is expected', () => {
+  it('says so instead of a raw ENOTDIR', async () => {
+    const r = await runCli(['count', people]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /people\.parquet is a file, not a bundle/);
+    assert.doesNotMatch(r.stderr, /ENOTDIR/);
+  });
+});

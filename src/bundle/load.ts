@@ -117,8 +117,9 @@ function resolveFrom(from: string, store: ManifestStore): string {
 
 async function missingBundle(store: ManifestStore) {
   if (store.dir) {
-    const exists = await stat(store.dir).then(() => true, () => false);
-    if (exists) return notFound(`${store.dir} is not a bundle (it has no _bundlebase/00000000000000000.yaml)`);
+    const found = await stat(store.dir).catch(() => undefined);
+    if (found?.isFile()) return notFound(`${store.dir} is a file, not a bundle: give the bundle's directory`);
+    if (found) return notFound(`${store.dir} is not a bundle (it has no _bundlebase/00000000000000000.yaml)`);
   }
   return notFound(`Bundle not found at ${store.url}`);
 }

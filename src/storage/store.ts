@@ -57,7 +57,8 @@ class LocalStore implements ManifestStore {
     try {
       return await readFile(path.join(this.meta, name));
     } catch (err) {
-      if (fsErrorCode(err) === 'ENOENT') return undefined;
+      // ENOTDIR: the bundle path is a file, which holds no bundle (load.ts says so)
+      if (fsErrorCode(err) === 'ENOENT' || fsErrorCode(err) === 'ENOTDIR') return undefined;
       throw ioError(`Cannot read ${path.join(this.meta, name)}: ${String(err)}`, err);
     }
   }
