@@ -221,3 +221,14 @@ describe('a file given where a bundle is expected', () => {
     assert.doesNotMatch(r.stderr, /ENOTDIR/);
   });
 });
+
+describe('status', () => {
+  it('shows what each $n stands for', async () => {
+    const b = path.join(dir, 'status');
+    assert.equal((await runCli(['create', b])).code, 0);
+    assert.equal((await runCli(['attach', b, people])).code, 0);
+    assert.equal((await runCli(['filter', b, 'age > $1 AND name <> $2', '-p', '3', '-p', 'n5'])).code, 0);
+    const r = await runCli(['status', b]);
+    assert.match(r.stdout, /Filter age > \$1 AND name <> \$2 {2}\(\$1 = '3', \$2 = 'n5'\)/);
+  });
+});

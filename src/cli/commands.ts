@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { BundleBase } from '../bundle/base.js';
+import type { OperationInfo } from '../bundle/types.js';
 import type { BundleBuilder } from '../bundle/builder.js';
 import { printBatches, printRows, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
@@ -29,7 +30,7 @@ export async function showHistory(b: BundleBase, format: OutputFormat, target: W
 export async function showStatus(b: BundleBuilder, target: Writable = out): Promise<void> {
   const status = b.status();
   if (status.isEmpty()) return write(target, 'No uncommitted changes\n');
-  const lines = status.changes.map((c, i) => `${i + 1}. ${c.description}  [${c.operations.map((o) => o.type).join(', ')}]`);
+  const lines = status.changes.map((c, i) => `${i + 1}. ${c.description}${boundValues(c.operations)}  [${c.operations.map((o) => o.type).join(', ')}]`);
   await write(target, `${status.changes.length} uncommitted change(s), ${status.totalOperations} operation(s):\n${lines.join('\n')}\n`);
 }
 
@@ -54,4 +55,14 @@ export async function showDiff(b: BundleBase, from: string, to: string | undefin
   for (const c of diff.schema.changed) lines.push(`  column ${c.name}: ${c.from} → ${c.to}`);
   if (lines.length === 1) lines.push('  no changes');
   await write(target, `${lines.join('\n')}\n`);
+}
+
+/** `  ($1 = 18, $2 = 'x')` for operations with parameters: a status must show what `$n` stands for. */
+function boundValues(operations: readonly OperationInfo[]): string {
+  const show = (v: unknown) => (typeof v === 'string' ? `'${v}'` : v instanceof Date ? v.toISOString() : String(v));
+  const lists = operations
+    .map((op) => ('parameters' in op && Array.isArray(op.parameters) ? (op.parameters as unknown[]) : []))
+    .filter((values) => values.length > 0)
+    .map((values) => values.map((v, i) => `$${i + 1} = ${show(v)}`).join(', '));
+  return lists.length === 0 ? '' : `  (${lists.join('; ')})`;
 }
