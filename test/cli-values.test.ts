@@ -232,3 +232,17 @@ describe('status', () => {
     assert.match(r.stdout, /Filter age > \$1 AND name <> \$2 {2}\(\$1 = '3', \$2 = 'n5'\)/);
   });
 });
+
+describe('command-line errors speak command-line', () => {
+  it('no library call syntax in the messages a CLI user sees', async () => {
+    const odd = path.join(dir, 'data.weird');
+    await (await import('node:fs/promises')).writeFile(odd, 'a,b\n1,2\n');
+    const attach = await runCli(['attach', bundle, odd]);
+    assert.equal(attach.code, 1);
+    assert.match(attach.stderr, /give its format .*--format/);
+    const again = await runCli(['create', bundle]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists.*run attach, filter/);
+    for (const r of [attach, again]) assert.doesNotMatch(r.stderr, /\{ format|open\(\)|extend\(\)/);
+  });
+});

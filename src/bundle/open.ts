@@ -17,7 +17,7 @@ export function create(path?: string): BuilderChain {
       const url = path === undefined ? `memory:///${randomUUID()}` : requireNonEmpty(path, 'Bundle path');
       const store = storeFor(url);
       if (await readInit(store)) {
-        throw invalidArgument(`A bundle already exists at ${store.url}; open() it, then extend() to change it`);
+        throw invalidArgument(`A bundle already exists at ${store.url}: open it and extend it to change it (on the command line, run attach, filter, … on it directly)`);
       }
       return new BundleBuilder(newBundle(store, randomUUID()));
     })(),

@@ -46,7 +46,7 @@ export function detectFormat(source: string, explicit?: string): SourceFormat {
   if (/^function:\/\//i.test(source)) return 'function';
   const found = EXTENSIONS.find(([re]) => re.test(source.replace(/[?#].*$/, '')));
   if (!found) {
-    throw invalidArgument(`Cannot tell the format of '${source}' from its extension; pass { format: 'parquet' | 'csv' | 'json' }`);
+    throw invalidArgument(`Cannot tell the format of '${source}' from its extension: give its format (parquet, csv or json; command line: --format)`);
   }
   return found[1];
 }
