@@ -123,7 +123,8 @@ export class EngineDatabase {
     try {
       if (settings.memoryLimit !== undefined) await setup.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
       if (settings.threads !== undefined) await setup.run(`SET threads = ${Math.max(1, Math.floor(settings.threads))}`);
-      await setup.run(`SET temp_directory = ${literal(settings.spillDirectory ?? privateTempDir())}`);
+      // a directory of its own: DuckDB names its spill files per database, not per process
+      await setup.run(`SET temp_directory = ${literal(settings.spillDirectory ?? mkdtempSync(path.join(privateTempDir(), 'spill-')))}`);
       // DuckDB wants a trailing separator on directories, else /data would also allow /data-private
       const directories = access.directories.map((d) => (d.endsWith(path.sep) ? d : d + path.sep));
       if (directories.length > 0) await setup.run(`SET allowed_directories = [${directories.map(literal).join(', ')}]`);
