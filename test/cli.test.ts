@@ -122,6 +122,8 @@ describe('bundlebase command line', () => {
     assert.equal(await (await r.view('north')).numRows(), 30);
     assert.deepEqual(r.operations().map((o) => o.type).slice(-3), ['createIndex', 'indexBlocks', 'createView']);
     await r.close();
+    // the view is a table by its name in query
+    assert.equal((await cli('query', b, 'SELECT count(*) AS n FROM north', '-f', 'csv')).stdout, 'n\n30\n');
   });
 
   it('errors: one clear line, exit 1 for user errors and 2 for usage, nothing written', async () => {

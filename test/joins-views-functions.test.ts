@@ -140,6 +140,27 @@ describe('views', () => {
     await b.close();
   });
 
+  it('views are queryable by name in select(), with their parameters, from views and extending bundles too', async () => {
+    const { bundleDir, b } = await withView('views-by-name');
+    // the view's own $1 (50) and the select's $1 (100) are numbered apart
+    const rows = await (await open(bundleDir)).select('SELECT count(*) AS n FROM big WHERE amount < $1', [100]);
+    assert.deepEqual(await rows.toObjects(), [{ n: 5n }]);
+    // a view made of a view, referring to it by name (quoted too)
+    await b.createView('bigger', await b.select('SELECT * FROM "big" WHERE amount >= 100'));
+    await b.commit('view of a view');
+    const r = await open(bundleDir);
+    assert.equal(await (await r.view('bigger')).numRows(), 2);
+    assert.deepEqual(await (await r.select('SELECT count(*) AS n FROM bigger JOIN big USING (id)')).toObjects(), [{ n: 2n }]);
+    // a bundle extending this one sees its views by name
+    const ext = await r.extend(path.join(dir, 'views-by-name-ext'));
+    assert.equal(await (await ext.select('SELECT * FROM BIG')).numRows(), 7);
+    assert.equal(await (await ext.view('big')).numRows(), 7);
+    // a column or string that merely contains a view's name binds nothing wrong
+    assert.equal(await (await r.select("SELECT 'big' AS big_text, amount AS bigness FROM bundle")).numRows(), 12);
+    await expectError(async () => (await r.select('SELECT * FROM nope')).toObjects(), 'SQL_ERROR', /nope/);
+    await Promise.all([b.close(), r.close(), ext.close()]);
+  });
+
   it('createView needs a builder made from this bundle', async () => {
     const b = await create().attach(sales);
     const other = await create().attach(regions);

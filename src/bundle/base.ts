@@ -3,7 +3,9 @@ import path from 'node:path';
 import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineDatabase, type EngineConnection, type Description, type Statement } from '../engine/engine.js';
 import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
+import { CreateView } from '../operations/createView.js';
 import type { Operation } from '../operations/operation.js';
+import { storeFor } from '../storage/store.js';
 import { compile, recordedRowCount, reshapesColumns } from '../plan/compile.js';
 import { copyStatement, countStatement, EMPTY_RELATION, explainStatement, isCopyFormat } from '../plan/statements.js';
 import { PlanState } from '../plan/state.js';
@@ -12,6 +14,12 @@ import { readAccess } from './access.js';
 import { registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
+
+/** Whether `sql` may name the relation `name` (as a word, or double-quoted); a false match only costs a bind. */
+function namesRelation(sql: string, name: string): boolean {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[^\\w$])${escaped}($|[^\\w$])|"${escaped.replaceAll('"', '""')}"`, 'i').test(sql);
+}
 
 /** The read side shared by {@link Bundle} and {@link BundleBuilder}. */
 export abstract class BundleBase implements AsyncDisposable {
@@ -80,7 +88,7 @@ export abstract class BundleBase implements AsyncDisposable {
   protected async readStatement(): Promise<{ stmt: Statement; narrowing: Narrowing } | undefined> {
     if (!(await this.statement())) return undefined;
     const state = this.plan();
-    await applyKnownLayouts(state);
+    await this.prepare(state);
     const narrowing = await narrowByIndexes(state);
     return { stmt: compile(state)!, narrowing };
   }
@@ -109,7 +117,7 @@ export abstract class BundleBase implements AsyncDisposable {
    * (DuckDB has no relations without columns).
    */
   protected async compileWithLayouts(state: PlanState): Promise<Statement | undefined> {
-    await applyKnownLayouts(state);
+    await this.prepare(state);
     const stmt = compile(state);
     if (!stmt || !reshapesColumns(state)) return stmt;
     try {
@@ -119,6 +127,37 @@ export abstract class BundleBase implements AsyncDisposable {
       if (isNoColumnsError(err)) return undefined;
       throw err;
     }
+  }
+
+  /** What compiling needs beyond replay: CSV layouts sniffed at index time, views named in selects. */
+  private async prepare(state: PlanState, binding: ReadonlySet<string> = new Set()): Promise<void> {
+    await applyKnownLayouts(state);
+    await this.bindViews(state, binding);
+  }
+
+  /**
+   * Binds each committed view a select step names to the view's statement, so `SELECT … FROM
+   * by_region` works wherever SQL over `bundle` does. A view names other views the same way;
+   * `binding` holds the views being bound above, so a view never binds itself.
+   */
+  private async bindViews(state: PlanState, binding: ReadonlySet<string>): Promise<void> {
+    const sqls = state.steps.flatMap((s) => (s.kind === 'select' ? [s.sql] : []));
+    if (sqls.length === 0) return;
+    for (const [id, name] of state.views) {
+      if (binding.has(id) || !sqls.some((sql) => namesRelation(sql, name))) continue;
+      const store = this.viewStore(id);
+      if (!store || !(await store.read('00000000000000000.yaml'))) continue; // not committed yet: DuckDB says the table is unknown
+      const view = this.plan(committedOperations(await loadBundle(store.url, { trust: this.loaded.trust })));
+      await this.prepare(view, new Set([...binding, id]));
+      const stmt = compile(view);
+      if (stmt) state.namedViews.set(name, stmt);
+    }
+  }
+
+  /** A view's directory: inside the bundle whose commit created it (along the chain). */
+  private viewStore(id: string) {
+    const owner = allCommits(this.loaded).find((c) => c.changes.flat().some((op) => op instanceof CreateView && op.viewId === id));
+    return owner ? storeFor(owner.url).child(`view_${id}`) : undefined;
   }
 
   /**
@@ -327,7 +366,7 @@ export abstract class BundleBase implements AsyncDisposable {
     this.assertOpen();
     await this.settled();
     const id = this.viewId(nameOrId);
-    const store = this.loaded.store.child(`view_${id}`);
+    const store = this.viewStore(id) ?? this.loaded.store.child(`view_${id}`);
     if (!(await store.read('00000000000000000.yaml'))) {
       throw notFound(`View '${nameOrId}' is not committed yet; commit the bundle first`);
     }

@@ -43,9 +43,12 @@ function stepSql(step: Step, prev: string, state: PlanState, own: (sql: string, 
       return `SELECT * EXCLUDE (${step.names.map(quoteIdent).join(', ')}) FROM ${prev}`;
     case 'renameColumn':
       return `SELECT * RENAME (${quoteIdent(step.from)} AS ${quoteIdent(step.to)}) FROM ${prev}`;
-    case 'select':
-      // the user's statement is a subquery of its own, with `bundle` bound to the previous step
-      return `WITH bundle AS (SELECT * FROM ${prev}) SELECT * FROM (${own(step.sql, step.params)}\n)`;
+    case 'select': {
+      // the user's statement is a subquery of its own, with `bundle` bound to the previous step and
+      // each view it names bound to the view's own statement
+      const views = viewsNamedIn(step.sql, state).map(([name, view]) => `, ${quoteIdent(name)} AS (${own(view.sql, view.params)})`);
+      return `WITH bundle AS (SELECT * FROM ${prev})${views.join('')} SELECT * FROM (${own(step.sql, step.params)}\n)`;
+    }
     case 'join': {
       const on = mapCode(step.on, (code) => code.replace(/\$base\b/g, 'bundle'));
       const joined = unionSql(state.packs.get(step.packId) ?? []);
@@ -54,6 +57,12 @@ function stepSql(step: Step, prev: string, state: PlanState, own: (sql: string, 
     default:
       return unreachable(step);
   }
+}
+
+/** The bound views whose name occurs in `sql` (a false match only binds a relation nobody reads). */
+function viewsNamedIn(sql: string, state: PlanState): [string, Statement][] {
+  const text = sql.toLowerCase();
+  return [...state.namedViews].filter(([name]) => text.includes(name.toLowerCase()));
 }
 
 function unreachable(step: never): never {

@@ -1,3 +1,4 @@
+import type { Statement } from '../engine/engine.js';
 import type { ParamValue } from '../engine/params.js';
 
 export type SourceFormat = 'parquet' | 'csv' | 'json' | 'function';
@@ -70,6 +71,11 @@ export class PlanState {
   readonly joins = new Map<string, string>();
   /** View id → name. */
   readonly views = new Map<string, string>();
+  /**
+   * Views a select step may name, bound by the bundle before compiling (loading a view is I/O, so
+   * replay cannot do it): view name → its compiled statement.
+   */
+  readonly namedViews = new Map<string, Statement>();
   /** Index id → indexed column and the files covering blocks (absolute paths). */
   readonly indexes = new Map<string, { column: string; files: { file: string; blocks: { id: string; version: string }[] }[] }>();
   /** Function source name → its signature (name, output, version). */
