@@ -1,13 +1,15 @@
-// Installs what the test suite's real clients need when it is missing: psql (Debian's
-// postgresql-client). Runs before `npm test`; does nothing when psql is already there.
+// Runs before `npm test`. The PostgreSQL wire tests also drive the real `psql` client (Debian's
+// postgresql-client). On CI (CI set, running as root) it is installed when missing; anywhere else
+// nothing is installed behind the user's back: the psql tests are skipped, and this says how to
+// get them.
 import { execFileSync, spawnSync } from 'node:child_process';
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 
 if (!has('psql')) {
-  const root = process.getuid?.() === 0;
-  if (root && has('apt-get')) {
-    console.log('Installing postgresql-client for the PostgreSQL wire tests…');
+  const canInstall = Boolean(process.env.CI) && process.getuid?.() === 0 && has('apt-get');
+  if (canInstall) {
+    console.log('CI: installing postgresql-client (psql) for the PostgreSQL wire tests…');
     try {
       execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
       execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql-client'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
@@ -15,6 +17,6 @@ if (!has('psql')) {
       console.warn('Could not install postgresql-client; the psql tests will be skipped');
     }
   } else {
-    console.warn('psql is not installed (and cannot be installed here); the psql tests will be skipped');
+    console.warn('psql is not installed: the tests that drive psql will be skipped (install postgresql-client to run them; on CI it is installed automatically)');
   }
 }
