@@ -89,6 +89,13 @@ const cases = {
     }
     return { rows };
   },
+  // a peer: what a user might pick instead (nodejs-polars, lazy scan + filter + collect)
+  async 'polars-collect'() {
+    const { default: pl } = await import('nodejs-polars');
+    const scan = format === 'parquet' ? pl.scanParquet(file) : format === 'csv' ? pl.scanCSV(file) : pl.scanJson(file);
+    const frame = await scan.filter(pl.col('age').gtEq(18)).collect();
+    return { rows: frame.height };
+  },
   async 'raw-copy'() {
     const connection = await rawConnection();
     const result = await connection.run(`COPY (${query()}) TO '${out}' (FORMAT parquet)`);

@@ -94,8 +94,8 @@ enum { HEADER_BATCHES, HEADER_COLUMNS, HEADER_FIELDS };
 
 /* A fetch gathers chunks until it holds GROUP_ROWS rows (at most GROUP_CHUNKS chunks): fewer, larger
  * jobs cost fewer thread wake-ups and allocations than one job per 2048-row chunk. */
-#define GROUP_CHUNKS 8
-#define GROUP_ROWS 8192
+#define GROUP_CHUNKS 32
+#define GROUP_ROWS 32768
 enum { META_NULL_COUNT, META_ARRAY_OFFSET, META_VALIDITY, META_VALIDITY_LEN, META_OFFSETS, META_OFFSETS_LEN,
        META_DATA, META_DATA_LEN, META_FIELDS };
 
@@ -276,27 +276,6 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
-/* Byte sizes of a column's validity, offsets and data buffers. */
-static void buffer_sizes(const struct ArrowArray *a, column_layout l, size_t sizes[3]) {
-  size_t slots = (size_t)(a->offset + a->length);
-  sizes[0] = a->n_buffers > 0 && a->buffers[0] ? (slots + 7) / 8 : 0;
-  sizes[1] = 0;
-  sizes[2] = 0;
-  switch (l.kind) {
-    case KIND_FIXED: sizes[2] = slots * (size_t)l.width; break;
-    case KIND_BOOL: sizes[2] = (slots + 7) / 8; break;
-    case KIND_STRING32:
-      sizes[1] = (slots + 1) * 4;
-      sizes[2] = (size_t)((const int32_t *)a->buffers[1])[slots];
-      break;
-    case KIND_STRING64:
-      sizes[1] = (slots + 1) * 8;
-      sizes[2] = (size_t)((const int64_t *)a->buffers[1])[slots];
-      break;
-    default: break;
-  }
-}
-
 /* Fetched chunks owned by JS until convert() consumes them (or GC frees them, if never converted). */
 typedef struct {
   duckdb_data_chunk chunks[GROUP_CHUNKS];
@@ -331,48 +310,138 @@ typedef struct {
   char *error;
 } job;
 
-/* Packs converted chunks: header, per batch its rows and per-column offsets, then every buffer. */
-static uint8_t *pack(const converter *c, struct ArrowArray *arrays, const idx_t *rows, int batches, size_t *size_out) {
-  size_t per_batch = 1 + c->columns * META_FIELDS;
-  size_t header = align8((HEADER_FIELDS + batches * per_batch) * sizeof(int32_t));
-  size_t total = header;
-  for (int b = 0; b < batches; b++) {
-    for (idx_t i = 0; i < c->columns; i++) {
-      size_t sizes[3];
-      buffer_sizes(arrays[b].children[i], c->layouts[i], sizes);
-      total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
-    }
+/* Copies n bits from src (from bit src_at) to dst (from bit dst_at); whole bytes when both align. */
+static void copy_bits(uint8_t *dst, size_t dst_at, const uint8_t *src, size_t src_at, size_t n) {
+  if (dst_at % 8 == 0 && src_at % 8 == 0) {
+    memcpy(dst + dst_at / 8, src + src_at / 8, n / 8);
+    dst_at += n / 8 * 8; src_at += n / 8 * 8; n %= 8;
   }
+  for (size_t k = 0; k < n; k++, dst_at++, src_at++) {
+    if (src[src_at / 8] >> (src_at % 8) & 1) dst[dst_at / 8] |= (uint8_t)(1u << (dst_at % 8));
+    else dst[dst_at / 8] &= (uint8_t)~(1u << (dst_at % 8));
+  }
+}
+
+static void set_bits(uint8_t *dst, size_t dst_at, size_t n) {
+  for (size_t k = 0; k < n; k++, dst_at++) dst[dst_at / 8] |= (uint8_t)(1u << (dst_at % 8));
+}
+
+/* Whether a chunk's column has a validity bitmap worth reading (DuckDB omits it without nulls). */
+static int has_validity(const struct ArrowArray *a) {
+  return a->n_buffers > 0 && a->buffers[0] && a->null_count != 0;
+}
+
+/* String bytes of rows [offset, offset + length) of a string column. */
+static size_t string_bytes(const struct ArrowArray *a, column_kind kind) {
+  size_t from = (size_t)a->offset, to = from + (size_t)a->length;
+  if (kind == KIND_STRING32) return (size_t)(((const int32_t *)a->buffers[1])[to] - ((const int32_t *)a->buffers[1])[from]);
+  return (size_t)(((const int64_t *)a->buffers[1])[to] - ((const int64_t *)a->buffers[1])[from]);
+}
+
+/* Sizes of one column's validity, offsets and data once the chunks are laid end to end. */
+static void merged_sizes(struct ArrowArray *const *cols, int chunks, column_layout l, size_t total_rows, size_t sizes[3], int64_t *null_count) {
+  int any_validity = 0;
+  size_t string_total = 0;
+  *null_count = 0;
+  for (int b = 0; b < chunks; b++) {
+    if (has_validity(cols[b])) any_validity = 1;
+    if (cols[b]->null_count < 0 || *null_count < 0) *null_count = -1;
+    else *null_count += cols[b]->null_count;
+    if (l.kind == KIND_STRING32 || l.kind == KIND_STRING64) string_total += string_bytes(cols[b], l.kind);
+  }
+  sizes[0] = any_validity && l.kind != KIND_NULL ? (total_rows + 7) / 8 : 0;
+  sizes[1] = l.kind == KIND_STRING32 ? (total_rows + 1) * 4 : l.kind == KIND_STRING64 ? (total_rows + 1) * 8 : 0;
+  sizes[2] = l.kind == KIND_FIXED ? total_rows * (size_t)l.width : l.kind == KIND_BOOL ? (total_rows + 7) / 8 : string_total;
+}
+
+/* Writes one column of every chunk, end to end, into validity / offsets / data. */
+static void merge_column(struct ArrowArray *const *cols, int chunks, column_layout l, uint8_t *validity, uint8_t *offsets, uint8_t *data) {
+  size_t row = 0, bytes = 0;
+  if (offsets && l.kind == KIND_STRING32) ((int32_t *)offsets)[0] = 0;
+  if (offsets && l.kind == KIND_STRING64) ((int64_t *)offsets)[0] = 0;
+  for (int b = 0; b < chunks; b++) {
+    const struct ArrowArray *a = cols[b];
+    size_t n = (size_t)a->length, at = (size_t)a->offset;
+    if (validity) {
+      if (has_validity(a)) copy_bits(validity, row, (const uint8_t *)a->buffers[0], at, n);
+      else set_bits(validity, row, n);
+    }
+    const uint8_t *values = (const uint8_t *)a->buffers[a->n_buffers - 1];
+    switch (l.kind) {
+      case KIND_FIXED: if (n) memcpy(data + row * (size_t)l.width, values + at * (size_t)l.width, n * (size_t)l.width); break;
+      case KIND_BOOL: copy_bits(data, row, values, at, n); break;
+      case KIND_STRING32: {
+        const int32_t *src = (const int32_t *)a->buffers[1];
+        int32_t *dst = (int32_t *)offsets;
+        for (size_t k = 1; k <= n; k++) dst[row + k] = (int32_t)(bytes + (size_t)(src[at + k] - src[at]));
+        if (src[at + n] > src[at]) memcpy(data + bytes, values + src[at], (size_t)(src[at + n] - src[at]));
+        bytes += (size_t)(src[at + n] - src[at]);
+        break;
+      }
+      case KIND_STRING64: {
+        const int64_t *src = (const int64_t *)a->buffers[1];
+        int64_t *dst = (int64_t *)offsets;
+        for (size_t k = 1; k <= n; k++) dst[row + k] = (int64_t)(bytes + (size_t)(src[at + k] - src[at]));
+        if (src[at + n] > src[at]) memcpy(data + bytes, values + src[at], (size_t)(src[at + n] - src[at]));
+        bytes += (size_t)(src[at + n] - src[at]);
+        break;
+      }
+      default: break;
+    }
+    row += n;
+  }
+}
+
+/*
+ * Packs converted chunks as ONE batch: each column's chunks laid end to end (bitmaps shifted,
+ * string offsets rebased), so JS gets one RecordBatch of up to GROUP_ROWS rows instead of several
+ * 2048-row ones. Returns NULL when out of memory or when the block would outgrow int32 offsets.
+ */
+static uint8_t *pack(const converter *c, struct ArrowArray *arrays, const idx_t *rows, int chunks, size_t *size_out) {
+  size_t per_batch = 1 + c->columns * META_FIELDS;
+  size_t header = align8((HEADER_FIELDS + per_batch) * sizeof(int32_t));
+  size_t total_rows = 0, total = header;
+  struct ArrowArray *cols[GROUP_CHUNKS];
+  for (int b = 0; b < chunks; b++) total_rows += rows[b];
+  for (idx_t i = 0; i < c->columns; i++) {
+    size_t sizes[3];
+    int64_t nulls;
+    for (int b = 0; b < chunks; b++) cols[b] = arrays[b].children[i];
+    merged_sizes(cols, chunks, c->layouts[i], total_rows, sizes, &nulls);
+    if (c->layouts[i].kind == KIND_STRING32 && sizes[2] > INT32_MAX) return NULL;
+    total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
+  }
+  if (total > INT32_MAX) return NULL;
   uint8_t *out = malloc(total);
   if (!out) return NULL;
   int32_t *meta = (int32_t *)out;
-  meta[HEADER_BATCHES] = batches;
+  meta[HEADER_BATCHES] = 1;
   meta[HEADER_COLUMNS] = (int32_t)c->columns;
+  int32_t *batch_meta = meta + HEADER_FIELDS;
+  batch_meta[0] = (int32_t)total_rows;
   size_t at = header;
-  for (int b = 0; b < batches; b++) {
-    int32_t *batch_meta = meta + HEADER_FIELDS + b * per_batch;
-    batch_meta[0] = (int32_t)rows[b];
-    for (idx_t i = 0; i < c->columns; i++) {
-      const struct ArrowArray *col = arrays[b].children[i];
-      size_t sizes[3];
-      buffer_sizes(col, c->layouts[i], sizes);
-      int32_t *m = batch_meta + 1 + i * META_FIELDS;
-      m[META_NULL_COUNT] = (int32_t)col->null_count;
-      m[META_ARRAY_OFFSET] = (int32_t)col->offset;
-      /* validity is buffer 0; offsets (strings) buffer 1; values are the last buffer */
-      const void *sources[3] = {
-        sizes[0] ? col->buffers[0] : NULL,
-        sizes[1] ? col->buffers[1] : NULL,
-        sizes[2] ? col->buffers[col->n_buffers - 1] : NULL,
-      };
-      const int slots[3] = {META_VALIDITY, META_OFFSETS, META_DATA};
-      for (int k = 0; k < 3; k++) {
-        m[slots[k]] = sources[k] ? (int32_t)at : -1;
-        m[slots[k] + 1] = (int32_t)sizes[k];
-        if (sources[k]) memcpy(out + at, sources[k], sizes[k]);
-        at += align8(sizes[k]);
-      }
+  for (idx_t i = 0; i < c->columns; i++) {
+    size_t sizes[3];
+    int64_t nulls;
+    for (int b = 0; b < chunks; b++) cols[b] = arrays[b].children[i];
+    merged_sizes(cols, chunks, c->layouts[i], total_rows, sizes, &nulls);
+    int32_t *m = batch_meta + 1 + i * META_FIELDS;
+    m[META_NULL_COUNT] = nulls > INT32_MAX ? -1 : (int32_t)nulls;
+    m[META_ARRAY_OFFSET] = 0;
+    /* a string column always has offsets; a fixed one data; validity only when some chunk has nulls */
+    const int present[3] = {sizes[0] > 0, c->layouts[i].kind == KIND_STRING32 || c->layouts[i].kind == KIND_STRING64,
+                            c->layouts[i].kind != KIND_NULL};
+    uint8_t *buffers[3];
+    const int slots[3] = {META_VALIDITY, META_OFFSETS, META_DATA};
+    for (int k = 0; k < 3; k++) {
+      buffers[k] = present[k] ? out + at : NULL;
+      m[slots[k]] = present[k] ? (int32_t)at : -1;
+      m[slots[k] + 1] = (int32_t)sizes[k];
+      at += align8(sizes[k]);
     }
+    if (buffers[0]) memset(buffers[0], 0, sizes[0]); /* set_bits only sets; copy_bits writes each bit */
+    if (c->layouts[i].kind == KIND_BOOL) memset(buffers[2], 0, sizes[2]);
+    merge_column(cols, chunks, c->layouts[i], buffers[0], buffers[1], buffers[2]);
   }
   *size_out = total;
   return out;
@@ -442,7 +511,7 @@ static void convert_execute(napi_env env, void *data) {
   destroy_group(g);
   if (!j->error) {
     j->block = pack(j->conv, arrays, rows, converted, &j->block_size);
-    if (!j->block) j->error = copy_message("out of memory packing an Arrow batch");
+    if (!j->block) j->error = copy_message("out of memory packing an Arrow batch (or a batch over 2 GB)");
   }
   for (int i = 0; i < GROUP_CHUNKS; i++) {
     if (arrays[i].release) arrays[i].release(&arrays[i]);

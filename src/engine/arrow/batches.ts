@@ -7,7 +7,7 @@ import { arrowSchema } from './types.js';
 
 export type Conversion = 'native' | 'js';
 
-/** Reads the RecordBatches of one streaming result, one per DuckDB chunk. */
+/** Reads the RecordBatches of one streaming result (native: one per group of up to 32 768 rows; JS: one per DuckDB chunk). */
 export interface BatchReader {
   readonly conversion: Conversion;
   /** The result's columns as Arrow fields (every batch has this schema). */

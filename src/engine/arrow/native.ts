@@ -97,7 +97,7 @@ interface ConvertedChunk {
 }
 
 export interface NativeReader {
-  /** The next few chunks (up to ~8192 rows) as Arrow Data, or null at the end. One call at a time. */
+  /** The next rows (up to 32 768, several DuckDB chunks merged into one batch) as Arrow Data, or null at the end. One call at a time. */
   next(): Promise<ConvertedChunk[] | null>;
   /** Waits for a fetch still running on a worker, so the connection can be closed safely. */
   close(): Promise<void>;
