@@ -19,11 +19,14 @@ const cases = {
   // ours
   async stream() {
     const b = await open(bundleDir);
+    await b.schema();
+    // growth = peak RSS minus RSS just before the first batch (the bundle open, DuckDB started)
+    const rssBefore = process.memoryUsage.rss();
     let rows = 0;
     for await (const batch of b.stream()) rows += batch.numRows;
     const conversion = process.env.BUNDLEBASE_CONVERSION === 'js' ? 'js' : 'native';
     await b.close();
-    return { rows, conversion };
+    return { rows, conversion, rssBefore };
   },
   async export() {
     const b = await open(bundleDir);

@@ -1,15 +1,10 @@
 // npm run bench [-- --rows 1000000,10000000] [--formats parquet,csv,json] [--paths stream,export,...]
 // Generates data with DuckDB, then times each path in its own process (so peak RSS is per path)
 // beside raw DuckDB doing the same work on the same files, and prints ours/raw.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { create, open } from '../dist/index.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dataDir = path.join(here, 'data');
+import { dataDir, mb, pad, prepareData, runCase } from './common.mjs';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,46 +14,6 @@ const sizes = option('rows', '1000000,10000000').split(',').map(Number);
 const formats = option('formats', 'parquet,csv,json').split(',');
 const paths = option('paths', 'stream,stream-js,export,numRows,toArrow').split(',');
 const lookupFormats = option('lookup-formats', 'csv,parquet').split(',').filter(Boolean);
-
-/** 10 columns like DESIGN §5: 3 BIGINT, 4 VARCHAR (one long), DOUBLE, TIMESTAMP, BOOLEAN. */
-const GENERATOR = (rows) => `
-  SELECT i AS id, i % 90 AS age, (i * 7) % 1000 AS score,
-         'first' || (i % 1000) AS first_name, 'last' || (i % 5000) AS last_name,
-         'user.' || i || '@example-mail.org' AS email, 'city' || (i % 300) AS city,
-         (i % 10000) / 7.0 AS balance, TIMESTAMP '2020-01-01' + to_seconds(i) AS created,
-         i % 3 = 0 AS active
-  FROM range(${rows}) t(i)`;
-
-const COPY_FORMAT = { parquet: 'FORMAT parquet', csv: 'FORMAT csv, HEADER true', json: 'FORMAT json' };
-
-async function prepareData(rows, format) {
-  mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, `people-${rows}.${format}`);
-  const bundle = path.join(dataDir, `bundle-${rows}-${format}`);
-  if (!existsSync(file)) {
-    const connection = await (await DuckDBInstance.create(':memory:')).connect();
-    await connection.run(`COPY (${GENERATOR(rows)}) TO '${file}' (${COPY_FORMAT[format]})`);
-    connection.closeSync();
-  }
-  if (!existsSync(bundle)) {
-    const b = await create(bundle).attach(file).filter('age >= $1', [18]);
-    await b.commit(`bench ${rows} ${format}`);
-    await b.close();
-  }
-  return { file, bundle, bytes: statSync(file).size };
-}
-
-function runCase(kind, args, env = {}) {
-  const out = execFileSync(process.execPath, ['--expose-gc', path.join(here, 'case.mjs'), kind, ...args], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(out.trim().split('\n').at(-1));
-}
-
-const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
-const pad = (s, n) => String(s).padEnd(n);
 
 console.log(`bundlebase bench — ${new Date().toISOString()} — node ${process.version}`);
 console.log(pad('rows', 10) + pad('format', 8) + pad('path', 10) + pad('ours', 10) + pad('raw', 10) + pad('ratio', 8) + pad('ours RSS', 11) + pad('raw RSS', 10) + 'rows/s (ours)');
@@ -77,6 +32,20 @@ for (const rows of sizes) {
         pad(mb(ours.rss), 11) + pad(mb(base.rss), 10) +
         `${(ours.rows / ours.seconds / 1e6).toFixed(2)} M  (${mb(bytes)} file, ${ours.rows} rows${ours.conversion ? `, ${ours.conversion}` : ''})`,
       );
+    }
+  }
+}
+
+// peers: what a user would pick instead, on the same file and filter (all columns, age >= 18)
+const peerFormats = formats.filter((f) => f === 'parquet' || f === 'csv');
+if (peerFormats.length > 0 && !process.argv.includes('--no-peers')) {
+  console.log('\npeers     format  bundlebase stream      raw DuckDB chunks      nodejs-polars collect()');
+  for (const rows of sizes) {
+    for (const format of peerFormats) {
+      const { file, bundle } = await prepareData(rows, format);
+      const cell = (r) => pad(`${r.seconds.toFixed(2)}s ${mb(r.rss)}`, 23);
+      const [ours, raw, polars] = ['stream', 'raw-stream', 'polars-collect'].map((kind) => runCase(kind, [bundle, file, format]));
+      console.log(pad(rows, 10) + pad(format, 8) + cell(ours) + cell(raw) + cell(polars));
     }
   }
 }

@@ -94,8 +94,8 @@ enum { HEADER_BATCHES, HEADER_COLUMNS, HEADER_FIELDS };
 
 /* A fetch gathers chunks until it holds GROUP_ROWS rows (at most GROUP_CHUNKS chunks): fewer, larger
  * jobs cost fewer thread wake-ups and allocations than one job per 2048-row chunk. */
-#define GROUP_CHUNKS 32
-#define GROUP_ROWS 32768
+#define GROUP_CHUNKS 16
+#define GROUP_ROWS 16384
 enum { META_NULL_COUNT, META_ARRAY_OFFSET, META_VALIDITY, META_VALIDITY_LEN, META_OFFSETS, META_OFFSETS_LEN,
        META_DATA, META_DATA_LEN, META_FIELDS };
 
@@ -519,8 +519,9 @@ static void convert_execute(napi_env env, void *data) {
 }
 
 static void free_block(napi_env env, void *data, void *hint) {
-  (void)env; (void)hint;
+  int64_t ignored;
   free(data);
+  napi_adjust_external_memory(env, -(int64_t)(uintptr_t)hint, &ignored);
 }
 
 /* Main thread: the settled value of a job (a chunk handle, a packed block, or null). */
@@ -539,7 +540,10 @@ static napi_value job_value(napi_env env, job *j) {
     }
   } else if (j->block) {
     /* zero-copy where the runtime allows external buffers; V8 counts them either way */
-    if (napi_create_external_arraybuffer(env, j->block, j->block_size, free_block, NULL, &value) == napi_ok) {
+    if (napi_create_external_arraybuffer(env, j->block, j->block_size, free_block, (void *)(uintptr_t)j->block_size, &value) == napi_ok) {
+      /* V8 cannot see malloc'ed memory: told, it collects dead blocks before they pile up in RSS */
+      int64_t ignored;
+      napi_adjust_external_memory(env, (int64_t)j->block_size, &ignored);
       j->block = NULL;
       return value;
     }
