@@ -94,6 +94,9 @@ export async function ensureTableFunction(name: string, database: EngineDatabase
 
 const CHUNK_ROWS = 2048;
 
+/** Declared types whose normalized JS value (bigint, number, string, boolean) a DuckDB vector takes as is. */
+const DIRECT_TYPES = new Set(['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'Utf8', 'Boolean']);
+
 /** Pulls pages from a source function and hands DuckDB up to one chunk of rows per call. */
 class PageReader {
   private page = 0;
@@ -118,8 +121,18 @@ class PageReader {
     const rows = Math.min(CHUNK_ROWS, this.pending());
     output.rowCount = rows;
     if (rows === 0) return;
-    this.names.forEach((_, i) => {
-      output.setColumnValuesConverted(i, this.columns[i]!.slice(this.offset, this.offset + rows) as never[], JSToDuckDBValueConverter);
+    this.names.forEach((name, i) => {
+      const vector = output.getColumnVector(i);
+      const values = this.columns[i]!;
+      const { type } = vector;
+      const start = this.offset;
+      // normalize() already made the JS value these vectors store: no per-value converter call
+      if (DIRECT_TYPES.has(this.definition.output[name]!)) {
+        for (let r = 0; r < rows; r++) vector.setItem(r, values[start + r] as never);
+      } else {
+        for (let r = 0; r < rows; r++) vector.setItem(r, JSToDuckDBValueConverter(values[start + r] as never, type, JSToDuckDBValueConverter) as never);
+      }
+      vector.flush();
     });
     this.offset += rows;
   }
@@ -134,25 +147,28 @@ class PageReader {
       this.columns = this.names.map((n) => {
         const vector = result.getChild(n);
         if (!vector) throw invalidArgument(`RecordBatch from function '${this.definition.name}' has no column '${n}'`);
-        return Array.from(vector, (v) => normalize(v, this.definition.output[n]!));
+        return Array.from(vector, normalizer(this.definition.output[n]!));
       });
     } else if (Array.isArray(result)) {
-      this.columns = this.names.map((n) => result.map((row) => normalize(row[n], this.definition.output[n]!)));
+      this.columns = this.names.map((n) => {
+        const toValue = normalizer(this.definition.output[n]!);
+        return result.map((row) => toValue(row[n]));
+      });
     } else {
       throw invalidArgument(`Function '${this.definition.name}' returned ${typeof result}; expected rows, a RecordBatch or null`);
     }
   }
 }
 
-/** JS values as DuckDB's converter expects them for each declared type (a batch is cast to it). */
-function normalize(value: unknown, typeName: string): unknown {
-  if (value === null || value === undefined) return null;
+/** JS values as DuckDB's vectors expect them for a declared type (a batch is cast to it), chosen once per column. */
+function normalizer(typeName: string): (value: unknown) => unknown {
+  const orNull = (convert: (value: unknown) => unknown) => (value: unknown) => (value === null || value === undefined ? null : convert(value));
   switch (typeName) {
-    case 'Int64': case 'UInt64': return typeof value === 'bigint' ? value : BigInt(Math.trunc(Number(value)));
-    case 'Int8': case 'Int16': case 'Int32': case 'UInt8': case 'UInt16': case 'UInt32': case 'Float32': case 'Float64': return Number(value);
-    case 'Utf8': return String(value);
-    case 'Boolean': return Boolean(value);
-    case 'Date32': case 'Timestamp': return value instanceof Date ? value : new Date(Number(value));
-    default: return value;
+    case 'Int64': case 'UInt64': return orNull((v) => (typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)))));
+    case 'Int8': case 'Int16': case 'Int32': case 'UInt8': case 'UInt16': case 'UInt32': case 'Float32': case 'Float64': return orNull(Number);
+    case 'Utf8': return orNull(String);
+    case 'Boolean': return orNull(Boolean);
+    case 'Date32': case 'Timestamp': return orNull((v) => (v instanceof Date ? v : new Date(Number(v))));
+    default: return orNull((v) => v);
   }
 }
