@@ -20,12 +20,12 @@ export function sourceSql(block: SourceBlock): string {
       return `${block.location}()`;
     case 'csv': {
       if (block.readOptions !== undefined) return `read_csv(${path}, ${block.readOptions}, ${CSV_BUFFER})`;
-      const opts: string[] = [CSV_BUFFER];
+      const opts: string[] = [];
       const csv = block.csv ?? {};
       if (csv.delimiter !== undefined) opts.push(`delim = ${quoteLiteral(csv.delimiter)}`);
       if (csv.header !== undefined) opts.push(`header = ${csv.header}`);
       if (csv.quote !== undefined) opts.push(`quote = ${quoteLiteral(csv.quote)}`);
-      return `read_csv(${[path, ...opts, ...columnsOption(block)].join(', ')})`;
+      return `read_csv(${[path, ...opts, ...columnsOption(block), CSV_BUFFER].join(', ')})`;
     }
   }
 }
