@@ -2,23 +2,22 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { privateTempDir, type FileAccess } from '../engine/engine.js';
 import { BundlebaseError } from '../errors.js';
-import { AttachBlock } from '../operations/attachBlock.js';
+import { attachedBlocks } from '../operations/blocks.js';
 import type { Operation } from '../operations/operation.js';
-import { schemeOf } from '../storage/location.js';
+import { isInside as inside, schemeOf } from '../storage/location.js';
 import { isTrustedSource } from '../storage/trust.js';
 import type { LoadedBundle, Trust } from './load.js';
 
-/** The directories of a bundle and of the chain it extends (views live inside their parent). */
+/**
+ * The directories of a bundle and of the chain it extends (views live inside their parent); for a
+ * bundle unpacked from an archive, the whole unpacked archive (its packed sources included).
+ */
 function bundleDirectories(loaded: LoadedBundle): string[] {
+  if (loaded.archive) return [loaded.archive.root];
   const dirs: string[] = [];
   for (let b: LoadedBundle | undefined = loaded; b; b = b.parent) if (b.store.dir) dirs.push(b.store.dir);
   return dirs;
 }
-
-const inside = (file: string, dir: string) => {
-  const relative = path.relative(dir, file);
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
-};
 
 const isDirectory = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);
 
@@ -48,8 +47,8 @@ export async function readAccess(
     if (await isDirectory(t)) trustedDirectories.push(t);
     else files.add(t);
   }
-  for (const op of operations) {
-    if (!(op instanceof AttachBlock) || op.format === 'function') continue;
+  for (const op of attachedBlocks(operations)) {
+    if (op.format === 'function') continue;
     const location = op.location;
     if (schemeOf(location) !== undefined) throw untrusted(loaded, op.source, location, 'is a URL');
     const resolved = await real(location);

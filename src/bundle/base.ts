@@ -11,6 +11,7 @@ import { copyStatement, countStatement, EMPTY_RELATION, explainStatement, isCopy
 import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { readAccess } from './access.js';
+import { exportArchive, type ExportTarOptions } from './pack.js';
 import { registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
@@ -147,7 +148,7 @@ export abstract class BundleBase implements AsyncDisposable {
       if (binding.has(id) || !sqls.some((sql) => namesRelation(sql, name))) continue;
       const store = this.viewStore(id);
       if (!store || !(await store.read('00000000000000000.yaml'))) continue; // not committed yet: DuckDB says the table is unknown
-      const view = this.plan(committedOperations(await loadBundle(store.url, { trust: this.loaded.trust })));
+      const view = this.plan(committedOperations(await loadBundle(store.url, { trust: this.loaded.trust }, this.loaded.archive)));
       await this.prepare(view, new Set([...binding, id]));
       const stmt = compile(view);
       if (stmt) state.namedViews.set(name, stmt);
@@ -293,6 +294,16 @@ export abstract class BundleBase implements AsyncDisposable {
     return { rows };
   }
 
+  /**
+   * Writes the committed bundle as one .tar / .tar.gz: its whole from-chain with views, index and
+   * stored files, and the local files its referenced sources read. `open('x.tar')` reads it.
+   */
+  async exportTar(file: string, options: ExportTarOptions = {}): Promise<void> {
+    this.assertOpen();
+    await this.settled();
+    await exportArchive(this.loaded, file, options);
+  }
+
   /** Commits across the whole from-chain, oldest first. */
   history(): Commit[] {
     return allCommits(this.loaded).map(toCommit);
@@ -370,7 +381,7 @@ export abstract class BundleBase implements AsyncDisposable {
     if (!(await store.read('00000000000000000.yaml'))) {
       throw notFound(`View '${nameOrId}' is not committed yet; commit the bundle first`);
     }
-    return loadBundle(store.url, { trust: this.loaded.trust });
+    return loadBundle(store.url, { trust: this.loaded.trust }, this.loaded.archive);
   }
 
   protected assertOpen(): void {

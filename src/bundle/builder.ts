@@ -4,9 +4,13 @@ import { CreateIndex } from '../operations/createIndex.js';
 import { DropIndex } from '../operations/dropIndex.js';
 import { RebuildIndex } from '../operations/rebuildIndex.js';
 import { validateParams, type ParamValue } from '../engine/params.js';
-import { invalidArgument, isNoColumnsError, notFound } from '../errors.js';
+import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
 import { AttachBlock, detectFormat } from '../operations/attachBlock.js';
+import { attachedBlocks } from '../operations/blocks.js';
+import { DetachBlock } from '../operations/detachBlock.js';
+import { ReplaceBlock } from '../operations/replaceBlock.js';
+import { Restore } from '../operations/restore.js';
 import { CreateView } from '../operations/createView.js';
 import { DefinePack } from '../operations/definePack.js';
 import { IndexBlocks } from '../operations/indexBlocks.js';
@@ -27,7 +31,7 @@ import { BundleBase } from './base.js';
 import { Chain, forwardCalls } from './chain.js';
 import { fromStaged, initializeBundle, toStaged, writeCommit, type RecordedChange, type StagedChange } from './commit.js';
 import { inspectBlock, type AttachOptions } from './inspect.js';
-import { committedOperations, newBundle, type LoadedBundle } from './load.js';
+import { allCommits, bindRestores, committedOperations, newBundle, requireVersion, type LoadedBundle } from './load.js';
 import type { Change, ProgressListener, Status } from './types.js';
 
 export type { AttachOptions };
@@ -131,14 +135,68 @@ export class BundleBuilder extends BundleBase {
     });
   }
 
-  /** Inspects a source and records it into `packId` (the eager step of attach: counts, stamps, schema). */
-  private attachBlock(url: string, packId: string, options: AttachOptions): Promise<AttachBlock> {
+  /**
+   * Inspects a source and records it into `packId` (the eager step of attach: counts, stamps,
+   * schema). `replacing` is the block it takes the place of, which may be the same file.
+   */
+  private attachBlock(url: string, packId: string, options: AttachOptions, replacing?: AttachBlock): Promise<AttachBlock> {
     detectFormat(requireNonEmpty(url, 'Attach URL'), options.format); // bad input first
     const location = resolveSource(url, this.loaded.store.dir);
-    const same = this.effectiveOperations().find((op) => op instanceof AttachBlock && op.format !== 'function' && op.location === location);
+    const same = this.blocks().find((op) => op !== replacing && op.format !== 'function' && op.location === location);
     // the same file twice doubles its rows, which is never what attaching it again meant
-    if (same) throw invalidArgument(`'${url}' is already attached (${(same as AttachBlock).source}); attaching it again would double its rows`);
+    if (same) throw invalidArgument(`'${url}' is already attached (${same.source}); attaching it again would double its rows`);
     return inspectBlock(url, shortId(), packId, options, this.loaded.store.dir, (files) => this.database(files));
+  }
+
+  /** Every block attached now (detached and replaced ones left out), as recorded. */
+  private blocks(): AttachBlock[] {
+    return attachedBlocks(this.effectiveOperations());
+  }
+
+  /** The block named by its source exactly as attached, or by its id; NOT_FOUND listing them otherwise. */
+  private requireBlock(source: string): AttachBlock {
+    requireNonEmpty(source, 'Source');
+    const blocks = this.blocks();
+    const found = blocks.find((b) => b.source === source) ?? blocks.find((b) => b.fields.id === source);
+    if (found) return found;
+    const attached = blocks.map((b) => `${b.source} (block ${b.fields.id})`).join(', ');
+    throw notFound(`No source '${source}' is attached to ${this.url}; attached: ${attached || 'none'}`);
+  }
+
+  /** Removes a block, named by its source exactly as attached or by its block id. */
+  detach(source: string): BuilderChain {
+    return this.record(() => {
+      this.refuseOnView(DetachBlock, 'detach');
+      const block = this.requireBlock(source);
+      return [new DetachBlock(block.fields.id, block.source)];
+    });
+  }
+
+  /**
+   * Swaps a block (named as for detach) for the source `url`, in its place and in one change: `url`
+   * is attached as attach() would (same options, same inspection).
+   */
+  replace(source: string, url: string, options: AttachOptions = {}): BuilderChain {
+    return this.record(async () => {
+      this.refuseOnView(ReplaceBlock, 'replace');
+      const old = this.requireBlock(source);
+      const block = await this.attachBlock(url, old.fields.packId, { ...options, join: undefined }, old);
+      return [new ReplaceBlock(old.fields.id, block, old.source)];
+    });
+  }
+
+  /**
+   * Makes the pipeline of an earlier committed version (12 hex or commit number) the current one,
+   * as a new change to commit: the history keeps every commit in between.
+   */
+  restore(version: string | number): BuilderChain {
+    return this.record(() => {
+      this.refuseOnView(Restore, 'restore');
+      if (typeof version !== 'number' && typeof version !== 'string') throw invalidArgument('Version must be a 12-hex version or a commit number');
+      const restored = requireVersion(this.loaded, typeof version === 'string' ? version.trim() : version);
+      const target = allCommits(restored).at(-1)!;
+      return [new Restore(target.version, target.number).bind(committedOperations(restored))];
+    });
   }
 
   /**
@@ -229,7 +287,7 @@ export class BundleBuilder extends BundleBase {
   /** The blocks of the base pack, as recorded. */
   private attachedBlocks(): AttachBlock[] {
     const base = this.plan().basePackId;
-    return this.effectiveOperations().filter((op): op is AttachBlock => op instanceof AttachBlock && op.fields.packId === base);
+    return this.blocks().filter((op) => op.fields.packId === base);
   }
 
   private async buildIndexFor(id: string, column: string, blocks: AttachBlock[], onProgress?: ProgressListener) {
@@ -385,6 +443,7 @@ export class BundleBuilder extends BundleBase {
   /** @internal Restores changes saved by `stagedChanges()` (they were validated when recorded). */
   restoreChanges(staged: readonly StagedChange[], source: string): void {
     this.changes = staged.map((c) => fromStaged(c, { baseDir: this.loaded.store.dir }, source));
+    bindRestores(this.loaded, this.changes.flatMap((c) => c.operations));
   }
 
   /** @internal Writes the init manifest now, so an empty bundle can be opened before its first commit. */
@@ -418,6 +477,12 @@ function shortId(): string {
 
 /** `extend()` of a loaded bundle: the same bundle when `dataDir` is absent or its own directory. */
 function extendBundle(loaded: LoadedBundle, dataDir?: string): BundleBuilder {
+  if (loaded.archive) {
+    throw new BundlebaseError(
+      'READ_ONLY',
+      `Bundle ${loaded.archive.file} is a packed archive, opened read-only: change the bundle it was packed from and export it again`,
+    );
+  }
   if (dataDir === undefined) return new BundleBuilder(loaded);
   const store = storeFor(requireNonEmpty(dataDir, 'Extend directory'));
   if (store.url === loaded.url) return new BundleBuilder(loaded);
@@ -470,6 +535,9 @@ type ChainedReads = { [K in Reading]: Method<K> };
 /** The builder's methods that record a change, each once (checked against the builder below). */
 const RECORDING = {
   attach: true,
+  detach: true,
+  replace: true,
+  restore: true,
   join: true,
   defineFunction: true,
   createIndex: true,

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { ensureInit, publishCommit, serialize, type CommitFile, type InitFile, type ManifestOp } from '../manifest/commits.js';
 import type { Operation, ReplayContext } from '../operations/operation.js';
 import { operationFromManifest } from '../operations/registry.js';
-import type { LoadedBundle } from './load.js';
+import { fromReference, type LoadedBundle } from './load.js';
 
 /** One change as recorded by a builder: its operations, and a view it creates. */
 export interface RecordedChange {
@@ -39,8 +39,10 @@ export function fromStaged(change: StagedChange, context: ReplayContext, source:
   };
 }
 
+/** The init manifest: as read, or for a new bundle its id or (relative when near) its parent. */
 function initOf(loaded: LoadedBundle): InitFile {
-  return loaded.parent ? { from: loaded.parent.url } : { id: loaded.id };
+  if (loaded.init) return loaded.init;
+  return loaded.parent ? { from: fromReference(loaded.store, loaded.parent.url) } : { id: loaded.id };
 }
 
 /** Writes the init manifest, so an empty bundle can be opened before its first commit. */
@@ -59,7 +61,7 @@ export async function writeCommit(loaded: LoadedBundle, message: string, changes
   await initializeBundle(loaded);
   for (const view of changes.flatMap((c) => (c.view ? [c.view] : []))) {
     const viewStore = store.child(`view_${view.viewId}`);
-    await ensureInit(viewStore, { from: store.url });
+    await ensureInit(viewStore, { from: fromReference(viewStore, store.url) });
     await publishCommit(viewStore, 1, serialize(commitDoc(message, view.changes)));
   }
   const file = await publishCommit(store, number, serialize(doc));

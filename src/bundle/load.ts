@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
-import { invalidArgument, notFound } from '../errors.js';
+import { invalidArgument, ioError, notFound } from '../errors.js';
 import {
   listCommits,
   readCommit,
@@ -11,7 +11,8 @@ import {
 } from '../manifest/commits.js';
 import { operationFromManifest } from '../operations/registry.js';
 import type { Operation } from '../operations/operation.js';
-import { schemeOf } from '../storage/location.js';
+import { Restore } from '../operations/restore.js';
+import { inArchive, schemeOf } from '../storage/location.js';
 import { storeFor, type ManifestStore } from '../storage/store.js';
 
 /**
@@ -45,6 +46,16 @@ export interface LoadedBundle {
   isView?: boolean;
   /** What its reader trusts it to read beyond its own directories (see access.ts). */
   trust?: Trust;
+  /** Set when it was opened from a packed archive (read-only; see storage/archive.ts). */
+  archive?: ArchiveOrigin;
+}
+
+/** Where a bundle opened from an archive came from, and where the archive is unpacked. */
+export interface ArchiveOrigin {
+  /** The archive file. */
+  file: string;
+  /** The unpacked archive: it holds the packed files at their original absolute paths. */
+  root: string;
 }
 
 export interface OpenOptions {
@@ -75,13 +86,13 @@ export function newBundle(store: ManifestStore, id: string, parent?: LoadedBundl
   return { store, url: store.url, id: parent?.id ?? id, init: undefined, parent, own: [], trust: parent?.trust };
 }
 
-export async function loadBundle(url: string, options: OpenOptions = {}): Promise<LoadedBundle> {
+export async function loadBundle(url: string, options: OpenOptions = {}, archive?: ArchiveOrigin): Promise<LoadedBundle> {
   const store = storeFor(url);
   const init = await readInit(store);
   if (!init) throw await missingBundle(store);
-  const parent = init.from !== undefined ? await loadBundle(resolveFrom(init.from, store)) : undefined;
+  const parent = init.from !== undefined ? await loadBundle(await parentUrl(init.from, store, archive), {}, archive) : undefined;
   const refs = await listCommits(store);
-  const context = { baseDir: store.dir };
+  const context = { baseDir: store.dir, root: archive?.root };
   // read and parse every commit file concurrently; replay order is the sorted order of refs
   const own = await Promise.all(
     refs.map(async (ref): Promise<CommitRecord> => {
@@ -92,8 +103,32 @@ export async function loadBundle(url: string, options: OpenOptions = {}): Promis
       return { number: ref.number, version: ref.hash, file: ref.file, url: store.url, doc, changes };
     }),
   );
-  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own, isView: isViewOf(store, parent), trust: checkedTrust(options.trust) };
+  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own, isView: isViewOf(store, parent), trust: checkedTrust(options.trust), archive };
+  bindCommittedRestores(bundle);
   return options.version === undefined ? bundle : asOf(bundle, options.version);
+}
+
+/**
+ * Binds each committed restore to the operations of the version it restores, commit by commit (a
+ * restore may restore a version made by an earlier restore).
+ */
+function bindCommittedRestores(bundle: LoadedBundle): void {
+  bundle.own.forEach((commit, i) => {
+    const restores = commit.changes.flat().filter((op): op is Restore => op instanceof Restore);
+    for (const op of restores) {
+      const before = { ...bundle, own: bundle.own.slice(0, i) };
+      try {
+        op.bind(committedOperations(requireVersion(before, op.version)));
+      } catch (err) {
+        throw ioError(`Invalid 'restore' operation in manifest ${commit.url}/_bundlebase/${commit.file}: ${(err as Error).message}`, err);
+      }
+    }
+  });
+}
+
+/** Binds the restores among `operations` (recorded on top of `bundle`'s commits) to their versions. */
+export function bindRestores(bundle: LoadedBundle, operations: readonly Operation[]): void {
+  for (const op of operations) if (op instanceof Restore) op.bind(committedOperations(requireVersion(bundle, op.version)));
 }
 
 function checkedTrust(trust: unknown): Trust | undefined {
@@ -109,10 +144,30 @@ function isViewOf(store: ManifestStore, parent: LoadedBundle | undefined): boole
   return /^view_[^/]+$/.test(store.url.slice(slash + 1)) && store.url.slice(0, slash) === parent.url;
 }
 
-/** `from:` may be absolute or relative to the extending bundle's directory. */
-function resolveFrom(from: string, store: ManifestStore): string {
-  if (schemeOf(from) !== undefined || path.isAbsolute(from) || !store.dir) return from;
-  return path.resolve(store.dir, from);
+/**
+ * The bundle an init's `from:` names: absolute, or relative to the extending bundle's directory (so
+ * a bundle and its chain can move together); inside an unpacked archive, the packed copy. A view
+ * lives in `view_<id>/` inside its parent: when its recorded `from:` (absolute, in older manifests)
+ * no longer holds a bundle because the bundle was copied elsewhere, it is the directory around it.
+ */
+async function parentUrl(from: string, store: ManifestStore, archive: ArchiveOrigin | undefined): Promise<string> {
+  if (schemeOf(from) !== undefined || !store.dir) return from;
+  const resolved = archive ? inArchive(from, store.dir, archive.root) : path.resolve(store.dir, from);
+  const around = path.dirname(store.dir);
+  if (resolved === around || !/^view_[^/]+$/.test(path.basename(store.dir))) return resolved;
+  if (await readInit(storeFor(resolved)).catch(() => undefined)) return resolved;
+  return (await readInit(storeFor(around)).catch(() => undefined)) ? around : resolved;
+}
+
+/**
+ * How an extending bundle's init names its parent: relative to its own directory when both are
+ * local and share more than the file-system root (they then usually move together), else the url.
+ */
+export function fromReference(child: ManifestStore, parentUrl: string): string {
+  const parentDir = storeFor(parentUrl).dir;
+  if (!child.dir || !parentDir) return parentUrl;
+  const top = (dir: string) => dir.split(path.sep)[1];
+  return top(child.dir) === top(parentDir) ? path.relative(child.dir, parentDir) || '.' : parentDir;
 }
 
 async function missingBundle(store: ManifestStore) {
@@ -126,6 +181,21 @@ async function missingBundle(store: ManifestStore) {
 
 /** The bundle as it was at `version` (12 hex or commit number), anywhere along its chain. */
 export function asOf(bundle: LoadedBundle, version: string | number): LoadedBundle {
+  const found = cutAt(bundle, version);
+  if (!found) throw invalidArgument(`Version '${version}' not found in ${bundle.url}; versions: ${knownVersions(bundle)}`);
+  return found;
+}
+
+/** Like asOf, for restore: an unknown version is NOT_FOUND saying how to list the versions. */
+export function requireVersion(bundle: LoadedBundle, version: string | number): LoadedBundle {
+  const found = cutAt(bundle, version);
+  if (!found) {
+    throw notFound(`Version '${version}' not found in ${bundle.url}; see history() (command line: bundlebase history) for its versions: ${knownVersions(bundle)}`);
+  }
+  return found;
+}
+
+function cutAt(bundle: LoadedBundle, version: string | number): LoadedBundle | undefined {
   const matches = (c: CommitRecord) =>
     typeof version === 'number' ? c.number === version : c.version === version || String(c.number) === version;
   const cut = (b: LoadedBundle): LoadedBundle | undefined => {
@@ -134,10 +204,9 @@ export function asOf(bundle: LoadedBundle, version: string | number): LoadedBund
     const parent = b.parent && cut(b.parent);
     return parent && { ...b, parent, own: [] };
   };
-  const found = cut(bundle);
-  if (!found) {
-    const known = allCommits(bundle).map((c) => `${c.number}:${c.version}`).join(', ');
-    throw invalidArgument(`Version '${version}' not found in ${bundle.url}; versions: ${known || 'none'}`);
-  }
-  return found;
+  return cut(bundle);
+}
+
+function knownVersions(bundle: LoadedBundle): string {
+  return allCommits(bundle).map((c) => `${c.number}:${c.version}`).join(', ') || 'none';
 }

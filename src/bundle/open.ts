@@ -1,7 +1,9 @@
+import { stat } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { invalidArgument } from '../errors.js';
 import { readInit } from '../manifest/commits.js';
 import { requireNonEmpty } from '../storage/location.js';
+import { archiveFileOf, unpackArchive } from '../storage/archive.js';
 import { storeFor } from '../storage/store.js';
 
 import { Bundle, BundleBuilder, BuilderChain } from './builder.js';
@@ -24,7 +26,14 @@ export function create(path?: string): BuilderChain {
   );
 }
 
-/** Opens a committed bundle for reading (optionally as of a past version). */
+/**
+ * Opens a committed bundle for reading (optionally as of a past version). A packed archive
+ * (`x.tar`, `x.tar.gz`, `tar+file://…`) is unpacked once into the cache and opened read-only.
+ */
 export async function open(url: string, options: OpenOptions = {}): Promise<Bundle> {
-  return new Bundle(await loadBundle(requireNonEmpty(url, 'Bundle URL'), options));
+  const file = archiveFileOf(requireNonEmpty(url, 'Bundle URL'));
+  // a bundle directory may be named like an archive
+  if (file === undefined || (await stat(file).then((s) => s.isDirectory(), () => false))) return new Bundle(await loadBundle(url, options));
+  const { root, bundle } = await unpackArchive(file);
+  return new Bundle(await loadBundle(bundle, options, { file, root }));
 }

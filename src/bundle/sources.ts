@@ -1,13 +1,14 @@
 import { BundlebaseError } from '../errors.js';
 import type { EngineDatabase } from '../engine/engine.js';
 import { ensureTableFunction } from '../engine/functions.js';
-import { AttachBlock, functionName } from '../operations/attachBlock.js';
+import { functionName } from '../operations/attachBlock.js';
+import { attachedBlocks } from '../operations/blocks.js';
 import type { Operation } from '../operations/operation.js';
 import { stampFile } from '../storage/location.js';
 
 /** Registers the function sources of `operations` on `database`, which will read them. */
 export async function registerFunctions(operations: readonly Operation[], database: EngineDatabase): Promise<void> {
-  const functions = operations.filter((op): op is AttachBlock => op instanceof AttachBlock && op.format === 'function');
+  const functions = attachedBlocks(operations).filter((op) => op.format === 'function');
   for (const op of functions) await ensureTableFunction(functionName(op.source), database);
 }
 
@@ -16,15 +17,15 @@ export async function registerFunctions(operations: readonly Operation[], databa
  * the data would silently differ from what was committed.
  */
 export async function verifySources(operations: readonly Operation[]): Promise<void> {
-  const checks = operations
-    .filter((op): op is AttachBlock => op instanceof AttachBlock && op.format !== 'function' && op.fields.version !== undefined)
+  const checks = attachedBlocks(operations)
+    .filter((op) => op.format !== 'function' && op.fields.version !== undefined)
     .filter((op) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(op.location))
     .map(async (op) => {
       const stamp = await stampFile(op.location);
       if (stamp.version !== op.fields.version) {
         throw new BundlebaseError(
           'SOURCE_CHANGED',
-          `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); re-attach it in a new bundle version`,
+          `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it`,
         );
       }
     });

@@ -7,7 +7,7 @@ import { BundlebaseError } from '../errors.js';
 import { countRows, showDiff, showHistory, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
-import { createBundle, currentTrust, openAt, openWorking, saveWorking, setTrust } from './session.js';
+import { createBundle, currentTrust, openAt, openReadable, openWorking, saveWorking, setTrust } from './session.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
@@ -69,8 +69,18 @@ async function change(bundle: string, apply: (b: BundleBuilder) => PromiseLike<u
 }
 
 /** Runs a command on the bundle's working state (committed + staged changes). */
-async function read(bundle: string, body: (b: BundleBuilder) => Promise<void>): Promise<void> {
+async function work(bundle: string, body: (b: BundleBuilder) => Promise<void>): Promise<void> {
   const b = await openWorking(bundle);
+  try {
+    await body(b);
+  } finally {
+    await b.close();
+  }
+}
+
+/** Runs a read on the bundle's working state, or on a packed archive (`x.tar`, `x.tar.gz`). */
+async function read(bundle: string, body: (b: Bundle | BundleBuilder) => Promise<void>): Promise<void> {
+  const b = await openReadable(bundle);
   try {
     await body(b);
   } finally {
@@ -103,6 +113,23 @@ function buildProgram(): Command {
     .option('--join <name>', 'attach into this join')
     .action((bundle: string, url: string, o: { format?: 'parquet' | 'csv' | 'json'; delimiter?: string; quote?: string; header: boolean; join?: string }) =>
       change(bundle, (b) => b.attach(url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined, join: o.join })));
+  program.command('detach').argument('<bundle>').argument('<source>', 'the source as attached (see bundlebase status / history), or its block id').description('remove an attached source')
+    .action((bundle: string, source: string) => change(bundle, (b) => b.detach(source)));
+  program.command('replace').argument('<bundle>').argument('<source>', 'the source as attached, or its block id').argument('<url>', 'the new Parquet, CSV or JSON file')
+    .description('swap an attached source for another one')
+    .addOption(new Option('--format <format>', 'format of the new source').choices(['parquet', 'csv', 'json']))
+    .option('--delimiter <char>', 'CSV delimiter').option('--quote <char>', 'CSV quote character').option('--no-header', 'the CSV has no header line')
+    .action((bundle: string, source: string, url: string, o: { format?: 'parquet' | 'csv' | 'json'; delimiter?: string; quote?: string; header: boolean }) =>
+      change(bundle, (b) => b.replace(source, url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined })));
+  program.command('restore').argument('<bundle>').argument('<version>', 'a committed version (12 hex or commit number; see bundlebase history)')
+    .description("make an earlier version's pipeline current (a new change to commit; history keeps everything)")
+    .action((bundle: string, version: string) => change(bundle, (b) => b.restore(/^\d+$/.test(version) ? Number(version) : version)));
+  program.command('export-tar').argument('<bundle>').argument('<file>', 'the archive: .tar, .tar.gz or .tgz').option('--gzip', 'gzip it (default: by the name)')
+    .description('pack the committed bundle, its chain, views and data into one archive (open it with any read command)')
+    .action((bundle: string, file: string, o: { gzip?: boolean }) => read(bundle, async (b) => {
+      await b.exportTar(file, { gzip: o.gzip });
+      await write(out, `Exported ${b.url} to ${file}\n`);
+    }));
   program.command('filter').argument('<bundle>').argument('<where>', "SQL condition, e.g. 'age >= $1'").description('keep the rows matching a condition')
     .addOption(paramOption()).addOption(paramTypeOption())
     .action((bundle: string, where: string, o: { param?: string[]; paramType?: string[] }) => change(bundle, (b) => b.filter(where, params(o.param, o.paramType))));
@@ -127,22 +154,22 @@ function buildProgram(): Command {
   program.command('set-description').argument('<bundle>').argument('<text>').description("set the bundle's description")
     .action((bundle: string, text: string) => change(bundle, (b) => b.setDescription(text)));
   program.command('commit').argument('<bundle>').requiredOption('-m, --message <message>', 'commit message').description('commit the staged changes')
-    .action((bundle: string, o: { message: string }) => read(bundle, async (b) => {
+    .action((bundle: string, o: { message: string }) => work(bundle, async (b) => {
       const count = b.status().changes.length;
       await b.commit(o.message);
       await saveWorking(bundle, b);
       await write(out, `Committed ${b.version}: ${o.message} (${count} change(s))\n`);
     }));
-  program.command('status').argument('<bundle>').description('show uncommitted changes').action((bundle: string) => read(bundle, (b) => showStatus(b)));
+  program.command('status').argument('<bundle>').description('show uncommitted changes').action((bundle: string) => work(bundle, (b) => showStatus(b)));
   program.command('undo').argument('<bundle>').description('drop the last uncommitted change')
-    .action((bundle: string) => read(bundle, async (b) => {
+    .action((bundle: string) => work(bundle, async (b) => {
       const last = b.status().changes.at(-1);
       await b.undo();
       await saveWorking(bundle, b);
       await write(out, last ? `Undid: ${last.description}\n` : 'No uncommitted changes\n');
     }));
   program.command('reset').argument('<bundle>').description('drop all uncommitted changes')
-    .action((bundle: string) => read(bundle, async (b) => {
+    .action((bundle: string) => work(bundle, async (b) => {
       const count = b.status().changes.length;
       await b.reset();
       await saveWorking(bundle, b);

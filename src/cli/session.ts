@@ -6,6 +6,7 @@ import type { Trust } from '../bundle/load.js';
 import { create, open } from '../bundle/open.js';
 import { BundlebaseError } from '../errors.js';
 import type { StagedChange } from '../bundle/commit.js';
+import { archiveFileOf } from '../storage/archive.js';
 import { localPath } from '../storage/location.js';
 
 /**
@@ -41,6 +42,14 @@ export async function openWorking(bundle: string): Promise<BundleBuilder> {
     builder.restoreChanges(staged?.changes ?? [], file);
   }
   return builder;
+}
+
+/**
+ * What read commands read: the working state, or a packed archive as it is (archives are
+ * read-only and have no staged changes).
+ */
+export async function openReadable(bundle: string): Promise<Bundle | BundleBuilder> {
+  return archiveFileOf(bundle) === undefined ? openWorking(bundle) : open(bundle, { trust });
 }
 
 /** The committed bundle as of `version` (12 hex or a commit number), read-only. */

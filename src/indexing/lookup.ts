@@ -26,8 +26,10 @@ export async function narrowByIndexes(state: PlanState): Promise<Narrowing> {
   for (const index of state.indexes.values()) {
     const values = wanted.get(index.column);
     if (!values) continue;
-    for (const { file } of index.files) {
+    for (const { file, blocks: covered } of index.files) {
       for (const [blockId, section] of await lookupIndexFile(file, values)) {
+        // only blocks the replayed index still covers (a detached or replaced block is forgotten)
+        if (!covered.some((c) => c.id === blockId && c.version === section.version)) continue;
         const at = blocks.findIndex((b) => b.id === blockId && !b.narrowed);
         const block = blocks[at];
         if (!block || block.version !== section.version) continue;

@@ -1,4 +1,4 @@
-import type { PlanState, CsvOptions, SourceFormat } from '../plan/state.js';
+import type { PlanState, CsvOptions, SourceBlock, SourceFormat } from '../plan/state.js';
 import { resolveSource } from '../storage/location.js';
 import { compact, field, listField, optionalBoolean, optionalNumber, optionalRecord, optionalString, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
 import { invalidArgument } from '../errors.js';
@@ -100,7 +100,7 @@ export class AttachBlock implements Operation {
 
   /** Absolute path or URL the engine reads. */
   get location(): string {
-    return resolveSource(this.fields.source, this.context.baseDir);
+    return resolveSource(this.fields.source, this.context.baseDir, this.context.root);
   }
 
   get format(): SourceFormat {
@@ -131,7 +131,12 @@ export class AttachBlock implements Operation {
   apply(state: PlanState): void {
     const blocks = state.packs.get(this.fields.packId);
     if (!blocks) throw invalidArgument(`attachBlock ${this.fields.id} refers to undefined pack '${this.fields.packId}'`);
-    blocks.push({
+    blocks.push(this.sourceBlock());
+  }
+
+  /** The block as the compiler reads it. */
+  sourceBlock(): SourceBlock {
+    return {
       id: this.fields.id,
       packId: this.fields.packId,
       location: this.format === 'function' ? functionTableName(functionName(this.fields.source)) : this.location,
@@ -139,6 +144,6 @@ export class AttachBlock implements Operation {
       csv: this.fields.csv,
       numRows: this.fields.numRows,
       version: this.fields.version,
-    });
+    };
   }
 }

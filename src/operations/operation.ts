@@ -17,6 +17,11 @@ export interface OperationInfo {
 export interface ReplayContext {
   /** Directory (absolute path) of the bundle whose commit recorded the operation; undefined for memory bundles. */
   baseDir: string | undefined;
+  /**
+   * Set when the bundle was unpacked from an archive: the unpacked root stands for `/` of the
+   * machine that packed it, so recorded paths (absolute or relative) resolve to the packed copies.
+   */
+  root?: string;
 }
 
 /**

@@ -7,6 +7,7 @@ import { IndexBlocks } from './indexBlocks.js';
 import { RebuildIndex } from './rebuildIndex.js';
 import { DefineFunction } from './defineFunction.js';
 import { DefinePack } from './definePack.js';
+import { DetachBlock } from './detachBlock.js';
 import { DropView } from './dropView.js';
 import { Filter } from './filter.js';
 import { Join } from './join.js';
@@ -15,6 +16,8 @@ import type { ManifestOp, Operation, ReplayContext } from './operation.js';
 import { RemoveColumns } from './removeColumns.js';
 import { RenameColumn } from './renameColumn.js';
 import { RenameView } from './renameView.js';
+import { ReplaceBlock } from './replaceBlock.js';
+import { Restore } from './restore.js';
 import { Select } from './select.js';
 
 /**
@@ -26,6 +29,9 @@ const DECODERS = {
   definePack: DefinePack.fromManifest,
   defineFunction: DefineFunction.fromManifest,
   attachBlock: AttachBlock.fromManifest,
+  detachBlock: DetachBlock.fromManifest,
+  replaceBlock: ReplaceBlock.fromManifest,
+  restore: Restore.fromManifest,
   filter: Filter.fromManifest,
   join: Join.fromManifest,
   select: Select.fromManifest,

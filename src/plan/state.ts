@@ -77,7 +77,7 @@ export class PlanState {
    */
   readonly namedViews = new Map<string, Statement>();
   /** Index id → indexed column and the files covering blocks (absolute paths). */
-  readonly indexes = new Map<string, { column: string; files: { file: string; blocks: { id: string; version: string }[] }[] }>();
+  readonly indexes = new Map<string, { column: string; files: { file: string; blocks: readonly { id: string; version: string }[] }[] }>();
   /** Function source name → its signature (name, output, version). */
   readonly functions = new Map<string, { name: string; output: Record<string, string>; version?: string }>();
   name: string | undefined;
@@ -86,5 +86,40 @@ export class PlanState {
 
   baseBlocks(): SourceBlock[] {
     return this.basePackId === undefined ? [] : (this.packs.get(this.basePackId) ?? []);
+  }
+
+  /** The pack and position of block `id`, when it is attached. */
+  findBlock(id: string): { blocks: SourceBlock[]; at: number } | undefined {
+    for (const blocks of this.packs.values()) {
+      const at = blocks.findIndex((b) => b.id === id);
+      if (at >= 0) return { blocks, at };
+    }
+    return undefined;
+  }
+
+  /** Forgets block `id` in every index, so its index entries are never used again (detach, replace). */
+  forgetIndexed(id: string): void {
+    for (const index of this.indexes.values()) {
+      index.files = index.files.map((f) => ({ ...f, blocks: f.blocks.filter((b) => b.id !== id) }));
+    }
+  }
+
+  /** Makes this state the one `other` describes (restore: an earlier version's pipeline becomes current). */
+  resetTo(other: PlanState): void {
+    const copy = <K, V>(to: Map<K, V>, from: ReadonlyMap<K, V>) => {
+      to.clear();
+      for (const [k, v] of from) to.set(k, v);
+    };
+    copy(this.packs, new Map([...other.packs].map(([id, blocks]) => [id, [...blocks]])));
+    copy(this.joins, other.joins);
+    copy(this.views, other.views);
+    copy(this.namedViews, other.namedViews);
+    copy(this.indexes, new Map([...other.indexes].map(([id, index]) => [id, { column: index.column, files: [...index.files] }])));
+    copy(this.functions, other.functions);
+    copy(this.config, other.config);
+    this.steps.splice(0, this.steps.length, ...other.steps);
+    this.basePackId = other.basePackId;
+    this.name = other.name;
+    this.description = other.description;
   }
 }

@@ -21,9 +21,29 @@ export function localPath(url: string): string | undefined {
  * Where a source given to attach() lives: URLs as they are, relative paths against the directory of
  * the bundle that recorded them (the working directory for in-memory bundles).
  */
-export function resolveSource(source: string, baseDir: string | undefined): string {
-  if (schemeOf(source) !== undefined) return localPath(source) ?? source;
-  return path.resolve(baseDir ?? process.cwd(), source);
+export function resolveSource(source: string, baseDir: string | undefined, root?: string): string {
+  const scheme = schemeOf(source);
+  if (scheme !== undefined && scheme !== 'file') return source;
+  const file = scheme === 'file' ? fileURLToPath(source) : source;
+  if (root === undefined) return path.resolve(baseDir ?? process.cwd(), file);
+  return inArchive(file, baseDir ?? root, root);
+}
+
+/**
+ * Where a path recorded on the machine that packed an archive is in the archive unpacked at
+ * `root`, which holds the packed files at their original absolute paths: `baseDir` (under `root`)
+ * stands for the directory it was there, so relative paths resolve as they did and never climb
+ * out of `root`.
+ */
+export function inArchive(file: string, baseDir: string, root: string): string {
+  const original = path.resolve('/', path.relative(root, baseDir));
+  return path.join(root, path.resolve(original, file));
+}
+
+/** Whether `file` lies strictly inside directory `dir` (both absolute). */
+export function isInside(file: string, dir: string): boolean {
+  const relative = path.relative(dir, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 export function requireNonEmpty(value: unknown, what: string): string {
