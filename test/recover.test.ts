@@ -1,0 +1,197 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { appendFile, cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { before, describe, it } from 'node:test';
+import { create, open, type AttachOptions } from '../src/index.js';
+import { expectError, operationsOf, readCommit, runCli, tempDir, writeFixture } from './helpers.js';
+
+let dir: string;
+// unpacked archives go to a cache of this test process (and the CLI processes it starts)
+before(async () => {
+  dir = await tempDir('bundlebase-recover-');
+  process.env.BUNDLEBASE_CACHE = path.join(dir, 'cache');
+});
+
+/**
+ * Read the source in place: these tests are about sources that change or travel as files. Once
+ * attach stores data by default (saveAs), a referenced source is the one that can break.
+ */
+const REF = { saveAs: 'ref' } as AttachOptions;
+
+/** Two CSV sources outside the bundle: a (ids 1–3) and b (ids 10–11). */
+async function sources(name: string): Promise<{ a: string; b: string; c: string }> {
+  const at = path.join(dir, name);
+  await import('node:fs/promises').then((fs) => fs.mkdir(at, { recursive: true }));
+  const a = await writeFixture(path.join(at, 'a.csv'), 'SELECT i::INTEGER AS id, i * 10 AS amount FROM range(1, 4) t(i)');
+  const b = await writeFixture(path.join(at, 'b.csv'), 'SELECT i::INTEGER AS id, i * 10 AS amount FROM range(10, 12) t(i)');
+  const c = await writeFixture(path.join(at, 'c.csv'), 'SELECT i::INTEGER AS id, i * 10 AS amount FROM range(20, 22) t(i)');
+  return { a, b, c };
+}
+
+const ids = async (b: { toColumns(): Promise<Record<string, unknown[]>> }) => ((await b.toColumns()).id ?? []).map(Number).sort((x, y) => x - y);
+
+describe('detach', () => {
+  it('removes a block named by its source as attached, or by its block id; persists', async () => {
+    const { a, b: bSource } = await sources('detach');
+    const bundleDir = path.join(dir, 'detach-bundle');
+    const b = await create(bundleDir).attach(a, REF).attach(bSource, REF);
+    await b.commit('two sources');
+    await b.detach(a);
+    assert.deepEqual(await ids(b), [10, 11]);
+    assert.deepEqual(b.status().changes.map((c) => c.description), [`Detach ${a}`]);
+    await b.commit('without a');
+    const op = operationsOf((await readCommit(bundleDir, 2)).doc)[0]!;
+    assert.equal(op.type, 'detachBlock');
+    const attached = operationsOf((await readCommit(bundleDir, 1)).doc).filter((o) => o.type === 'attachBlock');
+    assert.equal(op.id, attached[0]!.id, 'names the block by its id, as upstream does');
+
+    const reopened = await open(bundleDir);
+    assert.deepEqual(await ids(reopened), [10, 11]);
+    assert.equal(await reopened.numRows(), 2);
+    const builder = await reopened.extend();
+    await builder.detach(String(attached[1]!.id));
+    assert.equal(await builder.numRows(), 0);
+    assert.equal((await builder.schema()).fields.length, 0, 'no sources left: an empty bundle');
+    await Promise.all([b.close(), reopened.close(), builder.close()]);
+  });
+
+  it('refuses an unknown block with NOT_FOUND listing the attached sources, recording nothing', async () => {
+    const { a } = await sources('detach-unknown');
+    const b = await create().attach(a, REF);
+    await expectError(() => b.detach('nope.csv'), 'NOT_FOUND', new RegExp(`No source 'nope.csv'.*attached: ${a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(block`));
+    await expectError(() => b.replace('nope.csv', a), 'NOT_FOUND', /No source 'nope.csv'/);
+    assert.equal(b.status().changes.length, 1, 'only the attach');
+    await b.close();
+  });
+
+  it("a detached source's drift no longer matters, and its index entries are never used", async () => {
+    const { a, b: bSource } = await sources('detach-index');
+    const b = await create(path.join(dir, 'detach-index-bundle')).attach(a, REF).attach(bSource, REF).createIndex('id');
+    await b.commit('indexed');
+    await b.detach(a);
+    assert.deepEqual(await ids(await b.filter('id = 2')), [], 'the index of a detached block finds nothing');
+    await b.undo();
+    await b.commit('detached');
+    await appendFile(a, '4,40\n');
+    const r = await open(path.join(dir, 'detach-index-bundle'));
+    assert.deepEqual(await ids(r), [10, 11], 'a changed detached source is not checked');
+    const again = await r.extend().reindex();
+    assert.equal(again.status().changes.length, 1);
+    assert.equal(again.status().changes[0]!.operations.length, 0, 'reindex has nothing to index: b is covered, a is gone');
+    await Promise.all([b.close(), r.close(), again.close()]);
+  });
+});
+
+describe('replace', () => {
+  it('swaps a block for another source in one change, in its place; persists', async () => {
+    const { a, b: bSource, c } = await sources('replace');
+    const bundleDir = path.join(dir, 'replace-bundle');
+    const b = await create(bundleDir).attach(a, REF).attach(bSource, REF);
+    await b.commit('two sources');
+    await b.replace(a, c, REF);
+    assert.deepEqual(b.status().changes.map((x) => x.description), [`Replace ${a} with ${c}`]);
+    assert.deepEqual(b.status().changes[0]!.operations.map((o) => o.type), ['replaceBlock']);
+    assert.deepEqual((await b.toColumns()).id!.map(Number), [20, 21, 10, 11], 'c reads where a did, before b');
+    await b.commit('c instead of a');
+    const op = operationsOf((await readCommit(bundleDir, 2)).doc)[0]!;
+    assert.equal(op.type, 'replaceBlock');
+    assert.equal(op.newLocation, c);
+    assert.equal((op.block as { numRows: number }).numRows, 2, 'the new source is inspected as attach does');
+    const r = await open(bundleDir);
+    assert.deepEqual(await ids(r), [10, 11, 20, 21]);
+    assert.equal(await r.numRows(), 4);
+    await expectError(() => r.extend().replace(c, bSource, REF), 'INVALID_ARGUMENT', /already attached/);
+    await Promise.all([b.close(), r.close()]);
+  });
+});
+
+describe('restore', () => {
+  it("makes an earlier version's pipeline current in a new commit; history keeps everything", async () => {
+    const { a, b: bSource } = await sources('restore');
+    const bundleDir = path.join(dir, 'restore-bundle');
+    const b = await create(bundleDir).attach(a, REF).removeColumn('amount');
+    await b.commit('a without amount');
+    const first = b.version;
+    await b.attach(bSource, REF).filter('id > 100').setName('broken');
+    await b.commit('a bad filter');
+    assert.equal(await b.numRows(), 0);
+    await b.restore(first);
+    assert.deepEqual(b.status().changes.map((c) => c.description), [`Restore version ${first} (commit 1)`]);
+    assert.deepEqual(await ids(b), [1, 2, 3]);
+    await b.commit('back to the first version');
+    assert.equal(b.name, undefined);
+    assert.deepEqual((await b.schema()).fields.map((f) => f.name), ['id']);
+    assert.deepEqual(operationsOf((await readCommit(bundleDir, 3)).doc), [{ type: 'restore', version: first, number: 1 }]);
+
+    const r = await open(bundleDir);
+    assert.equal(r.history().length, 3);
+    assert.deepEqual(await ids(r), [1, 2, 3]);
+    const broken = await open(bundleDir, { version: 2 });
+    assert.equal(await broken.numRows(), 0, 'the broken version is still in the history');
+    // restore by commit number, to a version made after a restore
+    const again = await r.extend().restore(2);
+    assert.equal(await again.numRows(), 0);
+    await again.restore(3);
+    assert.deepEqual(await ids(again), [1, 2, 3]);
+    await Promise.all([b.close(), r.close(), broken.close(), again.close()]);
+  });
+
+  it('refuses an unknown version with NOT_FOUND naming it and saying how to list versions', async () => {
+    const { a } = await sources('restore-bad');
+    const b = await create(path.join(dir, 'restore-bad-bundle')).attach(a, REF);
+    await b.commit('one');
+    await expectError(() => b.restore('abcdefabcdef'), 'NOT_FOUND', /Version 'abcdefabcdef' not found.*history\(\).*bundlebase history.*1:[0-9a-f]{12}/);
+    await expectError(() => b.restore(7), 'NOT_FOUND', /Version '7' not found/);
+    assert.equal(b.status().isEmpty(), true);
+    await b.close();
+  });
+});
+
+/** The CLI's flag for attaching by reference, once attach stores data by default. */
+async function refFlag(): Promise<string[]> {
+  return (await runCli(['attach', '--help'])).stdout.includes('--save-as') ? ['--save-as', 'ref'] : [];
+}
+
+describe("the README's broken-bundle story, from the command line", () => {
+  it('a source that changed: SOURCE_CHANGED, then replace or detach it and read again; a bad filter: restore', async () => {
+    const { a, b: bSource } = await sources('cli-story');
+    const bundle = path.join(dir, 'cli-story-bundle');
+    const cli = async (...args: string[]) => {
+      const result = await runCli(args);
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+      return result.stdout;
+    };
+    await cli('create', bundle);
+    await cli('attach', bundle, a, ...(await refFlag()));
+    await cli('attach', bundle, bSource, ...(await refFlag()));
+    await cli('commit', bundle, '-m', 'sales');
+    await appendFile(a, '4,40\n');
+    const broken = await runCli(['count', bundle]);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /changed since it was attached.*replace.*detach/);
+    // accept the new content: replace the source by itself
+    assert.match(await cli('replace', bundle, a, a), /Replace .*a\.csv with .*a\.csv/);
+    assert.equal((await cli('count', bundle)).trim(), '6');
+    await cli('commit', bundle, '-m', 'a changed');
+    await rm(bSource);
+    assert.equal((await runCli(['count', bundle])).code, 1);
+    assert.match(await cli('detach', bundle, bSource), /Detach .*b\.csv/);
+    assert.equal((await cli('count', bundle)).trim(), '4');
+    await cli('commit', bundle, '-m', 'b gone');
+    const good = (await cli('history', bundle, '-f', 'json')).trim().split('\n').map((l) => JSON.parse(l) as { version: string }).at(-1)!.version;
+    await cli('filter', bundle, 'amount > $1', '-p', '1000');
+    await cli('commit', bundle, '-m', 'oops');
+    assert.equal((await cli('count', bundle)).trim(), '0');
+    assert.match(await cli('restore', bundle, good), new RegExp(`Restore version ${good}`));
+    await cli('commit', bundle, '-m', 'undo the bad filter');
+    assert.equal((await cli('count', bundle)).trim(), '4');
+    const unknown = await runCli(['restore', bundle, 'ffffffffffff']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /Version 'ffffffffffff' not found.*bundlebase history/);
+    const missing = await runCli(['detach', bundle, 'nothing.csv']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /No source 'nothing.csv'.*attached: .*a\.csv/);
+  });
+});
