@@ -4,6 +4,7 @@ export { Bundle, BundleBuilder, BuilderChain, type AttachOptions } from './bundl
 export type { OpenOptions } from './bundle/load.js';
 export type { Trust } from './bundle/load.js';
 export type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';
+export type { ExportTarOptions } from './bundle/pack.js';
 export { BundlebaseError, type ErrorCode } from './errors.js';
 export { serve, DEFAULT_LIMITS, type ServeOptions, type Servers, type ServerLimits, type TlsFiles } from './server/index.js';
 export type { ParamValue } from './engine/params.js';

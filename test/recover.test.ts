@@ -195,3 +195,179 @@ describe("the README's broken-bundle story, from the command line", () => {
     assert.match(missing.stderr, /No source 'nothing.csv'.*attached: .*a\.csv/);
   });
 });
+
+/**
+ * Under `root`: a bundle P (a source inside it, one outside, a view) and an extension E beside it
+ * (a filter and a view of its own). Returns what reading them shows, to compare after a move.
+ */
+async function chainWithViews(root: string) {
+  const { a: outside } = await sources(path.relative(dir, path.join(root, 'src')));
+  const parent = path.join(root, 'P');
+  const extension = path.join(root, 'E');
+  await import('node:fs/promises').then((fs) => fs.mkdir(path.join(parent, 'data'), { recursive: true }));
+  await writeFixture(path.join(parent, 'data', 'in.csv'), 'SELECT i::INTEGER AS id, i * 10 AS amount FROM range(50, 53) t(i)');
+  const p = await create(parent).attach('data/in.csv', REF).attach(outside, REF);
+  await p.createView('big', await p.select('SELECT * FROM bundle WHERE amount >= $1', [30]));
+  await p.commit('P with a view');
+  const e = await (await open(parent)).extend(extension).filter('id <> $1', [51]);
+  await e.createView('small', await e.select('SELECT id FROM bundle WHERE id < 10'));
+  await e.commit('E extends P');
+  await Promise.all([p.close(), e.close()]);
+  return { parent, extension, outside };
+}
+
+/** Everything the tests compare: rows, both views (by view() and by name in SQL), history. */
+async function snapshot(url: string) {
+  const b = await open(url);
+  const small = await b.view('small');
+  const big = await b.view('big');
+  const bySql = await b.select('SELECT count(*) AS n FROM small');
+  const shown = {
+    rows: await ids(b),
+    small: await ids(small),
+    big: await ids(big),
+    smallBySql: Number((await bySql.toColumns()).n![0]),
+    views: [...b.views().values()],
+    history: b.history().map((c) => `${c.version} ${c.message}`),
+  };
+  await Promise.all([b.close(), small.close(), big.close(), bySql.close()]);
+  return shown;
+}
+
+describe('packed bundles: exportTar and open x.tar', () => {
+  for (const gzip of [false, true]) {
+    it(`opens an archive on its own (${gzip ? '.tar.gz' : '.tar'}): chain, views and referenced sources travel`, async () => {
+      const root = path.join(dir, `pack-${gzip}`);
+      const { parent, extension } = await chainWithViews(root);
+      const before = await snapshot(extension);
+      assert.deepEqual(before.rows, [1, 2, 3, 50, 52]);
+      const archive = path.join(dir, `shipped-${gzip}.${gzip ? 'tar.gz' : 'tar'}`);
+      const e = await open(extension);
+      await e.exportTar(archive, { gzip });
+      await e.close();
+      const bytes = await readFile(archive);
+      assert.equal(bytes[0] === 0x1f && bytes[1] === 0x8b, gzip, 'gzip as asked');
+      await rm(root, { recursive: true }); // the bundles and every source
+      const after = await snapshot(archive);
+      assert.deepEqual(after, before);
+      const r = await open(archive);
+      assert.ok(r.url.startsWith(path.join(dir, 'cache')), `unpacked into BUNDLEBASE_CACHE: ${r.url}`);
+      assert.deepEqual(after.big, [3, 50, 51, 52], "the parent's view, read from the archive");
+      assert.ok(parent.length > 0);
+      await r.close();
+    });
+  }
+
+  it('opens tar+file:// URLs; is read-only; the command line reads it too', async () => {
+    const root = path.join(dir, 'pack-url');
+    const { extension } = await chainWithViews(root);
+    const archive = path.join(dir, 'url.tar');
+    const e = await open(extension);
+    await e.exportTar(archive);
+    await e.close();
+    const r = await open(`tar+${pathToFileURL(archive).href}`);
+    assert.deepEqual(await ids(r), [1, 2, 3, 50, 52]);
+    await expectError(() => r.extend(), 'READ_ONLY', /packed archive, opened read-only/);
+    await expectError(() => r.extend(path.join(dir, 'elsewhere')), 'READ_ONLY', /read-only/);
+    await r.close();
+    const count = await runCli(['count', archive]);
+    assert.equal(count.code, 0, count.stderr);
+    assert.equal(count.stdout.trim(), '5');
+    const attach = await runCli(['filter', archive, 'id > 1']);
+    assert.equal(attach.code, 1);
+    assert.match(attach.stderr, /read-only/);
+    const exported = await runCli(['export-tar', extension, path.join(dir, 'cli.tgz')]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.equal((await runCli(['count', path.join(dir, 'cli.tgz')])).stdout.trim(), '5');
+  });
+
+  it('unpacks once: a second open reuses the cached copy', async () => {
+    const root = path.join(dir, 'pack-cache');
+    const { extension } = await chainWithViews(root);
+    const archive = path.join(dir, 'cached.tar');
+    const e = await open(extension);
+    await e.exportTar(archive);
+    await e.close();
+    const first = await open(archive);
+    const unpacked = first.url;
+    await first.close();
+    // remove the newest commit from the cached copy: a re-unpack would bring it back
+    const meta = path.join(unpacked, '_bundlebase');
+    const newest = (await readdir(meta)).filter((f) => /^\d{5}[0-9a-f]{12}\.yaml$/.test(f)).sort().at(-1)!;
+    await rm(path.join(meta, newest));
+    const second = await Promise.all([open(archive), open(archive)]);
+    for (const b of second) {
+      assert.equal(b.url, unpacked);
+      assert.equal(b.history().at(-1)!.message, 'P with a view', 'the cached copy was used');
+    }
+    await Promise.all(second.map((b) => b.close()));
+  });
+
+  it("keeps the trust model: an archive's SQL reads its own files only", async () => {
+    const { a } = await sources('pack-trust');
+    const bundleDir = path.join(dir, 'pack-trust-bundle');
+    await create(bundleDir).attach(a, REF).commit('one');
+    // a commit someone wrote by hand, whose filter reads a file of the machine opening it
+    const text = `author: x\nmessage: sneaky\ntimestamp: 2026-01-01T00:00:00Z\nchanges:\n  - id: c1\n    description: Filter\n    operations:\n      - type: filter\n        whereClause: (SELECT count(*) FROM read_text('${a}')) > 0\n        parameters: []\n`;
+    const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
+    await writeFile(path.join(bundleDir, '_bundlebase', `00002${hash}.yaml`), text);
+    const archive = path.join(dir, 'trust.tar');
+    const b = await open(bundleDir);
+    await b.exportTar(archive);
+    await b.close();
+    const r = await open(archive);
+    await expectError(() => r.toObjects(), 'UNTRUSTED', /may not read/);
+    assert.equal(r.history().length, 2, 'metadata still reads');
+    await r.close();
+  });
+
+  it('refuses bad names, memory bundles and changed sources, writing nothing', async () => {
+    const { a } = await sources('pack-bad');
+    const bundleDir = path.join(dir, 'pack-bad-bundle');
+    await create(bundleDir).attach(a, REF).commit('one');
+    const b = await open(bundleDir);
+    await expectError(() => b.exportTar(path.join(dir, 'x.zip')), 'INVALID_ARGUMENT', /must end in \.tar, \.tar\.gz or \.tgz/);
+    await appendFile(a, '9,90\n');
+    await expectError(() => b.exportTar(path.join(dir, 'changed.tar')), 'SOURCE_CHANGED', /a\.csv/);
+    assert.equal((await readdir(dir)).includes('changed.tar'), false);
+    const memory = await create().attach(a, REF);
+    await expectError(() => memory.exportTar(path.join(dir, 'memory.tar')), 'INVALID_ARGUMENT', /in memory/);
+    await expectError(() => open(path.join(dir, 'missing.tar')), 'NOT_FOUND', /missing\.tar does not exist/);
+    await writeFile(path.join(dir, 'junk.tar'), 'not a tar');
+    await expectError(() => open(path.join(dir, 'junk.tar')), 'IO_ERROR', /junk\.tar/);
+    await Promise.all([b.close(), memory.close()]);
+  });
+});
+
+describe('relocation', () => {
+  it('cp -r of a bundle with views and an extension beside it opens and reads identically', async () => {
+    const root = path.join(dir, 'move-from');
+    const { parent, extension, outside } = await chainWithViews(root);
+    assert.equal((await readFile(path.join(extension, '_bundlebase', '00000000000000000.yaml'), 'utf8')).trim(), 'from: ../P');
+    const before = await snapshot(extension);
+    const moved = path.join(dir, 'move-to');
+    // timestamps kept: referenced sources inside the bundle are checked by size and modification time
+    await cp(path.join(root, 'P'), path.join(moved, 'P'), { recursive: true, preserveTimestamps: true });
+    await cp(path.join(root, 'E'), path.join(moved, 'E'), { recursive: true, preserveTimestamps: true });
+    await rm(parent, { recursive: true });
+    await rm(extension, { recursive: true });
+    assert.deepEqual(await snapshot(path.join(moved, 'E')), before);
+    assert.ok(outside.length > 0, 'the outside source stays where it was');
+  });
+
+  it('a copied view of an older manifest (absolute from:) finds its parent around it', async () => {
+    const root = path.join(dir, 'old-view');
+    const { parent } = await chainWithViews(root);
+    const p = await open(parent);
+    const [id] = [...p.views().keys()];
+    await p.close();
+    await writeFile(path.join(parent, `view_${id}`, '_bundlebase', '00000000000000000.yaml'), `from: ${parent}\n`);
+    const moved = path.join(dir, 'old-view-moved');
+    await cp(parent, moved, { recursive: true, preserveTimestamps: true });
+    await rm(parent, { recursive: true });
+    const r = await open(moved);
+    const view = await r.view('big');
+    assert.deepEqual(await ids(view), [3, 50, 51, 52]);
+    await Promise.all([r.close(), view.close()]);
+  });
+});

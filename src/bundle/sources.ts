@@ -4,7 +4,7 @@ import { ensureTableFunction } from '../engine/functions.js';
 import { functionName } from '../operations/attachBlock.js';
 import { attachedBlocks } from '../operations/blocks.js';
 import type { Operation } from '../operations/operation.js';
-import { stampFile } from '../storage/location.js';
+import { sameStamp, stampFile } from '../storage/location.js';
 
 /** Registers the function sources of `operations` on `database`, which will read them. */
 export async function registerFunctions(operations: readonly Operation[], database: EngineDatabase): Promise<void> {
@@ -22,7 +22,7 @@ export async function verifySources(operations: readonly Operation[]): Promise<v
     .filter((op) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(op.location))
     .map(async (op) => {
       const stamp = await stampFile(op.location);
-      if (stamp.version !== op.fields.version) {
+      if (!sameStamp(op.fields.version ?? '', stamp.version)) {
         throw new BundlebaseError(
           'SOURCE_CHANGED',
           `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it`,

@@ -57,6 +57,16 @@ export interface FileStamp {
   version: string;
 }
 
+/**
+ * Whether a file's stamp now is the one recorded: same size, modification time within a
+ * millisecond (copies that keep timestamps — cp -p, archives — may round the last digit).
+ */
+export function sameStamp(recorded: string, now: string): boolean {
+  if (recorded === now) return true;
+  const [a, b] = [recorded, now].map((v) => /^(\d+)-(\d+)$/.exec(v));
+  return !!a && !!b && a[1] === b[1] && Math.abs(Number(a[2]) - Number(b[2])) <= 1;
+}
+
 /** Size and modification stamp of a local file; NOT_FOUND naming it when missing. */
 export async function stampFile(file: string): Promise<FileStamp> {
   try {
