@@ -190,6 +190,11 @@ describe("the README's broken-bundle story, from the command line", () => {
     const unknown = await runCli(['restore', bundle, 'ffffffffffff']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /Version 'ffffffffffff' not found.*bundlebase history/);
+    // a path from the current directory names the same file however it was attached
+    const relative = await runCli(['detach', bundle, path.relative(process.cwd(), a)]);
+    assert.equal(relative.code, 0, relative.stderr);
+    assert.match(relative.stdout, /Detach .*a\.csv/);
+    await cli('reset', bundle);
     const missing = await runCli(['detach', bundle, 'nothing.csv']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /No source 'nothing.csv'.*attached: .*a\.csv/);
@@ -301,6 +306,15 @@ describe('packed bundles: exportTar and open x.tar', () => {
       assert.equal(b.history().at(-1)!.message, 'P with a view', 'the cached copy was used');
     }
     await Promise.all(second.map((b) => b.close()));
+    // the same name with other content is another archive
+    const changed = await (await open(extension)).extend().setName('changed');
+    await changed.commit('renamed');
+    await changed.exportTar(archive);
+    await changed.close();
+    const third = await open(archive);
+    assert.notEqual(third.url, unpacked);
+    assert.equal(third.name, 'changed');
+    await third.close();
   });
 
   it("keeps the trust model: an archive's SQL reads its own files only", async () => {
@@ -369,5 +383,27 @@ describe('relocation', () => {
     const view = await r.view('big');
     assert.deepEqual(await ids(view), [3, 50, 51, 52]);
     await Promise.all([r.close(), view.close()]);
+  });
+});
+
+describe('the REPL', () => {
+  it('DETACH and RESTORE stage changes like the one-shot commands', async () => {
+    const { a, b: bSource } = await sources('repl');
+    const bundle = path.join(dir, 'repl-bundle');
+    const first = await create(bundle).attach(a, REF).attach(bSource, REF);
+    await first.commit('two');
+    const version = first.version;
+    await first.filter('id > 100');
+    await first.commit('nothing left');
+    await first.close();
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'repl', bundle], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, BUNDLEBASE_HISTORY: path.join(dir, 'repl-history') } });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stdin.end([`RESTORE ${version}`, 'COUNT', `DETACH ${a}`, 'COUNT', 'DETACH nope.csv', 'EXIT', ''].join('\n'));
+    assert.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
+    assert.match(output, new RegExp(`Restored ${version}[^]*> 5\\n[^]*Detached[^]*> 2\\n[^]*error: No source 'nope.csv'`));
+    const status = await runCli(['status', bundle]);
+    assert.match(status.stdout, /1\. Restore version [^]*2\. Detach /);
   });
 });

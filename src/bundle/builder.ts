@@ -153,11 +153,13 @@ export class BundleBuilder extends BundleBase {
     return attachedBlocks(this.effectiveOperations());
   }
 
-  /** The block named by its source exactly as attached, or by its id; NOT_FOUND listing them otherwise. */
+  /** The block named by its source as attached, by its id, or by its file; NOT_FOUND listing them otherwise. */
   private requireBlock(source: string): AttachBlock {
     requireNonEmpty(source, 'Source');
     const blocks = this.blocks();
-    const found = blocks.find((b) => b.source === source) ?? blocks.find((b) => b.fields.id === source);
+    const location = resolveSource(source, this.loaded.store.dir);
+    // the same file named another way (absolute, or relative to the bundle) is the same source
+    const found = blocks.find((b) => b.source === source) ?? blocks.find((b) => b.fields.id === source) ?? blocks.find((b) => b.format !== 'function' && b.location === location);
     if (found) return found;
     const attached = blocks.map((b) => `${b.source} (block ${b.fields.id})`).join(', ');
     throw notFound(`No source '${source}' is attached to ${this.url}; attached: ${attached || 'none'}`);

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Bundle, BundleBuilder } from '../bundle/builder.js';
 import type { ParamValue } from '../engine/params.js';
 import { BundlebaseError } from '../errors.js';
+import { schemeOf } from '../storage/location.js';
 import { countRows, showDiff, showHistory, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
@@ -113,14 +115,24 @@ function buildProgram(): Command {
     .option('--join <name>', 'attach into this join')
     .action((bundle: string, url: string, o: { format?: 'parquet' | 'csv' | 'json'; delimiter?: string; quote?: string; header: boolean; join?: string }) =>
       change(bundle, (b) => b.attach(url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined, join: o.join })));
+  /** A source as the user typed it, or else the file it names from the current directory (as shells mean paths). */
+  const bySource = async (source: string, apply: (source: string) => PromiseLike<unknown>) => {
+    try {
+      await apply(source);
+    } catch (err) {
+      const here = path.resolve(source);
+      if (!(err instanceof BundlebaseError) || err.code !== 'NOT_FOUND' || schemeOf(source) !== undefined || here === source) throw err;
+      await Promise.resolve(apply(here)).catch(() => Promise.reject(err));
+    }
+  };
   program.command('detach').argument('<bundle>').argument('<source>', 'the source as attached (see bundlebase status / history), or its block id').description('remove an attached source')
-    .action((bundle: string, source: string) => change(bundle, (b) => b.detach(source)));
+    .action((bundle: string, source: string) => change(bundle, (b) => bySource(source, (s) => b.detach(s))));
   program.command('replace').argument('<bundle>').argument('<source>', 'the source as attached, or its block id').argument('<url>', 'the new Parquet, CSV or JSON file')
     .description('swap an attached source for another one')
     .addOption(new Option('--format <format>', 'format of the new source').choices(['parquet', 'csv', 'json']))
     .option('--delimiter <char>', 'CSV delimiter').option('--quote <char>', 'CSV quote character').option('--no-header', 'the CSV has no header line')
     .action((bundle: string, source: string, url: string, o: { format?: 'parquet' | 'csv' | 'json'; delimiter?: string; quote?: string; header: boolean }) =>
-      change(bundle, (b) => b.replace(source, url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined })));
+      change(bundle, (b) => bySource(source, (s) => b.replace(s, url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined }))));
   program.command('restore').argument('<bundle>').argument('<version>', 'a committed version (12 hex or commit number; see bundlebase history)')
     .description("make an earlier version's pipeline current (a new change to commit; history keeps everything)")
     .action((bundle: string, version: string) => change(bundle, (b) => b.restore(/^\d+$/.test(version) ? Number(version) : version)));

@@ -14,12 +14,13 @@ Commands (case-insensitive, a leading "." is allowed):
   COUNT               number of rows             EXPLAIN         DuckDB's plan
   HISTORY             commits                    STATUS          uncommitted changes
   ATTACH <url>        attach a source            FILTER <where>  keep matching rows
+  DETACH <source>     remove a source            RESTORE <version>  make an earlier version current
   COMMIT <message>    commit the changes         UNDO / RESET    drop the last / all changes
   HELP                this text                  EXIT            leave (changes stay staged)
 Ctrl-C cancels a running query; Ctrl-D or EXIT leaves.
 `;
 
-const COMMANDS = ['SCHEMA', 'SHOW', 'COUNT', 'EXPLAIN', 'HISTORY', 'STATUS', 'ATTACH', 'FILTER', 'COMMIT', 'UNDO', 'RESET', 'HELP', 'EXIT', 'SELECT', 'FROM', 'WHERE', 'GROUP BY', 'ORDER BY', 'LIMIT', 'bundle'];
+const COMMANDS = ['SCHEMA', 'SHOW', 'COUNT', 'EXPLAIN', 'HISTORY', 'STATUS', 'ATTACH', 'DETACH', 'RESTORE', 'FILTER', 'COMMIT', 'UNDO', 'RESET', 'HELP', 'EXIT', 'SELECT', 'FROM', 'WHERE', 'GROUP BY', 'ORDER BY', 'LIMIT', 'bundle'];
 const HISTORY_FILE = process.env.BUNDLEBASE_HISTORY ?? path.join(os.homedir(), '.bundlebase_history');
 
 /** The interactive shell: one open builder, SQL and commands line by line. */
@@ -94,6 +95,14 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
         case 'ATTACH':
           await builder.attach(rest.replace(/^['"]|['"]$/g, ''));
           await write(out, `Attached ${rest}\n`);
+          break;
+        case 'DETACH':
+          await builder.detach(rest.replace(/^['"]|['"]$/g, ''));
+          await write(out, `Detached ${rest}\n`);
+          break;
+        case 'RESTORE':
+          await builder.restore(/^\d+$/.test(rest) ? Number(rest) : rest);
+          await write(out, `Restored ${rest} (commit to keep it)\n`);
           break;
         case 'FILTER':
           await builder.filter(rest);
