@@ -107,6 +107,19 @@ describe('replace', () => {
   });
 });
 
+describe('joined sources', () => {
+  it("replace swaps a join's source; detaching its only source is refused", async () => {
+    const { a, b: bSource, c } = await sources('join');
+    const b = await create().attach(a, REF).join('other', bSource, '$base.id + 9 = other.id', 'left');
+    assert.deepEqual((await b.toColumns()).amount_1!.map((v) => (v === null ? null : Number(v))), [100, 110, null]);
+    await expectError(() => b.detach(bSource), 'INVALID_ARGUMENT', /only source of join 'other'; replace it instead/);
+    await b.replace(bSource, c, REF);
+    assert.deepEqual((await b.toColumns()).amount_1, [null, null, null], 'c (ids 20, 21) matches none');
+    assert.deepEqual(b.status().changes.map((x) => x.description).at(-1), `Replace ${bSource} with ${c}`);
+    await b.close();
+  });
+});
+
 describe('restore', () => {
   it("makes an earlier version's pipeline current in a new commit; history keeps everything", async () => {
     const { a, b: bSource } = await sources('restore');
@@ -270,7 +283,12 @@ describe('packed bundles: exportTar and open x.tar', () => {
     const e = await open(extension);
     await e.exportTar(archive);
     await e.close();
-    const r = await open(`tar+${pathToFileURL(archive).href}`);
+    // two opens at once, nothing cached yet: both unpack, one copy is kept, both read it
+    const [r, other] = await Promise.all([open(`tar+${pathToFileURL(archive).href}`), open(archive)]);
+    assert.equal(r.url, other.url);
+    assert.deepEqual(await ids(other), [1, 2, 3, 50, 52]);
+    await other.close();
+    assert.deepEqual((await readdir(path.join(dir, 'cache', 'archives'))).filter((n) => n.startsWith('.tmp-')), [], 'no temporary directory left');
     assert.deepEqual(await ids(r), [1, 2, 3, 50, 52]);
     await expectError(() => r.extend(), 'READ_ONLY', /packed archive, opened read-only/);
     await expectError(() => r.extend(path.join(dir, 'elsewhere')), 'READ_ONLY', /read-only/);

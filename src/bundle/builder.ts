@@ -170,6 +170,12 @@ export class BundleBuilder extends BundleBase {
     return this.record(() => {
       this.refuseOnView(DetachBlock, 'detach');
       const block = this.requireBlock(source);
+      const state = this.plan();
+      const join = [...state.joins].find(([, packId]) => packId === block.fields.packId)?.[0];
+      // a join reads its pack: with no source left it would have nothing to join
+      if (join !== undefined && state.packs.get(block.fields.packId)?.length === 1) {
+        throw invalidArgument(`Cannot detach '${block.source}': it is the only source of join '${join}'; replace it instead`);
+      }
       return [new DetachBlock(block.fields.id, block.source)];
     });
   }
