@@ -283,6 +283,9 @@ describe('packed bundles: exportTar and open x.tar', () => {
     const e = await open(extension);
     await e.exportTar(archive);
     await e.close();
+    const exported = await runCli(['export-tar', extension, path.join(dir, 'cli.tgz')]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, /Exported .* to .*cli\.tgz/);
     // two opens at once, nothing cached yet: both unpack, one copy is kept, both read it
     const [r, other] = await Promise.all([open(`tar+${pathToFileURL(archive).href}`), open(archive)]);
     assert.equal(r.url, other.url);
@@ -292,15 +295,19 @@ describe('packed bundles: exportTar and open x.tar', () => {
     assert.deepEqual(await ids(r), [1, 2, 3, 50, 52]);
     await expectError(() => r.extend(), 'READ_ONLY', /packed archive, opened read-only/);
     await expectError(() => r.extend(path.join(dir, 'elsewhere')), 'READ_ONLY', /read-only/);
+    // an opened archive packs again, its packed sources included
+    await r.exportTar(path.join(dir, 'again.tar'));
     await r.close();
+    await rm(root, { recursive: true });
+    const again = await open(path.join(dir, 'again.tar'));
+    assert.deepEqual(await ids(again), [1, 2, 3, 50, 52]);
+    await again.close();
     const count = await runCli(['count', archive]);
     assert.equal(count.code, 0, count.stderr);
     assert.equal(count.stdout.trim(), '5');
     const attach = await runCli(['filter', archive, 'id > 1']);
     assert.equal(attach.code, 1);
     assert.match(attach.stderr, /read-only/);
-    const exported = await runCli(['export-tar', extension, path.join(dir, 'cli.tgz')]);
-    assert.equal(exported.code, 0, exported.stderr);
     assert.equal((await runCli(['count', path.join(dir, 'cli.tgz')])).stdout.trim(), '5');
   });
 
