@@ -147,15 +147,14 @@ function isViewOf(store: ManifestStore, parent: LoadedBundle | undefined): boole
 /**
  * The bundle an init's `from:` names: absolute, or relative to the extending bundle's directory (so
  * a bundle and its chain can move together); inside an unpacked archive, the packed copy. A view
- * lives in `view_<id>/` inside its parent: when its recorded `from:` (absolute, in older manifests)
- * no longer holds a bundle because the bundle was copied elsewhere, it is the directory around it.
+ * lives in `view_<id>/` inside its parent, so its parent is the bundle around it, also when older
+ * manifests name it absolutely and the bundle was copied elsewhere since.
  */
 async function parentUrl(from: string, store: ManifestStore, archive: ArchiveOrigin | undefined): Promise<string> {
   if (schemeOf(from) !== undefined || !store.dir) return from;
   const resolved = archive ? inArchive(from, store.dir, archive.root) : path.resolve(store.dir, from);
   const around = path.dirname(store.dir);
   if (resolved === around || !/^view_[^/]+$/.test(path.basename(store.dir))) return resolved;
-  if (await readInit(storeFor(resolved)).catch(() => undefined)) return resolved;
   return (await readInit(storeFor(around)).catch(() => undefined)) ? around : resolved;
 }
 
