@@ -27,7 +27,7 @@ describe('the compiler (golden SQL)', () => {
     );
     const compiled = compile(s)!;
     assert.equal(compiled.sql, [
-      `WITH __base AS (SELECT * FROM read_parquet('/d/a.parquet') UNION ALL BY NAME SELECT * FROM read_csv('/d/it''s.csv', delim = ';', header = true, buffer_size = 8388608)),`,
+      `WITH __base AS (SELECT * FROM read_parquet('/d/a.parquet') UNION ALL BY NAME SELECT * FROM read_csv('/d/it''s.csv', delim = ';', header = true, buffer_size = 4194304)),`,
       `__step1 AS (SELECT * FROM __base WHERE (age >= $1) AND (name <> $2 AND note = '$2')),`,
       `__step2 AS (SELECT * EXCLUDE ("ssn", "we""ird col") FROM __step1),`,
       `__step3 AS (SELECT * RENAME ("naïve" AS "a b") FROM __step2),`,
@@ -60,7 +60,7 @@ describe('the compiler (golden SQL)', () => {
       { id: 'y', packId: 'p', location: '/d/y.json', format: 'json', columns: [['it\'s', 'VARCHAR']] },
     );
     assert.equal(compile(s)!.sql.split('\n')[0],
-      `WITH __base AS (SELECT * FROM read_csv('/d/x.csv', delim = ',', header = true, buffer_size = 8388608) UNION ALL BY NAME SELECT * FROM read_json('/d/y.json', columns = {'it''s': 'VARCHAR'}))`);
+      `WITH __base AS (SELECT * FROM read_csv('/d/x.csv', delim = ',', header = true, buffer_size = 4194304) UNION ALL BY NAME SELECT * FROM read_json('/d/y.json', columns = {'it''s': 'VARCHAR'}))`);
   });
 
   it('row counts come from attach metadata unless a step may change rows', () => {
