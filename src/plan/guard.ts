@@ -4,11 +4,11 @@ import { BundlebaseError } from '../errors.js';
  * Checks a network client's query, given DuckDB's own parse tree of it (`json_serialize_sql`),
  * so that it reaches nothing but the relations we serve: no keyword list that comments or quoting
  * can get past. Allowed: exactly one SELECT; base tables that are served relations or the
- * query's own CTEs; no table functions (read_csv, range, query…), no replacement scans
+ * query's own CTEs or the server's catalog tables; no table functions (read_csv, range, query…) but unnest and generate_series, no replacement scans
  * (`FROM 'file.csv'` parses as a table named `file.csv`), and no scalar function that reveals the
  * server's settings or environment or touches files.
  */
-export function checkClientQuery(parsed: unknown, relations: ReadonlySet<string>): { parameterCount: number } {
+export function checkClientQuery(parsed: unknown, relations: ReadonlySet<string>, catalogs: ReadonlySet<string> = new Set()): { parameterCount: number } {
   const tree = parsed as { error?: boolean; error_type?: string; error_message?: string; statements?: unknown[] };
   if (tree.error) {
     if (tree.error_type === 'parser') throw new BundlebaseError('SQL_ERROR', `Parser Error: ${tree.error_message}`);
@@ -21,12 +21,13 @@ export function checkClientQuery(parsed: unknown, relations: ReadonlySet<string>
   walk(tree.statements[0], (node) => {
     if (node.type === 'TABLE_FUNCTION') {
       const fn = (node.function as { function_name?: string } | undefined)?.function_name ?? 'a table function';
-      throw new BundlebaseError('PERMISSION_DENIED', `Table function '${fn}' is not allowed: query bundle or its views`);
+      // these only compute from their arguments (psql's catalog queries use both)
+      if (!COMPUTING_TABLE_FUNCTIONS.has(fn.toLowerCase())) throw new BundlebaseError('PERMISSION_DENIED', `Table function '${fn}' is not allowed: query bundle or its views`);
     }
     if (node.type === 'BASE_TABLE') {
       const name = String(node.table_name);
       const qualified = Boolean(node.schema_name) || Boolean(node.catalog_name);
-      if (qualified || !(relations.has(name) || own.has(name))) {
+      if (qualified || !(relations.has(name) || own.has(name) || catalogs.has(name))) {
         throw new BundlebaseError('NOT_FOUND', `Table '${qualified ? `${node.catalog_name ? `${node.catalog_name}.` : ''}${node.schema_name}.${name}` : name}' does not exist; available: ${[...relations].join(', ')}`);
       }
     }
@@ -47,6 +48,9 @@ export function checkClientQuery(parsed: unknown, relations: ReadonlySet<string>
  * functions are refused whatever their name.
  */
 const DENIED_FUNCTIONS = /^(current_setting|getenv|glob|query|query_table|sniff_csv|load_extension|json_execute_serialized_sql|json_serialize_sql|json_serialize_plan|json_deserialize_sql|which_secret|current_secret\w*|read_\w+|duckdb_\w+|pragma_\w+|parquet_\w+|iceberg_\w+|delta_\w+|sql_auto_complete|enable_\w+|disable_\w+|set_\w+)$/i;
+
+/** Table functions that read nothing: they spread an array or count through a series. */
+const COMPUTING_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['unnest', 'generate_series']);
 
 type Node = Record<string, unknown>;
 

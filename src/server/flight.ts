@@ -11,7 +11,7 @@ import type { EngineConnection } from '../engine/engine.js';
 import { readFile } from 'node:fs/promises';
 import type { RunningServer } from './pg.js';
 import { AuthThrottle, secretsEqual } from './auth.js';
-import { likeMatches } from './like.js';
+import { metadataTable } from './flightCatalog.js';
 import { resolveLimits } from './limits.js';
 import type { BundleQueries, Prepared } from './queries.js';
 
@@ -63,15 +63,6 @@ function ipcMessages(table: arrow.Table): { header: Uint8Array; body: Uint8Array
 function schemaBytes(schema: arrow.Schema): Buffer {
   return Buffer.from(ipcMessages(new arrow.Table(schema))[0]!.framed);
 }
-
-const TABLES_SCHEMA = (includeSchema: boolean) =>
-  new arrow.Schema([
-    new arrow.Field('catalog_name', new arrow.Utf8(), true),
-    new arrow.Field('db_schema_name', new arrow.Utf8(), true),
-    new arrow.Field('table_name', new arrow.Utf8(), false),
-    new arrow.Field('table_type', new arrow.Utf8(), false),
-    ...(includeSchema ? [new arrow.Field('table_schema', new arrow.Binary(), false)] : []),
-  ]);
 
 /** gRPC status for an error: what a Flight SQL client expects to see. */
 function status(err: unknown): Partial<grpc.StatusObject> {
@@ -189,24 +180,8 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
       const prepared = await queries.prepare(connection, sql);
       return { schema: prepared.schema, prepared };
     }
-    if (name === 'CommandGetTables') {
-      const pattern = (value.table_name_filter_pattern as string | undefined) || undefined;
-      const schemaPattern = (value.db_schema_filter_pattern as string | undefined) || undefined;
-      const include = Boolean(value.include_schema);
-      // tables have no schema name (null): a schema pattern other than % matches none
-      const tables = queries.tables.filter((t) => (!pattern || likeMatches(t.name, pattern)) && (!schemaPattern || likeMatches('', schemaPattern)));
-      const schema = TABLES_SCHEMA(include);
-      const columns: Record<string, unknown[]> = {
-        catalog_name: tables.map(() => null),
-        db_schema_name: tables.map(() => null),
-        table_name: tables.map((t) => t.name),
-        table_type: tables.map((t) => (t.name === 'bundle' ? 'TABLE' : 'VIEW')),
-      };
-      if (include) {
-        columns.table_schema = tables.map((t) => schemaBytes(t.schema));
-      }
-      return { schema, tables: tableOf(schema, columns, tables.length) };
-    }
+    const tables = metadataTable(name, value, queries.tables, schemaBytes);
+    if (tables) return { schema: tables.schema, tables };
     throw new BundlebaseError('INVALID_ARGUMENT', `Flight SQL command ${name} is not supported`);
   };
 
@@ -363,11 +338,4 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
 /** The address part of a gRPC peer (`ipv4:127.0.0.1:5000` → `127.0.0.1`): failures are counted per host. */
 function peerAddress(peer: string): string {
   return peer.replace(/^ipv[46]:/, '').replace(/:\d+$/, '');
-}
-
-/** A table from plain column arrays, with exactly `schema` (also when it has no rows). */
-function tableOf(schema: arrow.Schema, columns: Record<string, unknown[]>, length: number): arrow.Table {
-  const children = schema.fields.map((f) => arrow.vectorFromArray(columns[f.name]!, f.type).data[0] ?? arrow.makeData({ type: f.type, length: 0 } as never));
-  const data = arrow.makeData({ type: new arrow.Struct(schema.fields), length, nullCount: 0, children });
-  return new arrow.Table([new arrow.RecordBatch(schema, data)]);
 }

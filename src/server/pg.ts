@@ -9,6 +9,7 @@ import type { EngineConnection } from '../engine/engine.js';
 import { paramFromText } from '../engine/params.js';
 import type { BundleQueries, Prepared } from './queries.js';
 import { columnTexts, pgType } from './pgTypes.js';
+import { isSessionSetting, SERVER_VERSION } from './catalog.js';
 
 export interface PgServerOptions {
   host?: string;
@@ -44,9 +45,28 @@ function sqlState(err: unknown): string {
   return 'XX000';
 }
 
+/** A parsed statement: a query, or a session command that changes nothing here (its tag). */
+type Planned = { prepared: Prepared; tag?: undefined } | { tag: string; prepared?: undefined };
+
 interface Portal {
-  prepared: Prepared;
+  planned: Planned;
   values: (string | null)[];
+}
+
+/**
+ * Session statements clients send on their own (JDBC's `SET extra_float_digits`, a BI tool's
+ * `BEGIN … ROLLBACK`): accepted and ignored, as the bundle is read-only. SET only of PostgreSQL
+ * client settings: DuckDB's own (threads, memory_limit…) are refused. Returns the command tag.
+ */
+function sessionCommandTag(sql: string): string | undefined {
+  const text = sql.trim().replace(/;\s*$/, '');
+  const set = /^(set|reset)\s+(?:(?:session|local)\s+)?"?(\w+)"?(\s*(=|to)\s*[^;]*)?$/is.exec(text);
+  if (set) return isSessionSetting(set[2]!) ? set[1]!.toUpperCase() : undefined; // others (threads…) stay refused
+  if (/^(begin|start\s+transaction)(\s+(work|transaction|read\s+only|isolation\s+level\s+[\w ]+))*$/i.test(text)) return 'BEGIN';
+  if (/^(commit|end)(\s+(work|transaction))?$/i.test(text)) return 'COMMIT';
+  if (/^(rollback|abort)(\s+(work|transaction))?$/i.test(text)) return 'ROLLBACK';
+  if (/^discard\s+all$/i.test(text)) return 'DISCARD ALL';
+  return undefined;
 }
 
 type Writer = PostgresConnection['writer'];
@@ -57,7 +77,7 @@ type Reader = PostgresConnection['reader'];
  * `pg-gateway` did startup, TLS and MD5 authentication; its message reader and writer are reused.
  */
 class Session {
-  private readonly statements = new Map<string, Prepared>();
+  private readonly statements = new Map<string, Planned>();
   private readonly portals = new Map<string, Portal>();
   private failed = false; // extended protocol: skip to Sync after an error
   private connection: Promise<EngineConnection> | undefined;
@@ -123,6 +143,11 @@ class Session {
     });
   }
 
+  /** RowDescription of a query; NoData of a session command. */
+  private describeResult(planned: Planned): Buffer {
+    return planned.prepared ? this.rowDescription(planned.prepared.schema) : this.message('n');
+  }
+
   /** Streams the rows of a prepared query as DataRow messages; returns the row count. */
   private async sendRows(prepared: Prepared, values: (string | null)[]): Promise<number> {
     const params = values.map((v, i) => paramFromText(v, prepared.parameterTypes[i]));
@@ -159,15 +184,25 @@ class Session {
     return Buffer.concat(messages);
   }
 
+  private async plan(sql: string): Promise<Planned> {
+    const tag = sessionCommandTag(sql);
+    return tag !== undefined ? { tag } : { prepared: await this.queries.prepare(await this.engine(), sql) };
+  }
+
+  /** Runs a planned statement: its rows, then CommandComplete. */
+  private async execute(planned: Planned, values: (string | null)[]): Promise<void> {
+    const tag = planned.prepared ? `SELECT ${await this.sendRows(planned.prepared, values)}` : planned.tag;
+    await this.send(this.message('C', (w) => w.addCString(tag)));
+  }
+
   async simpleQuery(sql: string): Promise<void> {
     try {
       if (sql.trim().replace(/;\s*$/, '') === '') {
         await this.send(this.message('I'));
       } else {
-        const prepared = await this.queries.prepare(await this.engine(), sql);
-        await this.send(this.rowDescription(prepared.schema));
-        const rows = await this.sendRows(prepared, []);
-        await this.send(this.message('C', (w) => w.addCString(`SELECT ${rows}`)));
+        const planned = await this.plan(sql);
+        if (planned.prepared) await this.send(this.rowDescription(planned.prepared.schema));
+        await this.execute(planned, []);
       }
     } catch (err) {
       await this.error(err);
@@ -251,14 +286,14 @@ class Session {
       case 'P': {
         const name = r.cstring();
         const sql = r.cstring();
-        this.statements.set(name, await this.queries.prepare(await this.engine(), sql));
+        this.statements.set(name, await this.plan(sql));
         return this.send(this.message('1'));
       }
       case 'B': {
         const portal = r.cstring();
         const statement = r.cstring();
-        const prepared = this.statements.get(statement);
-        if (!prepared) throw new BundlebaseError('NOT_FOUND', `Prepared statement '${statement}' does not exist`);
+        const planned = this.statements.get(statement);
+        if (!planned) throw new BundlebaseError('NOT_FOUND', `Prepared statement '${statement}' does not exist`);
         const formats = Array.from({ length: r.int16() }, () => r.int16());
         const values = Array.from({ length: r.int16() }, (_, i) => {
           const length = r.int32();
@@ -268,31 +303,31 @@ class Session {
         });
         const resultFormats = Array.from({ length: r.int16() }, () => r.int16());
         if (resultFormats.some((f) => f !== 0)) throw new BundlebaseError('INVALID_ARGUMENT', 'Binary results are not supported; ask for text');
-        this.portals.set(portal, { prepared, values });
+        this.portals.set(portal, { planned, values });
         return this.send(this.message('2'));
       }
       case 'D': {
         const kind = r.string(1);
         const name = r.cstring();
         if (kind === 'S') {
-          const prepared = this.statements.get(name);
-          if (!prepared) throw new BundlebaseError('NOT_FOUND', `Prepared statement '${name}' does not exist`);
+          const planned = this.statements.get(name);
+          if (!planned) throw new BundlebaseError('NOT_FOUND', `Prepared statement '${name}' does not exist`);
+          const parameterTypes = planned.prepared?.parameterTypes ?? [];
           await this.send(this.message('t', (w) => {
-            w.addInt16(prepared.parameterTypes.length);
-            for (const t of prepared.parameterTypes) w.addInt32(parameterOid(t?.name ?? 'VARCHAR'));
+            w.addInt16(parameterTypes.length);
+            for (const t of parameterTypes) w.addInt32(parameterOid(t?.name ?? 'VARCHAR'));
           }));
-          return this.send(this.rowDescription(prepared.schema));
+          return this.send(this.describeResult(planned));
         }
         const portal = this.portals.get(name);
         if (!portal) throw new BundlebaseError('NOT_FOUND', `Portal '${name}' does not exist`);
-        return this.send(this.rowDescription(portal.prepared.schema));
+        return this.send(this.describeResult(portal.planned));
       }
       case 'E': {
         const name = r.cstring();
         const portal = this.portals.get(name);
         if (!portal) throw new BundlebaseError('NOT_FOUND', `Portal '${name}' does not exist`);
-        const rows = await this.sendRows(portal.prepared, portal.values);
-        return this.send(this.message('C', (w) => w.addCString(`SELECT ${rows}`)));
+        return this.execute(portal.planned, portal.values);
       }
       case 'C': {
         const kind = r.string(1);
@@ -380,7 +415,7 @@ export async function startPgServer(queries: BundleQueries, options: PgServerOpt
     const authTimer = setTimeout(() => socket.destroy(), limits.authTimeoutMs);
     authTimer.unref();
     const connection: PostgresConnection = new PostgresConnection(socket, {
-      serverVersion: '16.0 (bundlebase)',
+      serverVersion: SERVER_VERSION,
       authMode: options.password ? 'md5Password' : 'none',
       tls,
       // with TLS configured, a password never crosses the network in the clear

@@ -11,6 +11,9 @@ import type { ParamValue } from '../engine/params.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { checkClientQuery } from '../plan/guard.js';
 import { composeClientQuery, EMPTY_RELATION, selectAll } from '../plan/statements.js';
+import { CATALOG_TABLES, catalogStatements, rewriteForCatalog, type ServedTable } from './catalog.js';
+
+const CATALOG_NAMES: ReadonlySet<string> = new Set(CATALOG_TABLES);
 
 export interface Prepared {
   statement: Statement;
@@ -33,7 +36,8 @@ export class BundleQueries {
     readonly bundle: Bundle,
     private readonly relations: { name: string; statement: Statement }[],
     private readonly database: EngineDatabase,
-    readonly tables: { name: string; schema: arrow.Schema }[],
+    /** What the catalogs list: the bundle (a table) and its views, with their columns. */
+    readonly tables: ServedTable[],
   ) {
     this.slots = new Slots(limits.maxConcurrentQueries);
   }
@@ -61,8 +65,9 @@ export class BundleQueries {
     try {
       for (const r of relations) {
         const { schema } = await connection.describe(selectAll(r.statement), `Describing ${r.name}`);
-        queries.tables.push({ name: r.name, schema });
+        queries.tables.push({ name: r.name, schemaName: 'public', kind: r.name === 'bundle' ? 'TABLE' : 'VIEW', schema, description: r.name === 'bundle' ? bundle.description : undefined });
       }
+      for (const sql of catalogStatements(queries.tables)) await connection.execute({ sql, params: [] }, 'Creating the catalogs');
     } finally {
       connection.close();
     }
@@ -75,8 +80,8 @@ export class BundleQueries {
    * parameters and the bundle's own are numbered after them, so no client text can name them.
    */
   private async compose(connection: EngineConnection, sql: string): Promise<{ statement: Statement; clientParams: number }> {
-    const text = sql.trim().replace(/;\s*$/, '');
-    const { parameterCount } = checkClientQuery(await connection.parseTree(text), new Set(this.relations.map((r) => r.name)));
+    const text = rewriteForCatalog(sql.trim().replace(/;\s*$/, ''));
+    const { parameterCount } = checkClientQuery(await connection.parseTree(text), new Set(this.relations.map((r) => r.name)), CATALOG_NAMES);
     return { statement: composeClientQuery(this.relations, text, parameterCount), clientParams: parameterCount };
   }
 

@@ -31,3 +31,44 @@ export function basicAuth(password, user = 'x') {
   metadata.set('authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
   return metadata;
 }
+
+/** The FlightDescriptor command of any Flight SQL message, e.g. ('CommandGetSqlInfo', { info: [0] }). */
+export function sqlCommand(name, value = {}) {
+  const type = root.lookupType(`arrow.flight.protocol.${name}`);
+  return Buffer.from(root.lookupType('arrow.flight.protocol.AnyCommand').encode({
+    type_url: `type.googleapis.com/arrow.flight.protocol.sql.${name}`,
+    value: type.encode(type.create(value)).finish(),
+  }).finish());
+}
+
+/**
+ * Runs a command as a Flight SQL client does (GetFlightInfo, then DoGet on its ticket) and
+ * returns the result's Arrow IPC stream bytes.
+ */
+export async function fetchCommand(port, password, cmd) {
+  const client = flightService(port);
+  try {
+    const info = await new Promise((resolve, reject) =>
+      client.GetFlightInfo({ type: 'CMD', cmd }, basicAuth(password), (err, value) => (err ? reject(err) : resolve(value))));
+    const chunks = [];
+    await new Promise((resolve, reject) => {
+      const stream = client.DoGet(info.endpoint[0].ticket, basicAuth(password));
+      stream.on('data', (data) => chunks.push(framed(data.data_header), data.data_body));
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+    return Buffer.concat(chunks);
+  } finally {
+    client.close();
+  }
+}
+
+/** An IPC message header with its continuation marker, length and padding to 8 bytes. */
+function framed(header) {
+  const padded = Math.ceil(header.length / 8) * 8;
+  const out = Buffer.alloc(8 + padded);
+  out.writeInt32LE(-1, 0);
+  out.writeInt32LE(padded, 4);
+  Buffer.from(header).copy(out, 8);
+  return out;
+}
