@@ -102,6 +102,24 @@ describe('opening', () => {
     await expectError(() => open(bundleDir), 'IO_ERROR', new RegExp(path.basename(file)));
   });
 
+  it('manifest scalars read as YAML 1.2 core: exact integers, quoted text and timestamps stay text', async () => {
+    const bundleDir = await committed();
+    const file = await commitFile(bundleDir);
+    // a filter written by hand (or another implementation) with every scalar form a manifest may hold
+    const filter = [
+      '      - type: filter',
+      '        whereClause: id IN ($1, $2, $3, $4, $5, $6)',
+      '        parameters: [ 9007199254740993, -12, 0x1F, "007", 2026-01-08T07:24:18Z, 1.5e3 ]',
+      '',
+    ].join('\n');
+    await writeFile(file, (await readFile(file, 'utf8')).trimEnd() + '\n' + filter);
+    const b = await open(bundleDir);
+    const op = b.operations().find((o) => o.type === 'filter') as unknown as { parameters: unknown[] };
+    assert.deepEqual(op.parameters, [9007199254740993n, -12, 31, '007', '2026-01-08T07:24:18Z', 1500]);
+    assert.match(b.history()[0]!.timestamp, /^\d{4}-\d\d-\d\dT/);
+    await b.close();
+  });
+
   it('a manifest that is YAML but not a commit names the file', async () => {
     const bundleDir = await committed();
     const file = await commitFile(bundleDir);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import jsYaml from 'js-yaml';
 import YAML from 'yaml';
 import { conflict, errorMessage, ioError, notFound } from '../errors.js';
 import type { ManifestStore } from '../storage/store.js';
@@ -62,22 +63,30 @@ function location(store: ManifestStore, file: string): string {
   return `${store.url}/_bundlebase/${file}`;
 }
 
-function unBigSafeIntegers(value: unknown): unknown {
-  if (typeof value === 'bigint') return value >= Number.MIN_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER ? Number(value) : value;
-  if (Array.isArray(value)) return value.map(unBigSafeIntegers);
-  if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unBigSafeIntegers(v)]));
-  }
-  return value;
-}
+/**
+ * YAML 1.2's core integers, read exactly: a value a JS number holds becomes a number, a larger one
+ * a bigint (a 64-bit parameter such as 9007199254740993 must not round to its neighbour).
+ */
+const exactInteger = new jsYaml.Type('tag:yaml.org,2002:int', {
+  kind: 'scalar',
+  resolve: (text: string) => /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$/.test(text),
+  construct: (text: string) => {
+    const big = text.startsWith('0o') ? BigInt(`0o${text.slice(2)}`) : BigInt(text.replace(/^\+/, ''));
+    return big >= Number.MIN_SAFE_INTEGER && big <= Number.MAX_SAFE_INTEGER ? Number(big) : big;
+  },
+});
+
+/**
+ * The core schema (what `yaml` writes: no timestamps or YAML 1.1 forms) with exact integers. Read
+ * with js-yaml, 2–3× faster than `yaml`'s document model, which dominated opening long histories.
+ */
+const MANIFEST_SCHEMA = jsYaml.CORE_SCHEMA.extend({ implicit: [exactInteger] }); // same tag: replaces core's int
 
 async function parseFile(store: ManifestStore, file: string): Promise<unknown> {
   const bytes = await store.read(file);
   if (bytes === undefined) throw notFound(`Manifest ${location(store, file)} does not exist`);
   try {
-    // integers are read exactly, then those a JS number holds become numbers again: a 64-bit
-    // parameter such as 9007199254740993 must not round to its neighbour
-    return unBigSafeIntegers(YAML.parse(new TextDecoder().decode(bytes), { intAsBigInt: true }));
+    return jsYaml.load(new TextDecoder().decode(bytes), { schema: MANIFEST_SCHEMA, filename: file });
   } catch (err) {
     throw ioError(`Corrupt manifest ${location(store, file)}: ${errorMessage(err)}`, err);
   }
