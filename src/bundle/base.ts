@@ -148,7 +148,7 @@ export abstract class BundleBase implements AsyncDisposable {
       if (binding.has(id) || !sqls.some((sql) => namesRelation(sql, name))) continue;
       const store = this.viewStore(id);
       if (!store || !(await store.read('00000000000000000.yaml'))) continue; // not committed yet: DuckDB says the table is unknown
-      const view = this.plan(committedOperations(await loadBundle(store.url, { trust: this.loaded.trust }, this.loaded.archive)));
+      const view = this.plan(committedOperations(await loadBundle(store.url, { trust: this.loaded.trust, settings: store.settings }, this.loaded.archive)));
       await this.prepare(view, new Set([...binding, id]));
       const stmt = compile(view);
       if (stmt) state.namedViews.set(name, stmt);
@@ -158,7 +158,7 @@ export abstract class BundleBase implements AsyncDisposable {
   /** A view's directory: inside the bundle whose commit created it (along the chain). */
   private viewStore(id: string) {
     const owner = allCommits(this.loaded).find((c) => c.changes.flat().some((op) => op instanceof CreateView && op.viewId === id));
-    return owner ? storeFor(owner.url).child(`view_${id}`) : undefined;
+    return owner ? storeFor(owner.url, this.loaded.store.settings).child(`view_${id}`) : undefined;
   }
 
   /**
@@ -381,7 +381,7 @@ export abstract class BundleBase implements AsyncDisposable {
     if (!(await store.read('00000000000000000.yaml'))) {
       throw notFound(`View '${nameOrId}' is not committed yet; commit the bundle first`);
     }
-    return loadBundle(store.url, { trust: this.loaded.trust }, this.loaded.archive);
+    return loadBundle(store.url, { trust: this.loaded.trust, settings: store.settings }, this.loaded.archive);
   }
 
   protected assertOpen(): void {

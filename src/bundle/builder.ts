@@ -26,12 +26,13 @@ import { RenameView } from '../operations/renameView.js';
 import { Select } from '../operations/select.js';
 import { normalizeSelect } from '../plan/statements.js';
 import { requireNonEmpty, resolveSource } from '../storage/location.js';
-import { storeFor } from '../storage/store.js';
+import { checkStoredConfig } from '../storage/config.js';
+import { requireWritable, storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
 import { Chain, forwardCalls } from './chain.js';
 import { fromStaged, initializeBundle, toStaged, writeCommit, type RecordedChange, type StagedChange } from './commit.js';
 import { inspectBlock, type AttachOptions } from './inspect.js';
-import { allCommits, bindRestores, committedOperations, newBundle, requireVersion, type LoadedBundle } from './load.js';
+import { allCommits, bindRestores, chainSettings, committedOperations, newBundle, requireVersion, type LoadedBundle } from './load.js';
 import type { Change, ProgressListener, Status } from './types.js';
 
 export type { AttachOptions };
@@ -349,6 +350,7 @@ export class BundleBuilder extends BundleBase {
     return this.record(() => {
       requireNonEmpty(key, 'Config key');
       if (typeof value !== 'string') throw invalidArgument(`Config value for '${key}' must be a string`);
+      checkStoredConfig(key, value);
       return [new SetConfig(key, value, urlPrefix)];
     });
   }
@@ -491,8 +493,11 @@ function extendBundle(loaded: LoadedBundle, dataDir?: string): BundleBuilder {
       `Bundle ${loaded.archive.file} is a packed archive, opened read-only: change the bundle it was packed from and export it again`,
     );
   }
-  if (dataDir === undefined) return new BundleBuilder(loaded);
-  const store = storeFor(requireNonEmpty(dataDir, 'Extend directory'));
+  if (dataDir === undefined) {
+    requireWritable(loaded.store);
+    return new BundleBuilder(loaded);
+  }
+  const store = requireWritable(storeFor(requireNonEmpty(dataDir, 'Extend directory'), chainSettings(loaded)));
   if (store.url === loaded.url) return new BundleBuilder(loaded);
   return new BundleBuilder(newBundle(store, loaded.id, loaded));
 }

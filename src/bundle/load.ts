@@ -12,7 +12,10 @@ import {
 import { operationFromManifest } from '../operations/registry.js';
 import type { Operation } from '../operations/operation.js';
 import { Restore } from '../operations/restore.js';
+import { SetConfig } from '../operations/metadata.js';
+import { Settings, type ConfigEntry, type ConfigInput } from '../storage/config.js';
 import { inArchive, schemeOf } from '../storage/location.js';
+import { objectLocation, relativeObjectUrl, resolveObjectUrl } from '../storage/objects.js';
 import { storeFor, type ManifestStore } from '../storage/store.js';
 
 /**
@@ -66,6 +69,16 @@ export interface OpenOptions {
    * (its SQL then runs unrestricted). Sources you attached on this machine are trusted already.
    */
   trust?: Trust;
+  /**
+   * Storage configuration for this session (never stored): `{ 's3.endpoint': … }` for every URL,
+   * or `{ 's3://bucket/': { 's3.endpoint': … } }` for URLs under a prefix. See README, "Object storage".
+   */
+  config?: ConfigInput;
+}
+
+/** How a bundle of the chain is loaded: the settings of the bundle that named it, carried along. */
+export interface LoadOptions extends OpenOptions {
+  settings?: Settings;
 }
 
 export function allCommits(bundle: LoadedBundle): CommitRecord[] {
@@ -86,15 +99,33 @@ export function newBundle(store: ManifestStore, id: string, parent?: LoadedBundl
   return { store, url: store.url, id: parent?.id ?? id, init: undefined, parent, own: [], trust: parent?.trust };
 }
 
-export async function loadBundle(url: string, options: OpenOptions = {}, archive?: ArchiveOrigin): Promise<LoadedBundle> {
-  const store = storeFor(url);
+export async function loadBundle(url: string, options: LoadOptions = {}, archive?: ArchiveOrigin): Promise<LoadedBundle> {
+  const store = storeFor(url, options.settings ?? Settings.from(options.config));
   const init = await readInit(store);
   if (!init) throw await missingBundle(store);
-  const parent = init.from !== undefined ? await loadBundle(await parentUrl(init.from, store, archive), {}, archive) : undefined;
+  const own = await loadCommits(store, archive);
+  // the bundle's own storage config tells where its parent is (a local bundle extending one in a bucket)
+  const settings = store.settings.withStored(storedConfig(own));
+  const parent = init.from !== undefined ? await loadBundle(await parentUrl(init.from, store, archive), { settings }, archive) : undefined;
+  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own, isView: isViewOf(store, parent), trust: checkedTrust(options.trust), archive };
+  bindCommittedRestores(bundle);
+  return options.version === undefined ? bundle : asOf(bundle, options.version);
+}
+
+/** The settings a bundle reaches storage with: its session's, and the config its whole chain stored. */
+export function chainSettings(bundle: LoadedBundle): Settings {
+  return bundle.store.settings.withStored(storedConfig(allCommits(bundle)));
+}
+
+function storedConfig(own: readonly CommitRecord[]): ConfigEntry[] {
+  return own.flatMap((c) => c.changes.flat()).flatMap((op) => (op instanceof SetConfig ? [{ key: op.key, value: op.value, urlPrefix: op.urlPrefix }] : []));
+}
+
+async function loadCommits(store: ManifestStore, archive: ArchiveOrigin | undefined): Promise<CommitRecord[]> {
   const refs = await listCommits(store);
   const context = { baseDir: store.dir, root: archive?.root };
   // read and parse every commit file concurrently; replay order is the sorted order of refs
-  const own = await Promise.all(
+  return Promise.all(
     refs.map(async (ref): Promise<CommitRecord> => {
       const doc = await readCommit(store, ref.file);
       const changes = doc.changes.map((change) =>
@@ -103,9 +134,6 @@ export async function loadBundle(url: string, options: OpenOptions = {}, archive
       return { number: ref.number, version: ref.hash, file: ref.file, url: store.url, doc, changes };
     }),
   );
-  const bundle: LoadedBundle = { store, url: store.url, id: init.id ?? parent!.id, init, parent, own, isView: isViewOf(store, parent), trust: checkedTrust(options.trust), archive };
-  bindCommittedRestores(bundle);
-  return options.version === undefined ? bundle : asOf(bundle, options.version);
 }
 
 /**
@@ -151,7 +179,11 @@ function isViewOf(store: ManifestStore, parent: LoadedBundle | undefined): boole
  * manifests name it absolutely and the bundle was copied elsewhere since.
  */
 async function parentUrl(from: string, store: ManifestStore, archive: ArchiveOrigin | undefined): Promise<string> {
-  if (schemeOf(from) !== undefined || !store.dir) return from;
+  if (schemeOf(from) !== undefined) return from;
+  const remote = objectLocation(store.url);
+  // relative: in the same bucket; absolute: a local bundle (on this machine)
+  if (remote) return path.isAbsolute(from) ? from : resolveObjectUrl(remote, from);
+  if (!store.dir) return from;
   const resolved = archive ? inArchive(from, store.dir, archive.root) : path.resolve(store.dir, from);
   const around = path.dirname(store.dir);
   if (resolved === around || !/^view_[^/]+$/.test(path.basename(store.dir))) return resolved;
@@ -160,10 +192,13 @@ async function parentUrl(from: string, store: ManifestStore, archive: ArchiveOri
 
 /**
  * How an extending bundle's init names its parent: relative to its own directory when both are
- * local and share more than the file-system root (they then usually move together), else the url.
+ * local and share more than the file-system root, or are in the same bucket (they then usually
+ * move together), else the url.
  */
 export function fromReference(child: ManifestStore, parentUrl: string): string {
-  const parentDir = storeFor(parentUrl).dir;
+  const remote = relativeObjectUrl(child.url, parentUrl);
+  if (remote !== undefined) return remote;
+  const parentDir = storeFor(parentUrl, child.settings).dir;
   if (!child.dir || !parentDir) return parentUrl;
   const top = (dir: string) => dir.split(path.sep)[1];
   return top(child.dir) === top(parentDir) ? path.relative(child.dir, parentDir) || '.' : parentDir;

@@ -4,20 +4,27 @@ import { invalidArgument } from '../errors.js';
 import { readInit } from '../manifest/commits.js';
 import { requireNonEmpty } from '../storage/location.js';
 import { archiveFileOf, unpackArchive } from '../storage/archive.js';
-import { storeFor } from '../storage/store.js';
+import { Settings, type ConfigInput } from '../storage/config.js';
+import { requireWritable, storeFor } from '../storage/store.js';
 
 import { Bundle, BundleBuilder, BuilderChain } from './builder.js';
 import { loadBundle, newBundle, type OpenOptions } from './load.js';
 
+export interface CreateOptions {
+  /** Storage configuration for this session, as for open(). */
+  config?: ConfigInput;
+}
+
 /**
- * Starts a new bundle at `path` (a directory, `file://` URL or `memory:///name`); without a path,
- * an in-memory bundle. The directory is created at the first commit.
+ * Starts a new bundle at `path` (a directory, `file://` URL, `memory:///name`, `s3://bucket/prefix`
+ * or `azure://container/prefix`); without a path, an in-memory bundle. Nothing is written before
+ * the first commit.
  */
-export function create(path?: string): BuilderChain {
+export function create(path?: string, options: CreateOptions = {}): BuilderChain {
   return new BuilderChain(
     (async () => {
       const url = path === undefined ? `memory:///${randomUUID()}` : requireNonEmpty(path, 'Bundle path');
-      const store = storeFor(url);
+      const store = requireWritable(storeFor(url, Settings.from(options.config)));
       if (await readInit(store)) {
         throw invalidArgument(`A bundle already exists at ${store.url}: open it and extend it to change it (on the command line, run attach, filter, … on it directly)`);
       }

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fsErrorCode, invalidArgument, ioError } from '../errors.js';
+import { BundlebaseError, fsErrorCode, invalidArgument, ioError } from '../errors.js';
+import { Settings } from './config.js';
 import { localPath, schemeOf } from './location.js';
+import { backendKey, joinKey, objectLocation, objectUrl, remoteError, type ObjectBackend, type ObjectLocation } from './objects.js';
 
 const META_DIR = '_bundlebase';
 const TMP_PREFIX = '.tmp-';
@@ -12,10 +14,12 @@ const TMP_PREFIX = '.tmp-';
  * which makes a file appear whole or not at all and never overwrites.
  */
 export interface ManifestStore {
-  /** The bundle's url: its absolute path, or `memory:///…`. */
+  /** The bundle's url: its absolute path, `memory:///…`, or an object store's url (`s3://bucket/prefix`, …). */
   readonly url: string;
   /** The bundle's local directory, when it has one. */
   readonly dir: string | undefined;
+  /** How to reach object storage from here: carried along the chain (parents, views). */
+  readonly settings: Settings;
   list(): Promise<string[]>;
   read(name: string): Promise<Uint8Array | undefined>;
   /** Writes `name` atomically unless it exists; false when it already existed. */
@@ -27,19 +31,23 @@ export interface ManifestStore {
   child(subdir: string): ManifestStore;
 }
 
-export function storeFor(url: string): ManifestStore {
+export function storeFor(url: string, settings: Settings = Settings.from()): ManifestStore {
   const scheme = schemeOf(url);
-  if (scheme === 'memory') return new MemoryStore(url.replace(/\/+$/, ''));
+  if (scheme === 'memory') return new MemoryStore(url.replace(/\/+$/, ''), settings);
+  const objects = objectLocation(url);
+  if (objects) return new ObjectStore(objects, settings);
   const dir = localPath(url);
-  if (dir === undefined) throw invalidArgument(`Unsupported bundle location '${url}': use a local path, file:// or memory:///`);
-  return new LocalStore(dir);
+  if (dir === undefined) {
+    throw invalidArgument(`Unsupported bundle location '${url}': use a local path, file://, memory:///, s3://bucket/prefix, azure://container/prefix or http(s)://`);
+  }
+  return new LocalStore(dir, settings);
 }
 
 class LocalStore implements ManifestStore {
   readonly url: string;
   private readonly meta: string;
 
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, readonly settings: Settings) {
     this.url = dir;
     this.meta = path.join(dir, META_DIR);
   }
@@ -105,7 +113,7 @@ class LocalStore implements ManifestStore {
   }
 
   child(subdir: string): ManifestStore {
-    return new LocalStore(path.join(this.dir, subdir));
+    return new LocalStore(path.join(this.dir, subdir), this.settings);
   }
 }
 
@@ -124,7 +132,7 @@ const memoryFiles = new Map<string, Map<string, Uint8Array>>();
 class MemoryStore implements ManifestStore {
   readonly dir = undefined;
 
-  constructor(readonly url: string) {}
+  constructor(readonly url: string, readonly settings: Settings) {}
 
   private files(): Map<string, Uint8Array> {
     let files = memoryFiles.get(this.url);
@@ -156,6 +164,87 @@ class MemoryStore implements ManifestStore {
   }
 
   child(subdir: string): ManifestStore {
-    return new MemoryStore(`${this.url}/${subdir}`);
+    return new MemoryStore(`${this.url}/${subdir}`, this.settings);
   }
+}
+
+/** Refuses a location that cannot be written (a bundle served over HTTP) before anything is recorded. */
+export function requireWritable(store: ManifestStore): ManifestStore {
+  if (objectLocation(store.url)?.scheme === 'http') {
+    throw new BundlebaseError('READ_ONLY', `Bundle ${store.url} is served over HTTP, which is read-only: extend it into a writable location, or push it to one`);
+  }
+  return store;
+}
+
+/**
+ * A bundle in a bucket (S3), container (Azure) or on a web server (HTTP, read-only). Object stores
+ * write whole objects, so there are no temporary files; a commit is published with a conditional
+ * create (If-None-Match: *), so of two writers exactly one creates it.
+ */
+class ObjectStore implements ManifestStore {
+  readonly dir = undefined;
+  readonly url: string;
+  private readonly meta: string;
+
+  constructor(private readonly location: ObjectLocation, readonly settings: Settings) {
+    this.url = objectUrl(location);
+    this.meta = joinKey(location.prefix, META_DIR);
+  }
+
+  /** Runs `action` on the backend; a failure becomes a BundlebaseError naming `name`'s url. */
+  private async call<T>(name: string, action: (backend: ObjectBackend, key: string) => Promise<T>): Promise<T> {
+    const url = `${this.url}/${META_DIR}/${name}`;
+    try {
+      const backend = await backendFor(this.location, this.url, this.settings);
+      return await action(backend, joinKey(this.meta, name));
+    } catch (err) {
+      throw remoteError(err, url);
+    }
+  }
+
+  list(): Promise<string[]> {
+    return this.call('', (backend) => backend.list(`${this.meta}/`));
+  }
+
+  read(name: string): Promise<Uint8Array | undefined> {
+    return this.call(name, (backend, key) => backend.get(key));
+  }
+
+  createExclusive(name: string, bytes: Uint8Array): Promise<boolean> {
+    return this.call(name, (backend, key) => backend.putIfAbsent(key, bytes));
+  }
+
+  remove(name: string): Promise<void> {
+    return this.call(name, (backend, key) => backend.delete(key));
+  }
+
+  async removeStaleTemporaries(): Promise<void> {
+    // objects appear whole: nothing is written in steps
+  }
+
+  child(subdir: string): ManifestStore {
+    return new ObjectStore({ ...this.location, prefix: joinKey(this.location.prefix, subdir) }, this.settings);
+  }
+}
+
+/** Backends are reused per bucket and configuration (SDK clients keep their connections). */
+const backends = new Map<string, Promise<ObjectBackend>>();
+
+const BACKEND_MODULES = {
+  s3: () => import('./s3.js'),
+  azure: () => import('./azure.js'),
+  http: () => import('./http.js'),
+} satisfies Record<ObjectLocation['scheme'], () => Promise<{ createBackend: (l: ObjectLocation, url: string, s: Settings) => Promise<ObjectBackend> }>>;
+
+/** The backend for `location`, its SDK loaded on first use (local work never loads one). */
+function backendFor(location: ObjectLocation, url: string, settings: Settings): Promise<ObjectBackend> {
+  const key = backendKey(location, url, settings);
+  let backend = backends.get(key);
+  if (!backend) {
+    backend = BACKEND_MODULES[location.scheme]().then((m) => m.createBackend(location, url, settings));
+    backends.set(key, backend);
+    // a failed setup (bad configuration) is not kept: the next call reports it again
+    backend.catch(() => backends.delete(key));
+  }
+  return backend;
 }

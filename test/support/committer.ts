@@ -1,4 +1,5 @@
-// Commits `count` times to a bundle, retrying on CONFLICT; prints each committed message.
+// Commits `count` times to a bundle, retrying on CONFLICT; prints each committed message (and each
+// CONFLICT on stderr).
 // Used by the concurrency and crash tests as a real, separate writer process.
 import { open } from '../../src/index.js';
 
@@ -16,6 +17,7 @@ for (let i = 0; i < count; i++) {
       break;
     } catch (err) {
       if ((err as { code?: string }).code !== 'CONFLICT') throw err;
+      process.stderr.write(`conflict ${message}\n`);
     } finally {
       await Promise.all([builder.close(), bundle.close()]);
     }

@@ -1,0 +1,53 @@
+import { BundlebaseError } from '../errors.js';
+import type { Settings } from './config.js';
+import type { ObjectBackend, ObjectLocation } from './objects.js';
+
+const TIMEOUT_MS = 60_000;
+
+/** A failed HTTP response as an error the shared mapping understands (it reads `statusCode`). */
+class HttpStatusError extends Error {
+  constructor(readonly statusCode: number, url: string) {
+    super(`HTTP ${statusCode} from ${url}`);
+  }
+}
+
+/**
+ * A bundle served over HTTP(S), read-only. Plain HTTP cannot list a directory, so the commits are
+ * found in the server's directory listing of `_bundlebase/` (nginx `autoindex on`, Apache
+ * `Options +Indexes`, `python -m http.server`, …): every link in it names a file.
+ */
+export async function createBackend(location: ObjectLocation, url: string, settings: Settings): Promise<ObjectBackend> {
+  const token = settings.get('http.bearer_token', url);
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const fetchKey = async (key: string): Promise<Response | undefined> => {
+    const target = `${location.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+    const response = await fetch(target, { headers, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'follow' });
+    if (response.status === 404 || response.status === 410) return undefined;
+    if (!response.ok) throw new HttpStatusError(response.status, target);
+    return response;
+  };
+  const readOnly = () => {
+    throw new BundlebaseError('READ_ONLY', `Bundle ${url} is served over HTTP, which is read-only: push it to a writable location to change it`);
+  };
+  return {
+    async list(prefix) {
+      const response = await fetchKey(prefix);
+      if (!response) return [];
+      const base = new URL(response.url);
+      const names = new Set<string>();
+      for (const [, href] of (await response.text()).matchAll(/href\s*=\s*["']([^"']+)["']/gi)) {
+        const target = new URL(href!, base);
+        if (target.origin !== base.origin || !target.pathname.startsWith(base.pathname)) continue;
+        const name = decodeURIComponent(target.pathname.slice(base.pathname.length));
+        if (name !== '' && !name.includes('/')) names.add(name);
+      }
+      return [...names];
+    },
+    async get(key) {
+      const response = await fetchKey(key);
+      return response && new Uint8Array(await response.arrayBuffer());
+    },
+    putIfAbsent: readOnly,
+    delete: readOnly,
+  };
+}

@@ -1,0 +1,92 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { invalidArgument } from '../errors.js';
+import type { Settings } from './config.js';
+import { codeOf, statusOf, type ObjectBackend, type ObjectLocation } from './objects.js';
+
+/** Few, short retries: a wrong endpoint or credentials must fail in seconds, not minutes. */
+export const REQUEST_LIMITS = { maxAttempts: 2, connectionTimeout: 5_000, requestTimeout: 60_000 };
+
+/** An S3 client for `url` from config, else the SDK's own environment variables and profiles. */
+export function s3Client(url: string, settings: Settings): S3Client {
+  // the SDK warns on stderr about its future Node support on every run: not the user's concern here
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const endpoint = settings.get('s3.endpoint', url);
+  if (endpoint !== undefined && /^http:/i.test(endpoint) && !settings.flag('s3.allow_http', url)) {
+    throw invalidArgument(`s3.endpoint ${endpoint} for ${url} is plain HTTP: set s3.allow_http to true to allow it`);
+  }
+  const accessKeyId = settings.get('s3.access_key_id', url);
+  const secretAccessKey = settings.get('s3.secret_access_key', url);
+  const sessionToken = settings.get('s3.session_token', url);
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw invalidArgument(`Set both s3.access_key_id and s3.secret_access_key for ${url}, or neither (the AWS environment and profiles apply then)`);
+  }
+  const region = settings.get('s3.region', url) ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  return new S3Client({
+    // an S3-compatible server (MinIO, …) usually has no regions; AWS itself needs the real one
+    region: region ?? (endpoint !== undefined ? 'us-east-1' : undefined),
+    ...(endpoint !== undefined ? { endpoint, forcePathStyle: !settings.flag('s3.virtual_hosted_style_request', url) } : {}),
+    ...(accessKeyId !== undefined ? { credentials: { accessKeyId, secretAccessKey: secretAccessKey!, ...(sessionToken ? { sessionToken } : {}) } } : {}),
+    maxAttempts: REQUEST_LIMITS.maxAttempts,
+    requestHandler: { connectionTimeout: REQUEST_LIMITS.connectionTimeout, requestTimeout: REQUEST_LIMITS.requestTimeout },
+  });
+}
+
+const isMissingKey = (err: unknown) => ['NoSuchKey', 'NotFound'].includes(codeOf(err)) || (statusOf(err) === 404 && codeOf(err) !== 'NoSuchBucket');
+
+export async function createBackend(location: ObjectLocation, url: string, settings: Settings): Promise<ObjectBackend> {
+  const client = s3Client(url, settings);
+  const Bucket = location.bucket;
+  return {
+    async list(prefix) {
+      const names: string[] = [];
+      let ContinuationToken: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, Delimiter: '/', ContinuationToken }));
+        for (const object of page.Contents ?? []) if (object.Key) names.push(object.Key.slice(prefix.length));
+        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (ContinuationToken);
+      return names;
+    },
+    async get(Key) {
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket, Key }));
+        return await object.Body!.transformToByteArray();
+      } catch (err) {
+        if (isMissingKey(err)) return undefined;
+        throw err;
+      }
+    },
+    async putIfAbsent(Key, bytes) {
+      // servers that ignore If-None-Match (some emulators) still see an existing file first
+      if (await exists(client, Bucket, Key)) return false;
+      try {
+        await client.send(new PutObjectCommand({ Bucket, Key, Body: bytes, IfNoneMatch: '*' }));
+        return true;
+      } catch (err) {
+        // 412: it exists; 409: a concurrent conditional write to it is in progress
+        if (statusOf(err) === 412 || statusOf(err) === 409 || codeOf(err) === 'PreconditionFailed') return false;
+        throw err;
+      }
+    },
+    async delete(Key) {
+      await client.send(new DeleteObjectCommand({ Bucket, Key }));
+    },
+  };
+}
+
+async function exists(client: S3Client, Bucket: string, Key: string): Promise<boolean> {
+  try {
+    await client.send(new HeadObjectCommand({ Bucket, Key }));
+    return true;
+  } catch (err) {
+    if (isMissingKey(err)) return false;
+    throw err;
+  }
+}
