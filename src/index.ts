@@ -7,6 +7,7 @@ export type { ConfigInput } from './storage/config.js';
 export type { Trust } from './bundle/load.js';
 export type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';
 export type { ExportTarOptions } from './bundle/pack.js';
+export type { PushOptions, PushResult } from './bundle/push.js';
 export { BundlebaseError, type ErrorCode } from './errors.js';
 export { serve, DEFAULT_LIMITS, type ServeOptions, type Servers, type ServerLimits, type TlsFiles } from './server/index.js';
 export type { ParamValue } from './engine/params.js';

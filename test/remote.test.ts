@@ -2,19 +2,23 @@
 // Azurite (Microsoft's emulator, a child process), S3 through s3rver (in this process), HTTP through
 // a plain node:http file server.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
 import S3rver from 's3rver';
 import YAML from 'yaml';
 import { create, open, type ConfigInput } from '../src/index.js';
 import { expectError, peopleSql, tempDir, within, writeFixture } from './helpers.js';
+
+const execFileAsync = promisify(execFile);
 
 // Azurite's well-known development account (public, documented by Microsoft)
 const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
@@ -78,6 +82,7 @@ let s3Config: ConfigInput;
 
 before(async () => {
   dir = await tempDir();
+  process.env.BUNDLEBASE_CACHE = await tempDir('bundlebase-cache-');
   people = await writeFixture(path.join(dir, 'people.parquet'), peopleSql(100));
   azurite = await startAzurite();
   azureConfig = { 'azure.connection_string': azuriteConnection(azurite.port) };
@@ -223,6 +228,104 @@ describe('Azure (Azurite)', () => {
     const closed = { 'azure.connection_string': azuriteConnection(await freePort()) };
     await within(expectError(() => open('azure://bundles/people', { config: closed }), 'IO_ERROR', /azure:\/\/bundles\/people/), 20_000, 'an unreachable endpoint fails fast');
     await expectError(() => open('azure://bundles/people', { config: {} }), 'INVALID_ARGUMENT', /No Azure account for azure:\/\/bundles\/people/);
+  });
+});
+
+describe('push and pull', () => {
+  /** A local chain: a base with a view, and an extension on top; returns the extension's directory. */
+  async function localChain(name: string): Promise<string> {
+    const base = path.join(dir, `${name}-base`);
+    const b = await create(base).attach(people);
+    await b.createView('young', await b.select('SELECT id FROM bundle WHERE age < $1', [10]));
+    await b.commit('base');
+    await b.close();
+    const top = path.join(dir, `${name}-top`);
+    const e = await (await open(base)).extend(top).filter('id < 60');
+    await e.commit('top');
+    await e.close();
+    return top;
+  }
+
+  for (const [kind, target, config] of [
+    ['S3', 's3://bundles/pushed', () => s3Config],
+    ['Azure', 'azure://bundles/pushed', () => azureConfig],
+  ] as const) {
+    it(`pushes a local chain to ${kind} (every version, the view) and sends only what is new; pulls it back`, async () => {
+      const top = await localChain(`push-${kind}`);
+      const local = await open(top, { config: config() });
+      const first = await local.push(target);
+      assert.equal(first.url, target);
+      assert.equal(first.commitsCopied, 2);
+      assert.ok(first.filesCopied >= 2, 'the view’s manifests');
+      const pushed = await open(target, { config: config() });
+      assert.deepEqual(pushed.history().map((c) => c.version), local.history().map((c) => c.version), 'the same versions, one bundle standing alone');
+      assert.equal(await pushed.numRows(), 60);
+      // pushed as one bundle, the base's view follows the bundle it now lives in (ids < 60)
+      assert.equal(await (await pushed.view('young')).numRows(), 10);
+      assert.equal(await (await open(target, { config: config(), version: 1 })).numRows(), 100);
+      await pushed.close();
+      const e = await local.extend().filter('id < 20');
+      await e.commit('fewer');
+      const again = await (await open(top, { config: config() })).push(target);
+      assert.deepEqual([again.commitsCopied, again.filesCopied], [1, 0], 'only the new commit travels');
+      // pull back into a fresh directory
+      const pulledDir = path.join(dir, `pulled-${kind}`);
+      const pulled = await (await open(target, { config: config() })).push(pulledDir);
+      assert.equal(pulled.commitsCopied, 3);
+      const copy = await open(pulledDir);
+      assert.equal(await copy.numRows(), 20);
+      assert.deepEqual(copy.history().map((c) => c.message), ['base', 'top', 'fewer']);
+      await Promise.all([local.close(), e.close(), copy.close()]);
+    });
+  }
+
+  it('refuses with CONFLICT when the target holds commits this bundle lacks, writing nothing', async () => {
+    const top = await localChain('diverged');
+    const target = 's3://bundles/diverged';
+    await (await open(top, { config: s3Config })).push(target);
+    const there = await (await open(target, { config: s3Config })).extend().filter('id < 5');
+    await there.commit('made in the bucket');
+    await there.close();
+    const here = await (await open(top, { config: s3Config })).extend().filter('id < 7');
+    await here.commit('made locally');
+    await expectError(() => here.push(target), 'CONFLICT', /s3:\/\/bundles\/diverged holds commit 3/);
+    const after = await open(target, { config: s3Config });
+    assert.deepEqual(after.history().map((c) => c.message), ['base', 'top', 'made in the bucket']);
+    await (await create(path.join(dir, 'other')).attach(people)).commit('another bundle');
+    const other = await open(path.join(dir, 'other'), { config: s3Config });
+    await expectError(() => other.push(target), 'CONFLICT', /holds another bundle/);
+    await other.close();
+    await Promise.all([here.close(), after.close()]);
+  });
+
+  it('a tar in a bucket or on a web server opens in place (downloaded once into the cache)', async () => {
+    const top = await localChain('tar');
+    const tar = path.join(dir, 'chain.tar.gz');
+    const result = await (await open(top)).push(tar);
+    assert.equal(result.url, tar);
+    const client = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await client.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'archives/chain.tar.gz', Body: await readFile(tar) }));
+    for (const url of ['s3://bundles/archives/chain.tar.gz', `http://127.0.0.1:${webPort}/chain.tar.gz`, `tar+http://127.0.0.1:${webPort}/chain.tar.gz`]) {
+      const b = await open(url, { config: s3Config });
+      assert.equal(await b.numRows(), 60, url);
+      assert.equal(await (await b.view('young')).numRows(), 20, 'the view extends the base, as in the original chain');
+      await expectError(() => b.extend(), 'READ_ONLY', /packed archive/);
+      await b.close();
+    }
+    await expectError(() => open('s3://bundles/archives/missing.tar', { config: s3Config }), 'NOT_FOUND', /s3:\/\/bundles\/archives\/missing\.tar/);
+  });
+
+  it('the command line pushes, pulls and reads remote bundles, configured from the environment', async () => {
+    const top = await localChain('cli');
+    const env = { ...process.env, BB_S3_ENDPOINT: `http://127.0.0.1:${s3Port}`, BB_S3_ALLOW_HTTP: 'true', BB_S3_ACCESS_KEY_ID: 'S3RVER', BB_S3_SECRET_ACCESS_KEY: 'S3RVER' };
+    const cli = (...args: string[]) => execFileAsync(process.execPath, [path.resolve('dist/cli/main.js'), ...args], { env });
+    assert.match((await cli('push', top, 's3://bundles/cli')).stdout, /Copied .* to s3:\/\/bundles\/cli: 2 new commit\(s\)/);
+    assert.match((await cli('count', 's3://bundles/cli')).stdout, /60/);
+    assert.match((await cli('history', 's3://bundles/cli')).stdout, /top/);
+    const pulled = path.join(dir, 'cli-pulled');
+    assert.match((await cli('pull', 's3://bundles/cli', pulled)).stdout, /2 new commit/);
+    assert.match((await cli('count', pulled)).stdout, /60/);
+    await assert.rejects(cli('filter', 's3://bundles/cli', 'id < 3'), /works on local bundles/);
   });
 });
 

@@ -12,6 +12,7 @@ import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { readAccess } from './access.js';
 import { exportArchive, type ExportTarOptions } from './pack.js';
+import { pushBundle, type PushOptions, type PushResult } from './push.js';
 import { registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
@@ -302,6 +303,17 @@ export abstract class BundleBase implements AsyncDisposable {
     this.assertOpen();
     await this.settled();
     await exportArchive(this.loaded, file, options);
+  }
+
+  /**
+   * Copies the committed bundle to `url` (directory, bucket, `.tar`) as one bundle standing
+   * alone: every version, views and data of its whole chain, sending only what the target lacks.
+   * CONFLICT when the target holds commits this bundle lacks.
+   */
+  async push(url: string, options: PushOptions = {}): Promise<PushResult> {
+    this.assertOpen();
+    await this.settled();
+    return pushBundle(this.loaded, url, options);
   }
 
   /** Commits across the whole from-chain, oldest first. */

@@ -9,7 +9,7 @@ import { schemeOf } from '../storage/location.js';
 import { countRows, showDiff, showHistory, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
-import { createBundle, currentTrust, openAt, openReadable, openWorking, saveWorking, setTrust } from './session.js';
+import { createBundle, currentTrust, openAt, openCommitted, openReadable, openWorking, saveWorking, setTrust } from './session.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
@@ -90,6 +90,20 @@ async function read(bundle: string, body: (b: Bundle | BundleBuilder) => Promise
   }
 }
 
+/** push / pull: the committed bundle copied to `target`, with a progress bar counting files. */
+async function copyBundle(bundle: string, target: string, verb: string): Promise<void> {
+  const b = await openCommitted(bundle);
+  const bar = progressBar(verb, process.stderr, 'files');
+  try {
+    const result = await b.push(target, { onProgress: bar.onProgress });
+    bar.stop();
+    await write(out, `Copied ${b.url} to ${result.url}: ${result.commitsCopied} new commit(s), ${result.filesCopied} file(s)\n`);
+  } finally {
+    bar.stop();
+    await b.close();
+  }
+}
+
 function buildProgram(): Command {
   const program = new Command('bundlebase')
     .description('Like Docker, but for data: build, version and query data bundles')
@@ -142,6 +156,12 @@ function buildProgram(): Command {
       await b.exportTar(file, { gzip: o.gzip });
       await write(out, `Exported ${b.url} to ${file}\n`);
     }));
+  program.command('push').argument('<bundle>').argument('<url>', 'where to: a directory, s3://bucket/prefix, azure://container/prefix, or a .tar')
+    .description('copy the committed bundle (every version, its chain, views and data) to another location, sending only what it lacks')
+    .action((bundle: string, url: string) => copyBundle(bundle, url, 'Pushing'));
+  program.command('pull').argument('<url>', 'the bundle: s3://…, azure://…, https://… or a directory').argument('<dir>', 'local directory to copy it into (or update)')
+    .description('copy a bundle (every version, its chain, views and data) into a local directory, fetching only what it lacks')
+    .action((url: string, dir: string) => copyBundle(url, dir, 'Pulling'));
   program.command('filter').argument('<bundle>').argument('<where>', "SQL condition, e.g. 'age >= $1'").description('keep the rows matching a condition')
     .addOption(paramOption()).addOption(paramTypeOption())
     .action((bundle: string, where: string, o: { param?: string[]; paramType?: string[] }) => change(bundle, (b) => b.filter(where, params(o.param, o.paramType))));

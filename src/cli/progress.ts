@@ -5,10 +5,10 @@ import type { Progress } from '../bundle/types.js';
  * A progress bar on stderr while long work runs, only when stderr is a terminal: piped or
  * redirected output stays clean. Returns the listener to pass as `onProgress`, and `stop()`.
  */
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): { onProgress?: (p: Progress) => void; stop(): void } {
+export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr, unit = 'rows'): { onProgress?: (p: Progress) => void; stop(): void } {
   if (!stream.isTTY) return { stop: () => undefined };
   const bar = new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% | {rows} rows`, stream, hideCursor: true, clearOnComplete: true },
+    { format: `${label} [{bar}] {percentage}% | {rows} ${unit}`, stream, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
@@ -23,6 +23,7 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
     },
     stop: () => {
       if (started) bar.stop();
+      started = false;
     },
   };
 }

@@ -45,11 +45,16 @@ export async function openWorking(bundle: string): Promise<BundleBuilder> {
 }
 
 /**
- * What read commands read: the working state, or a packed archive as it is (archives are
- * read-only and have no staged changes).
+ * What read commands read: the working state, or a packed archive or a remote bundle (`s3://`,
+ * `azure://`, `https://`; configured from the environment) as it is: those have no staged changes.
  */
 export async function openReadable(bundle: string): Promise<Bundle | BundleBuilder> {
-  return archiveFileOf(bundle) === undefined ? openWorking(bundle) : open(bundle, { trust });
+  return archiveFileOf(bundle) === undefined && localPath(bundle) !== undefined ? openWorking(bundle) : open(bundle, { trust });
+}
+
+/** The committed bundle (staged changes are not part of it), read-only. */
+export async function openCommitted(bundle: string): Promise<Bundle> {
+  return open(bundle, { trust });
 }
 
 /** The committed bundle as of `version` (12 hex or a commit number), read-only. */

@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +9,7 @@ import { createGzip } from 'node:zlib';
 import * as tar from 'tar';
 import YAML from 'yaml';
 import { errorMessage, fsErrorCode, invalidArgument, ioError, notFound } from '../errors.js';
+import { cacheDir } from './cache.js';
 import { schemeOf } from './location.js';
 
 /**
@@ -35,12 +35,6 @@ export function archiveFileOf(url: string): string | undefined {
   if (scheme === 'tar+file') return fileURLToPath(url.slice('tar+'.length));
   if (scheme === 'file') return NAME.test(url) ? fileURLToPath(url) : undefined;
   return scheme === undefined && NAME.test(url) ? path.resolve(url) : undefined;
-}
-
-/** Where unpacked archives are kept: `$BUNDLEBASE_CACHE`, else the user's cache directory. */
-function cacheDir(): string {
-  if (process.env.BUNDLEBASE_CACHE) return path.resolve(process.env.BUNDLEBASE_CACHE);
-  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bundlebase');
 }
 
 export interface PackPlan {

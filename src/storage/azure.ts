@@ -1,4 +1,5 @@
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import type { Readable } from 'node:stream';
 import { invalidArgument } from '../errors.js';
 import type { Settings } from './config.js';
 import { codeOf, statusOf, type ObjectBackend, type ObjectLocation } from './objects.js';
@@ -31,22 +32,44 @@ export function containerClient(location: ObjectLocation, url: string, settings:
 
 export async function createBackend(location: ObjectLocation, url: string, settings: Settings): Promise<ObjectBackend> {
   const container = containerClient(location, url, settings);
-  return {
+  const backend: ObjectBackend = {
     async list(prefix) {
       const names: string[] = [];
       for await (const item of container.listBlobsByHierarchy('/', { prefix })) if (item.kind === 'blob') names.push(item.name.slice(prefix.length));
       return names;
     },
+    async listAll(prefix) {
+      const names: string[] = [];
+      for await (const item of container.listBlobsFlat({ prefix })) names.push(item.name.slice(prefix.length));
+      return names;
+    },
     async get(key) {
+      const body = await backend.download(key);
+      if (!body) return undefined;
+      const chunks: Buffer[] = [];
+      for await (const chunk of body) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    },
+    async download(key) {
       try {
-        const response = await container.getBlobClient(key).download();
-        const chunks: Buffer[] = [];
-        for await (const chunk of response.readableStreamBody!) chunks.push(chunk as Buffer);
-        return Buffer.concat(chunks);
+        return (await container.getBlobClient(key).download()).readableStreamBody as Readable;
       } catch (err) {
-        if (codeOf(err) === 'BlobNotFound') return undefined;
+        if (isMissing(err)) return undefined;
         throw err;
       }
+    },
+    async head(key) {
+      try {
+        const found = await container.getBlobClient(key).getProperties();
+        return { size: found.contentLength ?? 0, version: found.versionId ?? found.etag ?? String(found.lastModified?.getTime()) };
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    },
+    async upload(key, file) {
+      // blocks of 8 MB, 4 at a time: memory stays bounded whatever the file's size
+      await container.getBlockBlobClient(key).uploadFile(file, { blockSize: 8 * 1024 * 1024, concurrency: 4 });
     },
     async putIfAbsent(key, bytes) {
       try {
@@ -62,4 +85,8 @@ export async function createBackend(location: ObjectLocation, url: string, setti
       await container.getBlobClient(key).deleteIfExists();
     },
   };
+  return backend;
 }
+
+/** A missing blob (a HEAD answers 404 without a body, so without an error code). */
+const isMissing = (err: unknown) => codeOf(err) === 'BlobNotFound' || (statusOf(err) === 404 && codeOf(err) !== 'ContainerNotFound');

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { BundlebaseError } from '../errors.js';
 import type { Settings } from './config.js';
 import type { ObjectBackend, ObjectLocation } from './objects.js';
@@ -11,6 +13,14 @@ class HttpStatusError extends Error {
   }
 }
 
+class HttpTimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+
+  constructor(url: string) {
+    super(`No answer from ${url} within ${TIMEOUT_MS / 1000} s`);
+  }
+}
+
 /**
  * A bundle served over HTTP(S), read-only. Plain HTTP cannot list a directory, so the commits are
  * found in the server's directory listing of `_bundlebase/` (nginx `autoindex on`, Apache
@@ -19,9 +29,12 @@ class HttpStatusError extends Error {
 export async function createBackend(location: ObjectLocation, url: string, settings: Settings): Promise<ObjectBackend> {
   const token = settings.get('http.bearer_token', url);
   const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
-  const fetchKey = async (key: string): Promise<Response | undefined> => {
+  const fetchKey = async (key: string, method = 'GET'): Promise<Response | undefined> => {
     const target = `${location.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
-    const response = await fetch(target, { headers, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'follow' });
+    // the timeout bounds waiting for the answer's headers; a long download then streams at its own pace
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new HttpTimeoutError(target)), TIMEOUT_MS);
+    const response = await fetch(target, { method, headers, signal: abort.signal, redirect: 'follow' }).finally(() => clearTimeout(timer));
     if (response.status === 404 || response.status === 410) return undefined;
     if (!response.ok) throw new HttpStatusError(response.status, target);
     return response;
@@ -47,7 +60,19 @@ export async function createBackend(location: ObjectLocation, url: string, setti
       const response = await fetchKey(key);
       return response && new Uint8Array(await response.arrayBuffer());
     },
+    async download(key) {
+      const response = await fetchKey(key);
+      return response && Readable.fromWeb(response.body as NodeReadableStream);
+    },
+    async head(key) {
+      const response = await fetchKey(key, 'HEAD');
+      if (!response) return undefined;
+      const version = response.headers.get('etag') ?? response.headers.get('last-modified') ?? '';
+      return { size: Number(response.headers.get('content-length') ?? 0), version };
+    },
     putIfAbsent: readOnly,
     delete: readOnly,
+    upload: readOnly,
+    listAll: readOnly,
   };
 }

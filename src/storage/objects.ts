@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { BundlebaseError, errorMessage, invalidArgument, ioError, notFound } from '../errors.js';
 import type { Settings } from './config.js';
 
@@ -13,6 +14,20 @@ export interface ObjectBackend {
   /** Creates `key` unless it exists (a conditional create): false when it existed. */
   putIfAbsent(key: string, bytes: Uint8Array): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /** Size and version (ETag) of an object, undefined when it does not exist. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** The object's bytes as a stream, undefined when it does not exist. */
+  download(key: string): Promise<Readable | undefined>;
+  /** Uploads a local file as `key` (overwriting), in parts when large, in constant memory. */
+  upload(key: string, file: string): Promise<void>;
+  /** Every key under `prefix` (recursively), without the prefix. */
+  listAll(prefix: string): Promise<string[]>;
+}
+
+interface ObjectInfo {
+  size: number;
+  /** Changes whenever the object is rewritten: its ETag (or last-modified time where there is none). */
+  version: string;
 }
 
 /** Where an object-store URL points: `s3://bucket/prefix`, `azure://container/prefix`, `https://host/prefix`. */

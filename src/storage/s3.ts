@@ -6,6 +6,9 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { invalidArgument } from '../errors.js';
 import type { Settings } from './config.js';
 import { codeOf, statusOf, type ObjectBackend, type ObjectLocation } from './objects.js';
@@ -43,29 +46,32 @@ const isMissingKey = (err: unknown) => ['NoSuchKey', 'NotFound'].includes(codeOf
 export async function createBackend(location: ObjectLocation, url: string, settings: Settings): Promise<ObjectBackend> {
   const client = s3Client(url, settings);
   const Bucket = location.bucket;
-  return {
-    async list(prefix) {
-      const names: string[] = [];
-      let ContinuationToken: string | undefined;
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, Delimiter: '/', ContinuationToken }));
-        for (const object of page.Contents ?? []) if (object.Key) names.push(object.Key.slice(prefix.length));
-        ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (ContinuationToken);
-      return names;
-    },
+  const backend: ObjectBackend = {
+    list: (prefix) => listKeys(client, Bucket, prefix, '/'),
+    listAll: (prefix) => listKeys(client, Bucket, prefix, undefined),
     async get(Key) {
+      const body = await getObject(client, Bucket, Key);
+      return body && (await body.transformToByteArray());
+    },
+    async download(Key) {
+      return (await getObject(client, Bucket, Key)) as Readable | undefined;
+    },
+    async head(Key) {
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket, Key }));
-        return await object.Body!.transformToByteArray();
+        const found = await client.send(new HeadObjectCommand({ Bucket, Key }));
+        return { size: found.ContentLength ?? 0, version: found.VersionId ?? found.ETag ?? String(found.LastModified?.getTime()) };
       } catch (err) {
         if (isMissingKey(err)) return undefined;
         throw err;
       }
     },
+    async upload(Key, file) {
+      // in parts of 16 MB, 4 at a time: memory stays bounded whatever the file's size
+      await new Upload({ client, params: { Bucket, Key, Body: createReadStream(file) }, partSize: 16 * 1024 * 1024, queueSize: 4 }).done();
+    },
     async putIfAbsent(Key, bytes) {
       // servers that ignore If-None-Match (some emulators) still see an existing file first
-      if (await exists(client, Bucket, Key)) return false;
+      if (await backend.head(Key)) return false;
       try {
         await client.send(new PutObjectCommand({ Bucket, Key, Body: bytes, IfNoneMatch: '*' }));
         return true;
@@ -79,14 +85,25 @@ export async function createBackend(location: ObjectLocation, url: string, setti
       await client.send(new DeleteObjectCommand({ Bucket, Key }));
     },
   };
+  return backend;
 }
 
-async function exists(client: S3Client, Bucket: string, Key: string): Promise<boolean> {
+async function listKeys(client: S3Client, Bucket: string, prefix: string, Delimiter: string | undefined): Promise<string[]> {
+  const names: string[] = [];
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, Delimiter, ContinuationToken }));
+    for (const object of page.Contents ?? []) if (object.Key) names.push(object.Key.slice(prefix.length));
+    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (ContinuationToken);
+  return names;
+}
+
+async function getObject(client: S3Client, Bucket: string, Key: string) {
   try {
-    await client.send(new HeadObjectCommand({ Bucket, Key }));
-    return true;
+    return (await client.send(new GetObjectCommand({ Bucket, Key }))).Body;
   } catch (err) {
-    if (isMissingKey(err)) return false;
+    if (isMissingKey(err)) return undefined;
     throw err;
   }
 }

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { BundlebaseError, fsErrorCode, invalidArgument, ioError } from '../errors.js';
+import type { Readable } from 'node:stream';
+import { BundlebaseError, errorMessage, fsErrorCode, invalidArgument, ioError, notFound } from '../errors.js';
 import { Settings } from './config.js';
 import { localPath, schemeOf } from './location.js';
-import { backendKey, joinKey, objectLocation, objectUrl, remoteError, type ObjectBackend, type ObjectLocation } from './objects.js';
+import { backendFor } from './backends.js';
+import { joinKey, objectLocation, objectUrl, remoteError, type ObjectBackend, type ObjectLocation } from './objects.js';
 
 const META_DIR = '_bundlebase';
 const TMP_PREFIX = '.tmp-';
@@ -29,6 +32,15 @@ export interface ManifestStore {
   removeStaleTemporaries(maxAgeMs: number): Promise<void>;
   /** The store of a bundle nested in this one (views). */
   child(subdir: string): ManifestStore;
+  /**
+   * Every file of the bundle's location, relative and `/`-separated (`_bundlebase/…`, views,
+   * stored data), for copying it whole (push, pull).
+   */
+  listFiles(): Promise<string[]>;
+  /** A file of the bundle's location as a stream; NOT_FOUND when missing. */
+  readFile(relative: string): Promise<Readable>;
+  /** Writes a local file as `relative`, whole (a reader never sees part of it). */
+  writeFile(relative: string, localFile: string): Promise<void>;
 }
 
 export function storeFor(url: string, settings: Settings = Settings.from()): ManifestStore {
@@ -115,6 +127,36 @@ class LocalStore implements ManifestStore {
   child(subdir: string): ManifestStore {
     return new LocalStore(path.join(this.dir, subdir), this.settings);
   }
+
+  async listFiles(): Promise<string[]> {
+    const entries = await readdir(this.dir, { recursive: true, withFileTypes: true }).catch((err: unknown) => {
+      if (fsErrorCode(err) === 'ENOENT') return [];
+      throw ioError(`Cannot list ${this.dir}: ${errorMessage(err)}`, err);
+    });
+    return entries.filter((e) => e.isFile()).map((e) => path.relative(this.dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
+  }
+
+  async readFile(relative: string): Promise<Readable> {
+    const file = path.join(this.dir, relative);
+    await stat(file).catch((err: unknown) => {
+      if (fsErrorCode(err) === 'ENOENT') throw notFound(`${file} does not exist`, err);
+      throw ioError(`Cannot read ${file}: ${errorMessage(err)}`, err);
+    });
+    return createReadStream(file);
+  }
+
+  async writeFile(relative: string, localFile: string): Promise<void> {
+    const target = path.join(this.dir, relative);
+    const tmp = path.join(path.dirname(target), `${TMP_PREFIX}${randomUUID()}`);
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      await copyFile(localFile, tmp);
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw ioError(`Cannot write ${target}: ${errorMessage(err)}`, err);
+    }
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -166,6 +208,22 @@ class MemoryStore implements ManifestStore {
   child(subdir: string): ManifestStore {
     return new MemoryStore(`${this.url}/${subdir}`, this.settings);
   }
+
+  private inMemory(): never {
+    throw invalidArgument(`Bundle ${this.url} is in memory: create it in a directory or bucket to copy it`);
+  }
+
+  listFiles(): Promise<string[]> {
+    return this.inMemory();
+  }
+
+  readFile(): Promise<Readable> {
+    return this.inMemory();
+  }
+
+  writeFile(): Promise<void> {
+    return this.inMemory();
+  }
 }
 
 /** Refuses a location that cannot be written (a bundle served over HTTP) before anything is recorded. */
@@ -191,14 +249,18 @@ class ObjectStore implements ManifestStore {
     this.meta = joinKey(location.prefix, META_DIR);
   }
 
-  /** Runs `action` on the backend; a failure becomes a BundlebaseError naming `name`'s url. */
-  private async call<T>(name: string, action: (backend: ObjectBackend, key: string) => Promise<T>): Promise<T> {
-    const url = `${this.url}/${META_DIR}/${name}`;
+  /** Runs `action` on the backend for the manifest file `name`; a failure becomes a BundlebaseError naming its url. */
+  private call<T>(name: string, action: (backend: ObjectBackend, key: string) => Promise<T>): Promise<T> {
+    return this.onFile(`${META_DIR}/${name}`, action);
+  }
+
+  /** Runs `action` on the backend for the bundle's file `relative`. */
+  private async onFile<T>(relative: string, action: (backend: ObjectBackend, key: string) => Promise<T>): Promise<T> {
     try {
       const backend = await backendFor(this.location, this.url, this.settings);
-      return await action(backend, joinKey(this.meta, name));
+      return await action(backend, joinKey(this.location.prefix, relative));
     } catch (err) {
-      throw remoteError(err, url);
+      throw remoteError(err, `${this.url}/${relative}`);
     }
   }
 
@@ -225,26 +287,20 @@ class ObjectStore implements ManifestStore {
   child(subdir: string): ManifestStore {
     return new ObjectStore({ ...this.location, prefix: joinKey(this.location.prefix, subdir) }, this.settings);
   }
-}
 
-/** Backends are reused per bucket and configuration (SDK clients keep their connections). */
-const backends = new Map<string, Promise<ObjectBackend>>();
-
-const BACKEND_MODULES = {
-  s3: () => import('./s3.js'),
-  azure: () => import('./azure.js'),
-  http: () => import('./http.js'),
-} satisfies Record<ObjectLocation['scheme'], () => Promise<{ createBackend: (l: ObjectLocation, url: string, s: Settings) => Promise<ObjectBackend> }>>;
-
-/** The backend for `location`, its SDK loaded on first use (local work never loads one). */
-function backendFor(location: ObjectLocation, url: string, settings: Settings): Promise<ObjectBackend> {
-  const key = backendKey(location, url, settings);
-  let backend = backends.get(key);
-  if (!backend) {
-    backend = BACKEND_MODULES[location.scheme]().then((m) => m.createBackend(location, url, settings));
-    backends.set(key, backend);
-    // a failed setup (bad configuration) is not kept: the next call reports it again
-    backend.catch(() => backends.delete(key));
+  listFiles(): Promise<string[]> {
+    return this.onFile('', (backend) => backend.listAll(this.location.prefix === '' ? '' : `${this.location.prefix}/`));
   }
-  return backend;
+
+  readFile(relative: string): Promise<Readable> {
+    return this.onFile(relative, async (backend, key) => {
+      const body = await backend.download(key);
+      if (!body) throw notFound(`${this.url}/${relative} does not exist`);
+      return body;
+    });
+  }
+
+  writeFile(relative: string, localFile: string): Promise<void> {
+    return this.onFile(relative, (backend, key) => backend.upload(key, localFile));
+  }
 }

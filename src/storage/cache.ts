@@ -1,0 +1,141 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { errorMessage, fsErrorCode, invalidArgument, ioError } from '../errors.js';
+
+/** Where downloaded and unpacked content is kept: `$BUNDLEBASE_CACHE`, else the user's cache directory. */
+export function cacheDir(): string {
+  if (process.env.BUNDLEBASE_CACHE) return path.resolve(process.env.BUNDLEBASE_CACHE);
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'bundlebase');
+}
+
+/** The directory of downloaded files (DuckDB reads them there: access.ts allows it). */
+function contentDir(): string {
+  return path.join(cacheDir(), 'content');
+}
+
+/** What to fetch into the cache: a stable name for the content, and how to stream it. */
+export interface CacheRequest {
+  /**
+   * The content's name: its SHA-256 (64 hex) when known, which is then checked after download;
+   * else any stable key (e.g. url + ETag), hashed into a file name.
+   */
+  key: string;
+  /** What the file is, for messages (its url). */
+  what: string;
+  /** The content's bytes, streamed. */
+  open: () => Promise<Readable>;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** Downloads in progress in this process, by file: concurrent readers wait for the one download. */
+const inFlight = new Map<string, Promise<string>>();
+
+/**
+ * The local file holding the content `request` names, downloaded on first use: streamed to a
+ * temporary file in constant memory, checked against its SHA-256 when the key is one, and renamed
+ * into place (readers see it whole or not at all; content never changes, so a file once there is
+ * reused). Concurrent readers in this process share one download; another process downloading the
+ * same content at the same time costs bandwidth, never correctness. Afterwards the cache is kept
+ * under `BUNDLEBASE_CACHE_MAX`, least recently used files first.
+ */
+export function cached(request: CacheRequest): Promise<string> {
+  const file = cacheFile(request.key);
+  let pending = inFlight.get(file);
+  if (!pending) {
+    pending = fetchOnce(file, request).finally(() => inFlight.delete(file));
+    inFlight.set(file, pending);
+  }
+  return pending;
+}
+
+function cacheFile(key: string): string {
+  const name = SHA256.test(key) ? key : createHash('sha256').update(key).digest('hex');
+  return path.join(contentDir(), name.slice(0, 2), name);
+}
+
+async function fetchOnce(file: string, request: CacheRequest): Promise<string> {
+  if (await touch(file)) return file;
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.tmp-${randomUUID()}`);
+  try {
+    const hash = createHash('sha256');
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    await pipeline(await request.open(), hashing, createWriteStream(tmp, { flags: 'wx' }));
+    const digest = hash.digest('hex');
+    if (SHA256.test(request.key) && digest !== request.key) {
+      throw ioError(`Downloaded ${request.what} does not match its recorded hash (expected ${request.key}, got ${digest}): the stored file is damaged`);
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (err instanceof Error && err.name === 'BundlebaseError') throw err;
+    throw ioError(`Cannot download ${request.what} into the cache ${contentDir()}: ${errorMessage(err)}`, err);
+  }
+  await evictBeyondLimit(file);
+  return file;
+}
+
+/** Marks a cached file as just used (its mtime orders eviction); false when it is not there. */
+async function touch(file: string): Promise<boolean> {
+  const now = new Date();
+  return utimes(file, now, now).then(
+    () => true,
+    (err: unknown) => {
+      if (fsErrorCode(err) === 'ENOENT') return false;
+      throw ioError(`Cannot use the cache file ${file}: ${errorMessage(err)}`, err);
+    },
+  );
+}
+
+/** `BUNDLEBASE_CACHE_MAX` in bytes (`500M`, `20G`, plain bytes), or undefined when unlimited. */
+function cacheLimit(): number | undefined {
+  const text = process.env.BUNDLEBASE_CACHE_MAX;
+  if (!text) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$/i.exec(text);
+  if (!m) throw invalidArgument(`BUNDLEBASE_CACHE_MAX must be a size such as 500M or 20G; got '${text}'`);
+  return Math.floor(Number(m[1]) * 1024 ** 'bkmgt'.indexOf((m[2] || 'b').toLowerCase()));
+}
+
+/**
+ * Removes least recently used files until the cache fits its limit, never `keep` (just fetched:
+ * its reader is about to open it). A file removed while another process reads it stays readable
+ * to that reader (POSIX unlink), and is downloaded again when next needed.
+ */
+async function evictBeyondLimit(keep: string): Promise<void> {
+  const limit = cacheLimit();
+  if (limit === undefined) return;
+  const files = await cachedFiles();
+  let total = files.reduce((sum, f) => sum + f.size, 0);
+  for (const f of files.sort((a, b) => a.used - b.used)) {
+    if (total <= limit) break;
+    if (f.file === keep) continue;
+    await rm(f.file, { force: true });
+    total -= f.size;
+  }
+}
+
+async function cachedFiles(): Promise<{ file: string; size: number; used: number }[]> {
+  const root = contentDir();
+  const shards = await readdir(root).catch(() => [] as string[]);
+  const found: { file: string; size: number; used: number }[] = [];
+  for (const shard of shards) {
+    for (const name of await readdir(path.join(root, shard)).catch(() => [] as string[])) {
+      if (name.startsWith('.tmp-')) continue;
+      const file = path.join(root, shard, name);
+      const s = await stat(file).catch(() => undefined);
+      if (s?.isFile()) found.push({ file, size: s.size, used: s.mtimeMs });
+    }
+  }
+  return found;
+}

@@ -1,0 +1,52 @@
+import { BundlebaseError, notFound } from '../errors.js';
+import { backendFor } from './backends.js';
+import { cached } from './cache.js';
+import type { Settings } from './config.js';
+import { objectLocation, remoteError } from './objects.js';
+
+export interface LocalCopy {
+  /** The copy in the content cache (DuckDB reads it there). */
+  file: string;
+  /** The object's version (ETag or version id) the copy holds. */
+  version: string;
+  bytes: number;
+}
+
+/** Whether `url` names an object in a bucket or on a web server (s3://, azure://, az://, http(s)://). */
+export function isRemoteObject(url: string): boolean {
+  return objectLocation(url) !== undefined;
+}
+
+/**
+ * A local copy of the object at `url`, downloaded into the content cache once per version (its
+ * ETag): the same version is never downloaded again. With `expectedVersion`, an object that changed
+ * since is SOURCE_CHANGED, like a local file rewritten after attach.
+ */
+export async function localCopy(url: string, settings: Settings, expectedVersion?: string): Promise<LocalCopy> {
+  const location = objectLocation(url);
+  if (!location || location.prefix === '') throw notFound(`'${url}' names no object`);
+  const key = location.prefix;
+  try {
+    const backend = await backendFor({ ...location, prefix: '' }, url, settings);
+    const info = await backend.head(key);
+    if (!info) throw notFound(`Source '${url}' does not exist`);
+    if (expectedVersion !== undefined && info.version !== expectedVersion) {
+      throw new BundlebaseError(
+        'SOURCE_CHANGED',
+        `Source '${url}' changed since it was attached (recorded version ${expectedVersion}, now ${info.version}); put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it`,
+      );
+    }
+    const file = await cached({
+      key: `${url}\n${info.version}`,
+      what: url,
+      open: async () => {
+        const body = await backend.download(key);
+        if (!body) throw notFound(`Source '${url}' vanished while downloading`);
+        return body;
+      },
+    });
+    return { file, version: info.version, bytes: info.size };
+  } catch (err) {
+    throw remoteError(err, url);
+  }
+}
