@@ -192,6 +192,20 @@ describe('function sources', () => {
     await b.close();
   });
 
+  it('text arrives exactly: NULLs, empty, multi-byte, inlined and long strings, across chunk boundaries', async () => {
+    // 12 bytes and less are inlined by DuckDB, longer ones go to its heap; > 1 KB takes the addon's long path
+    const text = (i: number) => (i % 7 === 0 ? null : i % 11 === 0 ? '' : i % 5 === 0 ? `é漢🙂-${i}` : i % 3 === 0 ? 'x'.repeat(1500 + i) : `v${i}`);
+    const b = await create().defineFunction({
+      name: 'texts',
+      output: { i: 'Int32', t: 'Utf8' },
+      fn: (page) => (page < 3 ? Array.from({ length: 2500 }, (_, k) => ({ i: page * 2500 + k, t: text(page * 2500 + k) })) : null),
+    }).attach('function://texts');
+    const rows = await b.toObjects();
+    assert.equal(rows.length, 7500);
+    for (const row of rows) assert.equal(row.t, text(row.i as number), `row ${String(row.i)}`);
+    await b.close();
+  });
+
   it('accepts RecordBatches', async () => {
     const b = await create().defineFunction({
       name: 'batches',

@@ -4,8 +4,10 @@ import {
   JSToDuckDBValueConverter,
   type DuckDBDataChunk,
   type DuckDBType,
+  type DuckDBVector,
 } from '@duckdb/node-api';
 import { namedType } from '../arrow/types.js';
+import { assignStrings } from './arrow/native.js';
 import { duckdbType } from './arrow/types.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { EngineDatabase } from './engine.js';
@@ -94,6 +96,17 @@ export async function ensureTableFunction(name: string, database: EngineDatabase
 
 const CHUNK_ROWS = 2048;
 
+/** BUNDLEBASE_CONVERSION=js keeps every native path off (tests compare both). */
+const forceJs = process.env.BUNDLEBASE_CONVERSION === 'js';
+
+/**
+ * The raw `duckdb_vector` handle of a vector: @duckdb/node-api keeps it in a field its types mark
+ * private (the addon's coupling to that package is pinned by its exact version).
+ */
+function rawVector(vector: DuckDBVector): unknown {
+  return (vector as unknown as { vector: unknown }).vector;
+}
+
 /** Declared types whose normalized JS value (bigint, number, string, boolean) a DuckDB vector takes as is. */
 const DIRECT_TYPES = new Set(['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'Utf8', 'Boolean']);
 
@@ -126,8 +139,11 @@ class PageReader {
       const values = this.columns[i]!;
       const { type } = vector;
       const start = this.offset;
+      const declared = this.definition.output[name]!;
+      // text goes in with one native call per chunk (the vector's own flush makes one per value)
+      if (declared === 'Utf8' && !forceJs && assignStrings(rawVector(vector), values, start, rows)) return;
       // normalize() already made the JS value these vectors store: no per-value converter call
-      if (DIRECT_TYPES.has(this.definition.output[name]!)) {
+      if (DIRECT_TYPES.has(declared)) {
         for (let r = 0; r < rows; r++) vector.setItem(r, values[start + r] as never);
       } else {
         for (let r = 0; r < rows; r++) vector.setItem(r, JSToDuckDBValueConverter(values[start + r] as never, type, JSToDuckDBValueConverter) as never);

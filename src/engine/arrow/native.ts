@@ -11,6 +11,7 @@ interface Addon {
   fetch(result: unknown): Promise<[group: unknown, last: boolean] | null>;
   convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
   resultError(result: unknown): string | null;
+  assignStrings(vector: unknown, values: readonly unknown[], start: number, count: number): void;
 }
 
 // int32 fields at the start of a converted block, as HEADER_* and META_* in arrow_chunk.c
@@ -58,6 +59,17 @@ export function nativeReadCount(): number {
  */
 export function streamError(result: duckdb.Result): string | null {
   return loadAddon()?.resultError(result) ?? null;
+}
+
+/**
+ * Sets rows 0..count-1 of a VARCHAR output vector (a raw `duckdb_vector` handle) to
+ * `values[start…]` (strings or null) in one native call; false when the addon is unavailable.
+ */
+export function assignStrings(vector: unknown, values: readonly unknown[], start: number, count: number): boolean {
+  const native = loadAddon();
+  if (!native) return false;
+  native.assignStrings(vector, values, start, count);
+  return true;
 }
 
 /** The Arrow C format string DuckDB must produce for `type` for the buffers to be read as `type`. */
