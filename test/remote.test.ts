@@ -65,7 +65,8 @@ function fileServer(root: string): http.Server {
       res.writeHead(200, { 'content-type': 'text/html' }).end(names.map((n) => `<a href="${encodeURIComponent(n)}">${n}</a>`).join('\n'));
       return;
     }
-    res.writeHead(200, { 'content-length': found.size });
+    res.writeHead(200, { 'content-length': found.size, etag: `"${found.size}-${found.mtimeMs}"` });
+    if (req.method === 'HEAD') return void res.end();
     createReadStream(file).pipe(res);
   });
 }
@@ -349,6 +350,45 @@ describe('HTTP (read-only)', () => {
     const closedPort = await freePort();
     await within(expectError(() => open(`http://127.0.0.1:${closedPort}/served`), 'IO_ERROR', /served/), 20_000, 'a closed port fails fast');
     await served.close();
+  });
+});
+
+describe('remote sources', () => {
+  it('attach(https://…) reads through the cache; a changed file is SOURCE_CHANGED', async () => {
+    const csv = await writeFixture(path.join(dir, 'served-people.csv'), peopleSql(50));
+    const url = `http://127.0.0.1:${webPort}/served-people.csv`;
+    const bundleDir = path.join(dir, 'http-source');
+    const b = await create(bundleDir).attach(url);
+    assert.equal(await b.numRows(), 50);
+    await b.commit('from the web');
+    await b.close();
+    const r = await open(bundleDir);
+    assert.equal((await r.toObjects()).length, 50);
+    assert.equal(r.operations().find((o) => o.type === 'attachBlock')?.describe(), `Attach ${url}`);
+    await r.close();
+    await writeFixture(csv, peopleSql(70));
+    const changed = await open(bundleDir);
+    await expectError(() => changed.numRows(), 'SOURCE_CHANGED', new RegExp(`${url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}.*changed since it was attached`));
+    await changed.close();
+  });
+
+  it('attach(s3://…) with the bundle’s stored config; an overwritten object is SOURCE_CHANGED', async () => {
+    const client = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await client.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'data/people.parquet', Body: await readFile(people) }));
+    process.env.TEST_S3_SECRET = 'S3RVER';
+    const bundleDir = path.join(dir, 's3-source');
+    const b = await create(bundleDir).setConfig('s3.endpoint', `http://127.0.0.1:${s3Port}`, 's3://bundles/').setConfig('s3.allow_http', 'true');
+    await b.setConfig('s3.access_key_id', 'S3RVER').setConfig('s3.secret_access_key', 'env:TEST_S3_SECRET').attach('s3://bundles/data/people.parquet');
+    await b.filter('id < 25').commit('from a bucket');
+    await b.close();
+    const r = await open(bundleDir);
+    assert.equal(await r.numRows(), 25);
+    await r.close();
+    await client.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'data/people.parquet', Body: 'not the same' }));
+    const changed = await open(bundleDir);
+    await expectError(() => changed.toObjects(), 'SOURCE_CHANGED', /s3:\/\/bundles\/data\/people\.parquet/);
+    await changed.close();
+    await expectError(() => create(undefined, { config: s3Config }).attach('s3://bundles/data/missing.parquet'), 'NOT_FOUND', /s3:\/\/bundles\/data\/missing\.parquet/);
   });
 });
 

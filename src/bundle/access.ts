@@ -5,8 +5,9 @@ import { BundlebaseError } from '../errors.js';
 import { attachedBlocks } from '../operations/blocks.js';
 import type { Operation } from '../operations/operation.js';
 import { isInside as inside, schemeOf } from '../storage/location.js';
+import { isRemoteObject, localCopy } from '../storage/remote.js';
 import { isTrustedSource } from '../storage/trust.js';
-import type { LoadedBundle, Trust } from './load.js';
+import { chainSettings, type LoadedBundle, type Trust } from './load.js';
 
 /**
  * The directories of a bundle and of the chain it extends (views live inside their parent); for a
@@ -38,6 +39,7 @@ export async function readAccess(
 ): Promise<FileAccess | 'unrestricted'> {
   if (trust === true) return 'unrestricted';
   const directories = bundleDirectories(loaded);
+  const settings = chainSettings(loaded, operations);
   const realDirectories = await Promise.all(directories.map(real));
   const trusted = await Promise.all((trust || []).map((t) => real(path.resolve(t))));
   const files = new Set(extraFiles);
@@ -50,7 +52,12 @@ export async function readAccess(
   for (const op of attachedBlocks(operations)) {
     if (op.format === 'function') continue;
     const location = op.location;
-    if (schemeOf(location) !== undefined) throw untrusted(loaded, op.source, location, 'is a URL');
+    if (isRemoteObject(location)) {
+      // fetched into the content cache (once per version), checked against the recorded version
+      files.add((await localCopy(location, settings, op.fields.version)).file);
+      continue;
+    }
+    if (schemeOf(location) !== undefined) throw untrusted(loaded, op.source, location, 'is a URL of a kind bundlebase cannot read');
     const resolved = await real(location);
     if (realDirectories.some((d) => inside(resolved, d))) continue;
     if (trusted.some((t) => t === resolved || inside(resolved, t)) || (await isTrustedSource(location))) {

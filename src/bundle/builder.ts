@@ -146,7 +146,7 @@ export class BundleBuilder extends BundleBase {
     const same = this.blocks().find((op) => op !== replacing && op.format !== 'function' && op.location === location);
     // the same file twice doubles its rows, which is never what attaching it again meant
     if (same) throw invalidArgument(`'${url}' is already attached (${same.source}); attaching it again would double its rows`);
-    return inspectBlock(url, shortId(), packId, options, this.loaded.store.dir, (files) => this.database(files));
+    return inspectBlock(url, shortId(), packId, options, this.loaded.store.dir, (files) => this.database(files), chainSettings(this.loaded, this.effectiveOperations()));
   }
 
   /** Every block attached now (detached and replaced ones left out), as recorded. */

@@ -5,6 +5,8 @@ import { AttachBlock, detectFormat, functionName, type AttachBlockFields, type S
 import { readSource, sourceRowCount } from '../plan/statements.js';
 import type { CsvOptions, SourceFormat } from '../plan/state.js';
 import { requireNonEmpty, resolveSource, schemeOf, stampFile } from '../storage/location.js';
+import type { Settings } from '../storage/config.js';
+import { isRemoteObject, localCopy, type LocalCopy } from '../storage/remote.js';
 import { recordTrustedSource } from '../storage/trust.js';
 
 export interface AttachOptions extends CsvOptions {
@@ -24,13 +26,17 @@ export async function inspectBlock(
   options: AttachOptions,
   baseDir: string | undefined,
   database: (extraFiles: string[]) => Promise<EngineDatabase>,
+  settings: Settings,
 ): Promise<AttachBlock> {
   requireNonEmpty(url, 'Attach URL');
   const format = detectFormat(url, options.format);
   const csv = pickCsv(options);
   const location = resolveSource(url, baseDir);
   const local = format !== 'function' && schemeOf(location) === undefined;
-  const source = await inspectSource(await database(local ? [location] : []), url, format, csv, baseDir);
+  // a source in a bucket or on a web server is read from its copy in the content cache
+  const remote = format !== 'function' && isRemoteObject(location) ? await localCopy(location, settings) : undefined;
+  const readable = remote ? [remote.file] : local ? [location] : [];
+  const source = await inspectSource(await database(readable), url, format, csv, baseDir, remote);
   // the user attached it here, so reopening this bundle on this machine may read it (access.ts)
   if (local) await recordTrustedSource(location);
   const fields: AttachBlockFields = {
@@ -72,21 +78,29 @@ async function inspectSource(
   format: SourceFormat,
   csv: CsvOptions | undefined,
   baseDir: string | undefined,
+  remote: LocalCopy | undefined,
 ): Promise<SourceFacts> {
   const connection = await database.connect();
   try {
     return format === 'function'
       ? await inspectFunction(database, connection, source)
-      : await inspectFile(connection, resolveSource(source, baseDir), source, format, csv);
+      : await inspectFile(connection, resolveSource(source, baseDir), source, format, csv, remote);
   } finally {
     connection.close();
   }
 }
 
-async function inspectFile(connection: EngineConnection, location: string, source: string, format: SourceFormat, csv: CsvOptions | undefined): Promise<SourceFacts> {
-  const isLocal = schemeOf(location) === undefined;
-  const stamp = isLocal ? await stampFile(location) : undefined;
-  const block = { id: '', packId: '', location, format, csv };
+async function inspectFile(
+  connection: EngineConnection,
+  location: string,
+  source: string,
+  format: SourceFormat,
+  csv: CsvOptions | undefined,
+  remote: LocalCopy | undefined,
+): Promise<SourceFacts> {
+  // a remote source's stamp is the version (ETag) its cached copy holds
+  const stamp = remote ? { version: remote.version, bytes: remote.bytes } : schemeOf(location) === undefined ? await stampFile(location) : undefined;
+  const block = { id: '', packId: '', location: remote?.file ?? location, format, csv };
   const context = `Attach ${source}`;
   const { columns } = await connection.describe(readSource(block), context);
   const rows = await connection.queryRows(sourceRowCount(block), context);

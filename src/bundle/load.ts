@@ -112,13 +112,20 @@ export async function loadBundle(url: string, options: LoadOptions = {}, archive
   return options.version === undefined ? bundle : asOf(bundle, options.version);
 }
 
-/** The settings a bundle reaches storage with: its session's, and the config its whole chain stored. */
-export function chainSettings(bundle: LoadedBundle): Settings {
-  return bundle.store.settings.withStored(storedConfig(allCommits(bundle)));
+/**
+ * The settings a bundle reaches storage with: its session's, and the config set by `operations`
+ * (default: its whole chain's commits; a builder adds its uncommitted ones).
+ */
+export function chainSettings(bundle: LoadedBundle, operations: readonly Operation[] = committedOperations(bundle)): Settings {
+  return bundle.store.settings.withStored(configOf(operations));
 }
 
 function storedConfig(own: readonly CommitRecord[]): ConfigEntry[] {
-  return own.flatMap((c) => c.changes.flat()).flatMap((op) => (op instanceof SetConfig ? [{ key: op.key, value: op.value, urlPrefix: op.urlPrefix }] : []));
+  return configOf(own.flatMap((c) => c.changes.flat()));
+}
+
+function configOf(operations: readonly Operation[]): ConfigEntry[] {
+  return operations.flatMap((op) => (op instanceof SetConfig ? [{ key: op.key, value: op.value, urlPrefix: op.urlPrefix }] : []));
 }
 
 async function loadCommits(store: ManifestStore, archive: ArchiveOrigin | undefined): Promise<CommitRecord[]> {

@@ -1,5 +1,6 @@
 import type { PlanState, CsvOptions, SourceBlock, SourceFormat } from '../plan/state.js';
 import { resolveSource } from '../storage/location.js';
+import { readableLocation } from '../storage/remote.js';
 import { compact, field, listField, optionalBoolean, optionalNumber, optionalRecord, optionalString, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
 import { invalidArgument } from '../errors.js';
 import { functionTableName } from '../engine/functions.js';
@@ -139,7 +140,7 @@ export class AttachBlock implements Operation {
     return {
       id: this.fields.id,
       packId: this.fields.packId,
-      location: this.format === 'function' ? functionTableName(functionName(this.fields.source)) : this.location,
+      location: this.format === 'function' ? functionTableName(functionName(this.fields.source)) : readableLocation(this.location, this.fields.version),
       format: this.format,
       csv: this.fields.csv,
       numRows: this.fields.numRows,

@@ -67,8 +67,10 @@ export async function createBackend(location: ObjectLocation, url: string, setti
     async head(key) {
       const response = await fetchKey(key, 'HEAD');
       if (!response) return undefined;
-      const version = response.headers.get('etag') ?? response.headers.get('last-modified') ?? '';
-      return { size: Number(response.headers.get('content-length') ?? 0), version };
+      const size = Number(response.headers.get('content-length') ?? 0);
+      // a server without validators leaves only the size to notice a change by
+      const version = response.headers.get('etag') ?? response.headers.get('last-modified') ?? `size-${size}`;
+      return { size, version };
     },
     putIfAbsent: readOnly,
     delete: readOnly,

@@ -12,6 +12,17 @@ export interface LocalCopy {
   bytes: number;
 }
 
+/** Copies fetched by this process: url + version → cached file (content for a version never changes). */
+const copies = new Map<string, string>();
+
+/**
+ * Where the engine reads `url` at `version`: its local copy once localCopy() fetched it in this
+ * process (access.ts does before every read), else `url` itself (which DuckDB then cannot read).
+ */
+export function readableLocation(url: string, version: string | undefined): string {
+  return (version !== undefined && copies.get(`${url}\n${version}`)) || url;
+}
+
 /** Whether `url` names an object in a bucket or on a web server (s3://, azure://, az://, http(s)://). */
 export function isRemoteObject(url: string): boolean {
   return objectLocation(url) !== undefined;
@@ -45,6 +56,7 @@ export async function localCopy(url: string, settings: Settings, expectedVersion
         return body;
       },
     });
+    copies.set(`${url}\n${info.version}`, file);
     return { file, version: info.version, bytes: info.size };
   } catch (err) {
     throw remoteError(err, url);
