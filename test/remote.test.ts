@@ -3,11 +3,13 @@
 // a plain node:http file server.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -16,6 +18,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import S3rver from 's3rver';
 import YAML from 'yaml';
 import { create, open, type ConfigInput } from '../src/index.js';
+import { cached } from '../src/storage/cache.js';
 import { expectError, peopleSql, tempDir, within, writeFixture } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
@@ -54,10 +57,15 @@ async function startAzurite(): Promise<{ port: number; child: ChildProcess }> {
   return { port, child };
 }
 
-/** Serves `root` read-only, with HTML directory listings (like nginx autoindex). */
+/** GET requests served, by path. */
+const downloads = new Map<string, number>();
+
+/** Serves `root` read-only, with HTML directory listings (like nginx autoindex) and ETags. */
 function fileServer(root: string): http.Server {
   return http.createServer(async (req, res) => {
-    const file = path.join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+    const pathname = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
+    if (req.method === 'GET') downloads.set(pathname, (downloads.get(pathname) ?? 0) + 1);
+    const file = path.join(root, pathname);
     const found = await stat(file).catch(() => undefined);
     if (!found || !file.startsWith(root)) return void res.writeHead(404).end();
     if (found.isDirectory()) {
@@ -364,6 +372,8 @@ describe('remote sources', () => {
     await b.close();
     const r = await open(bundleDir);
     assert.equal((await r.toObjects()).length, 50);
+    assert.equal(await r.numRows(), 50);
+    assert.equal(downloads.get('/served-people.csv'), 1, 'downloaded once; later reads only check its version');
     assert.equal(r.operations().find((o) => o.type === 'attachBlock')?.describe(), `Attach ${url}`);
     await r.close();
     await writeFixture(csv, peopleSql(70));
@@ -389,6 +399,46 @@ describe('remote sources', () => {
     await expectError(() => changed.toObjects(), 'SOURCE_CHANGED', /s3:\/\/bundles\/data\/people\.parquet/);
     await changed.close();
     await expectError(() => create(undefined, { config: s3Config }).attach('s3://bundles/data/missing.parquet'), 'NOT_FOUND', /s3:\/\/bundles\/data\/missing\.parquet/);
+  });
+});
+
+describe('content cache', () => {
+  const bytesOf = (text: string) => async () => Readable.from([Buffer.from(text)]);
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('concurrent readers share one download; a file once there is reused', async () => {
+    let opened = 0;
+    const request = { key: sha('shared content'), what: 'test://shared', open: async () => (opened++, bytesOf('shared content')()) };
+    const files = await Promise.all([cached(request), cached(request), cached(request)]);
+    assert.equal(new Set(files).size, 1);
+    assert.equal(await readFile(files[0]!, 'utf8'), 'shared content');
+    assert.equal(await cached(request), files[0]);
+    assert.equal(opened, 1);
+  });
+
+  it('content not matching its hash is refused and leaves nothing behind', async () => {
+    const key = sha('expected');
+    await expectError(() => cached({ key, what: 'test://damaged', open: bytesOf('something else') }), 'IO_ERROR', /test:\/\/damaged does not match its recorded hash/);
+    const shard = path.join(process.env.BUNDLEBASE_CACHE!, 'content', key.slice(0, 2));
+    assert.deepEqual(await readdir(shard).catch(() => []), []);
+  });
+
+  it('BUNDLEBASE_CACHE_MAX evicts the least recently used files', async () => {
+    process.env.BUNDLEBASE_CACHE_MAX = '2500';
+    try {
+      const kb = (c: string) => c.repeat(1000);
+      const a = await cached({ key: sha(kb('a')), what: 'a', open: bytesOf(kb('a')) });
+      await new Promise((r) => setTimeout(r, 20));
+      const b = await cached({ key: sha(kb('b')), what: 'b', open: bytesOf(kb('b')) });
+      await new Promise((r) => setTimeout(r, 20));
+      await cached({ key: sha(kb('a')), what: 'a', open: bytesOf(kb('a')) }); // a used again: b is now the oldest
+      await new Promise((r) => setTimeout(r, 20));
+      const c = await cached({ key: sha(kb('c')), what: 'c', open: bytesOf(kb('c')) });
+      const exists = (f: string) => stat(f).then(() => true, () => false);
+      assert.deepEqual([await exists(a), await exists(b), await exists(c)], [true, false, true]);
+    } finally {
+      delete process.env.BUNDLEBASE_CACHE_MAX;
+    }
   });
 });
 

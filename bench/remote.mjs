@@ -1,0 +1,57 @@
+// npm run bench:remote [-- --gb 1]
+// A Parquet source of ≥ --gb GB in a bucket (s3rver on 127.0.0.1, started here), read by a local
+// bundle through the content cache: stream() to the end twice, each in a process of its own —
+// first with an empty cache (download, then read), then again (cache hit, no download). Prints
+// seconds and peak RSS of each; constant memory means both stay flat whatever the size.
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { DuckDBInstance } from '@duckdb/node-api';
+import S3rver from 's3rver';
+import { create } from '../dist/index.js';
+import { dataDir, GENERATOR_SQL, mb, pad, runCase } from './common.mjs';
+
+const i = process.argv.indexOf('--gb');
+const gb = Number(i >= 0 ? process.argv[i + 1] : 1);
+const rows = Math.ceil((gb * 1e9) / 60 / 1e6) * 1e6; // ~60 bytes a row, uncompressed Parquet
+
+mkdirSync(dataDir, { recursive: true });
+const file = path.join(dataDir, `remote-${rows}.parquet`);
+if (!existsSync(file)) {
+  console.log(`(generating ${rows} rows of uncompressed Parquet…)`);
+  const connection = await (await DuckDBInstance.create(':memory:')).connect();
+  await connection.run(`COPY (${GENERATOR_SQL(rows)}) TO '${file}.tmp' (FORMAT parquet, COMPRESSION 'uncompressed')`);
+  connection.closeSync();
+  renameSync(`${file}.tmp`, file);
+}
+const bytes = statSync(file).size;
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'bundlebase-bench-remote-'));
+const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: path.join(work, 's3'), configureBuckets: [{ name: 'bench', configs: [] }] });
+const { port } = await server.run();
+try {
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  console.log(`(uploading ${(bytes / 1e9).toFixed(2)} GB to s3rver…)`);
+  await new Upload({ client, params: { Bucket: 'bench', Key: 'big.parquet', Body: createReadStream(file) }, partSize: 16 << 20, queueSize: 4 }).done();
+
+  const env = { BB_S3_ENDPOINT: endpoint, BB_S3_ALLOW_HTTP: 'true', BB_S3_ACCESS_KEY_ID: 'S3RVER', BB_S3_SECRET_ACCESS_KEY: 'S3RVER', BUNDLEBASE_CACHE: path.join(work, 'cache') };
+  Object.assign(process.env, env);
+  const bundle = path.join(work, 'bundle');
+  const b = await create(bundle).attach('s3://bench/big.parquet').filter('age >= $1', [18]);
+  await b.commit('remote bench');
+  await b.close();
+  rmSync(env.BUNDLEBASE_CACHE, { recursive: true, force: true }); // attach downloaded it: start cold
+
+  console.log(`\nbundlebase remote bench — ${new Date().toISOString()} — node ${process.version}`);
+  console.log(pad('read', 26) + pad('bytes', 10) + pad('rows', 12) + pad('seconds', 9) + pad('peak RSS', 10) + 'growth while streaming');
+  for (const label of ['first (download + stream)', 'second (cache hit)']) {
+    const r = runCase('stream', [bundle, 'unused', 'parquet'], env);
+    console.log(pad(label, 26) + pad(`${(bytes / 1e9).toFixed(2)} GB`, 10) + pad(r.rows, 12) + pad(r.seconds.toFixed(1), 9) + pad(mb(r.rss), 10) + mb(r.rss - r.rssBefore));
+  }
+} finally {
+  await server.close();
+  rmSync(work, { recursive: true, force: true });
+}
