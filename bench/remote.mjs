@@ -13,6 +13,7 @@ import S3rver from 's3rver';
 import { create } from '../dist/index.js';
 import { dataDir, GENERATOR_SQL, mb, pad, runCase } from './common.mjs';
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const i = process.argv.indexOf('--gb');
 const gb = Number(i >= 0 ? process.argv[i + 1] : 1);
 const rows = Math.ceil((gb * 1e9) / 60 / 1e6) * 1e6; // ~60 bytes a row, uncompressed Parquet

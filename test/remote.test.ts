@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -287,6 +287,21 @@ describe('push and pull', () => {
       await Promise.all([local.close(), e.close(), copy.close()]);
     });
   }
+
+  it('a source inside the bundle directory travels with it and is read beside the bundle in the bucket or on the web', async () => {
+    const bundleDir = path.join(dir, 'with-inner-source');
+    await mkdir(bundleDir, { recursive: true });
+    await writeFixture(path.join(bundleDir, 'inner.csv'), peopleSql(30));
+    const b = await create(bundleDir).attach('inner.csv');
+    await b.commit('inner source');
+    await b.close();
+    await (await open(bundleDir)).push('s3://bundles/with-inner-source', { config: s3Config });
+    for (const url of ['s3://bundles/with-inner-source', `http://127.0.0.1:${webPort}/with-inner-source`]) {
+      const r = await open(url, { config: s3Config });
+      assert.equal((await r.toObjects()).length, 30, url);
+      await r.close();
+    }
+  });
 
   it('refuses with CONFLICT when the target holds commits this bundle lacks, writing nothing', async () => {
     const top = await localChain('diverged');

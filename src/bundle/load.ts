@@ -130,7 +130,7 @@ function configOf(operations: readonly Operation[]): ConfigEntry[] {
 
 async function loadCommits(store: ManifestStore, archive: ArchiveOrigin | undefined): Promise<CommitRecord[]> {
   const refs = await listCommits(store);
-  const context = { baseDir: store.dir, root: archive?.root };
+  const context = { baseDir: store.dir, root: archive?.root, baseUrl: store.dir === undefined && objectLocation(store.url) ? store.url : undefined };
   // read and parse every commit file concurrently; replay order is the sorted order of refs
   return Promise.all(
     refs.map(async (ref): Promise<CommitRecord> => {

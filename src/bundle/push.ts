@@ -7,12 +7,15 @@ import { privateTempDir, type ProgressListener } from '../engine/engine.js';
 import { conflict, invalidArgument } from '../errors.js';
 import { ensureInit, listCommits, readInit } from '../manifest/commits.js';
 import { archiveFileOf } from '../storage/archive.js';
+import type { ConfigInput } from '../storage/config.js';
 import { requireNonEmpty } from '../storage/location.js';
 import { requireWritable, storeFor, type ManifestStore } from '../storage/store.js';
 import { allCommits, chainSettings, type LoadedBundle } from './load.js';
 import { exportArchive } from './pack.js';
 
 export interface PushOptions {
+  /** Storage configuration for the target, on top of the bundle's own (as open()'s `config`). */
+  config?: ConfigInput;
   /** Called after each file copied: `rowsProcessed` counts files, `percentage` the share done. */
   onProgress?: ProgressListener;
 }
@@ -44,7 +47,7 @@ export async function pushBundle(loaded: LoadedBundle, targetUrl: string, option
     await exportArchive(loaded, targetUrl);
     return { url: path.resolve(targetUrl), filesCopied: 1, commitsCopied: allCommits(loaded).length };
   }
-  const target = requireWritable(storeFor(targetUrl, chainSettings(loaded)));
+  const target = requireWritable(storeFor(targetUrl, chainSettings(loaded).withConfig(options.config)));
   if (chainOf(loaded).some((b) => b.store.url === target.url)) throw invalidArgument(`${target.url} is the bundle itself (or one it extends): push it to another location`);
   const commits = allCommits(loaded).map((c, i) => ({ ...c, name: `${String(i + 1).padStart(5, '0')}${c.version}.yaml` }));
   const already = await requireCompatible(loaded, target, commits.map((c) => c.name));

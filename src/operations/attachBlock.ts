@@ -101,7 +101,7 @@ export class AttachBlock implements Operation {
 
   /** Absolute path or URL the engine reads. */
   get location(): string {
-    return resolveSource(this.fields.source, this.context.baseDir, this.context.root);
+    return resolveSource(this.fields.source, this.context.baseDir, this.context.root, this.context.baseUrl);
   }
 
   get format(): SourceFormat {

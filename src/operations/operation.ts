@@ -22,6 +22,8 @@ export interface ReplayContext {
    * machine that packed it, so recorded paths (absolute or relative) resolve to the packed copies.
    */
   root?: string;
+  /** Url of the bundle when it lives in a bucket or on a web server: relative sources are the objects beside it. */
+  baseUrl?: string;
 }
 
 /**

@@ -98,6 +98,12 @@ export class Settings {
     return new Settings(fromInput(input), []);
   }
 
+  /** These settings with `input` (an open()/create() style `config`) given on top. */
+  withConfig(input: ConfigInput | undefined): Settings {
+    const entries = fromInput(input);
+    return entries.length === 0 ? this : new Settings([...this.given, ...entries], this.stored);
+  }
+
   /**
    * These settings with `entries`, stored by a bundle further down the chain, beneath what is
    * stored already (an extending bundle's setting overrides its parent's; later entries win).

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { fsErrorCode, invalidArgument, ioError, notFound } from '../errors.js';
+import { objectLocation, resolveObjectUrl } from './objects.js';
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
@@ -19,11 +20,14 @@ export function localPath(url: string): string | undefined {
 
 /**
  * Where a source given to attach() lives: URLs as they are, relative paths against the directory of
- * the bundle that recorded them (the working directory for in-memory bundles).
+ * the bundle that recorded them (the working directory for in-memory bundles), or for a bundle in a
+ * bucket or on a web server (`baseUrl`), the object beside it.
  */
-export function resolveSource(source: string, baseDir: string | undefined, root?: string): string {
+export function resolveSource(source: string, baseDir: string | undefined, root?: string, baseUrl?: string): string {
   const scheme = schemeOf(source);
   if (scheme !== undefined && scheme !== 'file') return source;
+  const remote = baseUrl === undefined || scheme !== undefined || path.isAbsolute(source) ? undefined : objectLocation(baseUrl);
+  if (remote) return resolveObjectUrl(remote, source);
   const file = scheme === 'file' ? fileURLToPath(source) : source;
   if (root === undefined) return path.resolve(baseDir ?? process.cwd(), file);
   return inArchive(file, baseDir ?? root, root);

@@ -23,6 +23,15 @@ export function readableLocation(url: string, version: string | undefined): stri
   return (version !== undefined && copies.get(`${url}\n${version}`)) || url;
 }
 
+/**
+ * Whether the object is still the version recorded: its ETag; or, for a file recorded on local disk
+ * (`<size>-<mtime>`) and pushed beside its bundle since, its size (an upload does not keep mtimes).
+ */
+function sameVersion(recorded: string, now: { size: number; version: string }): boolean {
+  const localStamp = /^(\d+)-\d+$/.exec(recorded);
+  return recorded === now.version || (localStamp !== null && Number(localStamp[1]) === now.size);
+}
+
 /** Whether `url` names an object in a bucket or on a web server (s3://, azure://, az://, http(s)://). */
 export function isRemoteObject(url: string): boolean {
   return objectLocation(url) !== undefined;
@@ -41,7 +50,7 @@ export async function localCopy(url: string, settings: Settings, expectedVersion
     const backend = await backendFor({ ...location, prefix: '' }, url, settings);
     const info = await backend.head(key);
     if (!info) throw notFound(`Source '${url}' does not exist`);
-    if (expectedVersion !== undefined && info.version !== expectedVersion) {
+    if (expectedVersion !== undefined && !sameVersion(expectedVersion, info)) {
       throw new BundlebaseError(
         'SOURCE_CHANGED',
         `Source '${url}' changed since it was attached (recorded version ${expectedVersion}, now ${info.version}); put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it`,
@@ -56,7 +65,8 @@ export async function localCopy(url: string, settings: Settings, expectedVersion
         return body;
       },
     });
-    copies.set(`${url}\n${info.version}`, file);
+    // found again by the version the bundle recorded (which may be a local stamp: sameVersion)
+    copies.set(`${url}\n${expectedVersion ?? info.version}`, file);
     return { file, version: info.version, bytes: info.size };
   } catch (err) {
     throw remoteError(err, url);
