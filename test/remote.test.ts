@@ -303,6 +303,28 @@ describe('push and pull', () => {
     }
   });
 
+  it('index files travel: built for a bundle in a bucket, or pushed with a local one, lookups read them from the cache', async () => {
+    const csv = await writeFixture(path.join(dir, 'indexed.csv'), peopleSql(200));
+    const b = await create('azure://bundles/indexed', { config: azureConfig }).attach(csv);
+    await b.createIndex('id');
+    await b.commit('indexed in a bucket');
+    await b.close();
+    const local = path.join(dir, 'indexed-local');
+    await (await create(local).attach(csv).createIndex('id')).commit('indexed locally');
+    await (await open(local)).push('azure://bundles/indexed-pushed', { config: azureConfig });
+    const container = BlobServiceClient.fromConnectionString(azuriteConnection(azurite.port)).getContainerClient('bundles');
+    for (const prefix of ['indexed/', 'indexed-pushed/']) {
+      const names: string[] = [];
+      for await (const blob of container.listBlobsFlat({ prefix })) names.push(blob.name.slice(prefix.length));
+      assert.ok(names.some((n) => /^idx_.*\.idx$/.test(n)), `the index file is beside ${prefix}: ${names.join(', ')}`);
+    }
+    for (const url of ['azure://bundles/indexed', 'azure://bundles/indexed-pushed']) {
+      const r = await (await open(url, { config: azureConfig })).extend().filter('id = $1', [123]);
+      assert.deepEqual((await r.toObjects()).map((row) => Number(row.id)), [123], url);
+      await r.close();
+    }
+  });
+
   it('refuses with CONFLICT when the target holds commits this bundle lacks, writing nothing', async () => {
     const top = await localChain('diverged');
     const target = 's3://bundles/diverged';

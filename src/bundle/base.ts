@@ -9,11 +9,11 @@ import { storeFor } from '../storage/store.js';
 import { compile, recordedRowCount, reshapesColumns } from '../plan/compile.js';
 import { copyStatement, countStatement, EMPTY_RELATION, explainStatement, isCopyFormat } from '../plan/statements.js';
 import { PlanState } from '../plan/state.js';
-import { allCommits, asOf, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
+import { allCommits, asOf, chainSettings, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { readAccess } from './access.js';
 import { exportArchive, type ExportTarOptions } from './pack.js';
 import { pushBundle, type PushOptions, type PushResult } from './push.js';
-import { registerFunctions, verifySources } from './sources.js';
+import { fetchIndexFiles, registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
@@ -133,6 +133,7 @@ export abstract class BundleBase implements AsyncDisposable {
 
   /** What compiling needs beyond replay: CSV layouts sniffed at index time, views named in selects. */
   private async prepare(state: PlanState, binding: ReadonlySet<string> = new Set()): Promise<void> {
+    await fetchIndexFiles(state, chainSettings(this.loaded, this.effectiveOperations()));
     await applyKnownLayouts(state);
     await this.bindViews(state, binding);
   }

@@ -1,6 +1,9 @@
 import os from 'node:os';
 import { ensureInit, publishCommit, serialize, type CommitFile, type InitFile, type ManifestOp } from '../manifest/commits.js';
+import { IndexBlocks } from '../operations/indexBlocks.js';
 import type { Operation, ReplayContext } from '../operations/operation.js';
+import { isRemoteObject } from '../storage/remote.js';
+import type { ManifestStore } from '../storage/store.js';
 import { operationFromManifest } from '../operations/registry.js';
 import { fromReference, type LoadedBundle } from './load.js';
 
@@ -64,6 +67,7 @@ export async function writeCommit(loaded: LoadedBundle, message: string, changes
     await ensureInit(viewStore, { from: fromReference(viewStore, store.url) });
     await publishCommit(viewStore, 1, serialize(commitDoc(message, view.changes)));
   }
+  await uploadLocalFiles(store, changes);
   const file = await publishCommit(store, number, serialize(doc));
   const version = file.slice(5, 17);
   return {
@@ -71,6 +75,17 @@ export async function writeCommit(loaded: LoadedBundle, message: string, changes
     init: loaded.init ?? initOf(loaded),
     own: [...loaded.own, { number, version, file, url: store.url, doc, changes: changes.map((c) => c.operations) }],
   };
+}
+
+/**
+ * A bundle in a bucket builds its index files in a local temporary directory: they are uploaded
+ * beside it before the commit naming them is published, so no reader sees a commit without them.
+ */
+async function uploadLocalFiles(store: ManifestStore, changes: readonly RecordedChange[]): Promise<void> {
+  if (store.dir !== undefined || !isRemoteObject(store.url)) return;
+  for (const op of changes.flatMap((c) => c.operations)) {
+    if (op instanceof IndexBlocks && op.context.baseDir !== undefined) await store.writeFile(op.path, op.file);
+  }
 }
 
 function commitDoc(message: string, changes: readonly RecordedChange[]): CommitFile {

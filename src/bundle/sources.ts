@@ -4,7 +4,10 @@ import { ensureTableFunction } from '../engine/functions.js';
 import { functionName } from '../operations/attachBlock.js';
 import { attachedBlocks } from '../operations/blocks.js';
 import type { Operation } from '../operations/operation.js';
+import type { PlanState } from '../plan/state.js';
+import type { Settings } from '../storage/config.js';
 import { sameStamp, stampFile } from '../storage/location.js';
+import { isRemoteObject, localCopy } from '../storage/remote.js';
 
 /** Registers the function sources of `operations` on `database`, which will read them. */
 export async function registerFunctions(operations: readonly Operation[], database: EngineDatabase): Promise<void> {
@@ -30,4 +33,11 @@ export async function verifySources(operations: readonly Operation[]): Promise<v
       }
     });
   await Promise.all(checks);
+}
+
+/** Index files of a bundle in a bucket or on a web server, fetched into the cache (once: they never change) and read there. */
+export async function fetchIndexFiles(state: PlanState, settings: Settings): Promise<void> {
+  for (const index of state.indexes.values()) {
+    for (const entry of index.files) if (isRemoteObject(entry.file)) entry.file = (await localCopy(entry.file, settings)).file;
+  }
 }

@@ -1,5 +1,5 @@
-import path from 'node:path';
 import type { PlanState } from '../plan/state.js';
+import { resolveSource } from '../storage/location.js';
 import { field, listField, optionalNumber, optionalString, type ManifestOp, type Operation, type ReplayContext } from './operation.js';
 
 export interface IndexedBlock {
@@ -33,8 +33,13 @@ export class IndexBlocks implements Operation {
     return { type: this.type, indexId: this.indexId, blocks: this.blocks.map((b) => ({ ...b })), path: this.path, cardinality: this.cardinality };
   }
 
+  /** The index file: in the bundle's directory, or beside a bundle in a bucket (a url, fetched before use). */
+  get file(): string {
+    return resolveSource(this.path, this.context.baseDir, undefined, this.context.baseUrl);
+  }
+
   apply(state: PlanState): void {
-    const file = path.resolve(this.context.baseDir ?? process.cwd(), this.path);
+    const file = this.file;
     state.indexes.get(this.indexId)?.files.push({ file, blocks: this.blocks });
   }
 }
