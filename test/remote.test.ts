@@ -359,6 +359,14 @@ describe('push and pull', () => {
       await b.close();
     }
     await expectError(() => open('s3://bundles/archives/missing.tar', { config: s3Config }), 'NOT_FOUND', /s3:\/\/bundles\/archives\/missing\.tar/);
+    // and a bundle in a bucket packs into a local archive (pulled into a temporary directory first)
+    await (await open(top, { config: s3Config })).push('s3://bundles/to-pack');
+    const packed = path.join(dir, 'from-bucket.tar');
+    await (await open('s3://bundles/to-pack', { config: s3Config })).exportTar(packed);
+    const fromBucket = await open(packed);
+    assert.deepEqual(fromBucket.history().map((c) => c.message), ['base', 'top']);
+    assert.equal(await fromBucket.numRows(), 60);
+    await fromBucket.close();
   });
 
   it('the command line pushes, pulls and reads remote bundles, configured from the environment', async () => {

@@ -11,8 +11,8 @@ import { copyStatement, countStatement, EMPTY_RELATION, explainStatement, isCopy
 import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, chainSettings, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { readAccess } from './access.js';
-import { exportArchive, type ExportTarOptions } from './pack.js';
-import { pushBundle, type PushOptions, type PushResult } from './push.js';
+import type { ExportTarOptions } from './pack.js';
+import { exportTarFrom, pushBundle, type PushOptions, type PushResult } from './push.js';
 import { fetchIndexFiles, registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
@@ -303,7 +303,7 @@ export abstract class BundleBase implements AsyncDisposable {
   async exportTar(file: string, options: ExportTarOptions = {}): Promise<void> {
     this.assertOpen();
     await this.settled();
-    await exportArchive(this.loaded, file, options);
+    await exportTarFrom(this.loaded, file, options);
   }
 
   /**

@@ -9,9 +9,10 @@ import { ensureInit, listCommits, readInit } from '../manifest/commits.js';
 import { archiveFileOf } from '../storage/archive.js';
 import type { ConfigInput } from '../storage/config.js';
 import { requireNonEmpty } from '../storage/location.js';
+import { isRemoteObject } from '../storage/remote.js';
 import { requireWritable, storeFor, type ManifestStore } from '../storage/store.js';
-import { allCommits, chainSettings, type LoadedBundle } from './load.js';
-import { exportArchive } from './pack.js';
+import { allCommits, chainSettings, loadBundle, type LoadedBundle } from './load.js';
+import { exportArchive, type ExportTarOptions } from './pack.js';
 
 export interface PushOptions {
   /** Storage configuration for the target, on top of the bundle's own (as open()'s `config`). */
@@ -44,7 +45,7 @@ export async function pushBundle(loaded: LoadedBundle, targetUrl: string, option
   requireNonEmpty(targetUrl, 'Push target');
   if (!loaded.init) throw invalidArgument(`Bundle ${loaded.url} is not committed yet: commit it before pushing it`);
   if (archiveFileOf(targetUrl) !== undefined) {
-    await exportArchive(loaded, targetUrl);
+    await exportTarFrom(loaded, targetUrl);
     return { url: path.resolve(targetUrl), filesCopied: 1, commitsCopied: allCommits(loaded).length };
   }
   const target = requireWritable(storeFor(targetUrl, chainSettings(loaded).withConfig(options.config)));
@@ -73,6 +74,25 @@ export async function pushBundle(loaded: LoadedBundle, targetUrl: string, option
     report();
   }
   return { url: target.url, filesCopied: files.length, commitsCopied: commits.length - already };
+}
+
+/**
+ * Packs the bundle into a `.tar`: from its local chain, or, when part of the chain is in a bucket or
+ * on a web server, from a local copy pulled into a temporary directory first.
+ */
+export async function exportTarFrom(loaded: LoadedBundle, file: string, options: ExportTarOptions = {}): Promise<void> {
+  if (!isRemoteChain(loaded)) return exportArchive(loaded, file, options);
+  const copy = path.join(privateTempDir(), `pull-${randomUUID()}`);
+  try {
+    await pushBundle(loaded, copy);
+    await exportArchive(await loadBundle(copy, { trust: loaded.trust }), file, options);
+  } finally {
+    await rm(copy, { recursive: true, force: true });
+  }
+}
+
+function isRemoteChain(loaded: LoadedBundle): boolean {
+  return chainOf(loaded).some((b) => b.store.dir === undefined && isRemoteObject(b.url));
 }
 
 /** The bundles of the chain, the bundle itself last. */
