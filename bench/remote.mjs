@@ -9,7 +9,8 @@ import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DuckDBInstance } from '@duckdb/node-api';
-import S3rver from 's3rver';
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { create } from '../dist/index.js';
 import { dataDir, GENERATOR_SQL, mb, pad, runCase } from './common.mjs';
 
@@ -30,8 +31,12 @@ if (!existsSync(file)) {
 const bytes = statSync(file).size;
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'bundlebase-bench-remote-'));
-const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: path.join(work, 's3'), configureBuckets: [{ name: 'bench', configs: [] }] });
-const { port } = await server.run();
+// a process of its own: the cases below run synchronously (runCase), which would stall an in-process server
+const port = 45000 + (process.pid % 5000);
+const bin = path.join(path.dirname(createRequire(import.meta.url).resolve('s3rver/package.json')), 'bin', 's3rver.js');
+mkdirSync(path.join(work, 's3'));
+const server = spawn(process.execPath, [bin, '-d', path.join(work, 's3'), '-a', '127.0.0.1', '-p', String(port), '--configure-bucket', 'bench', '-s'], { stdio: 'ignore' });
+await new Promise((resolve) => setTimeout(resolve, 2000));
 try {
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
@@ -53,6 +58,6 @@ try {
     console.log(pad(label, 26) + pad(`${(bytes / 1e9).toFixed(2)} GB`, 10) + pad(r.rows, 12) + pad(r.seconds.toFixed(1), 9) + pad(mb(r.rss), 10) + mb(r.rss - r.rssBefore));
   }
 } finally {
-  await server.close();
+  server.kill();
   rmSync(work, { recursive: true, force: true });
 }
