@@ -65,6 +65,7 @@ function fileServer(root: string): http.Server {
   return http.createServer(async (req, res) => {
     const pathname = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
     if (req.method === 'GET') downloads.set(pathname, (downloads.get(pathname) ?? 0) + 1);
+    if (pathname === '/slow') return void slowly(res);
     const file = path.join(root, pathname);
     const found = await stat(file).catch(() => undefined);
     if (!found || !file.startsWith(root)) return void res.writeHead(404).end();
@@ -77,6 +78,16 @@ function fileServer(root: string): http.Server {
     if (req.method === 'HEAD') return void res.end();
     createReadStream(file).pipe(res);
   });
+}
+
+/** 20 chunks of 1 KB, 50 ms apart: a download long enough for others to arrive meanwhile. */
+async function slowly(res: http.ServerResponse): Promise<void> {
+  res.writeHead(200, { 'content-length': 20 * 1024 });
+  for (let i = 0; i < 20; i++) {
+    res.write(Buffer.alloc(1024, 65 + i));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  res.end();
 }
 
 let dir: string;
@@ -459,6 +470,17 @@ describe('content cache', () => {
     assert.equal(await readFile(files[0]!, 'utf8'), 'shared content');
     assert.equal(await cached(request), files[0]);
     assert.equal(opened, 1);
+  });
+
+  it('processes fetching the same content at once download it once (a lock file), and all get the whole file', async () => {
+    const url = `http://127.0.0.1:${webPort}/slow`;
+    const runs = [0, 1, 2].map(() =>
+      execFileAsync(process.execPath, ['--import', 'tsx', path.resolve('test/support/cache-fetcher.ts'), url], { env: process.env }),
+    );
+    const files = (await Promise.all(runs)).map((r) => r.stdout.trim());
+    assert.equal(new Set(files).size, 1);
+    assert.equal((await stat(files[0]!)).size, 20 * 1024);
+    assert.equal(downloads.get('/slow'), 1);
   });
 
   it('content not matching its hash is refused and leaves nothing behind', async () => {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -40,9 +40,9 @@ const inFlight = new Map<string, Promise<string>>();
  * The local file holding the content `request` names, downloaded on first use: streamed to a
  * temporary file in constant memory, checked against its SHA-256 when the key is one, and renamed
  * into place (readers see it whole or not at all; content never changes, so a file once there is
- * reused). Concurrent readers in this process share one download; another process downloading the
- * same content at the same time costs bandwidth, never correctness. Afterwards the cache is kept
- * under `BUNDLEBASE_CACHE_MAX`, least recently used files first.
+ * reused). Concurrent readers share one download: in this process by waiting for the same
+ * promise, across processes by a lock file the downloader holds (the others wait for the file). Afterwards the
+ * cache is kept under `BUNDLEBASE_CACHE_MAX`, least recently used files first.
  */
 export function cached(request: CacheRequest): Promise<string> {
   const file = cacheFile(request.key);
@@ -59,15 +59,65 @@ function cacheFile(key: string): string {
   return path.join(contentDir(), name.slice(0, 2), name);
 }
 
+/** A download refreshes its lock this often; a lock untouched for STALE_LOCK_MS is a dead downloader's. */
+const LOCK_REFRESH_MS = 2_000;
+const STALE_LOCK_MS = 30_000;
+const LOCK_POLL_MS = 100;
+
 async function fetchOnce(file: string, request: CacheRequest): Promise<string> {
-  if (await touch(file)) return file;
   await mkdir(path.dirname(file), { recursive: true });
+  const lock = `${file}.lock`;
+  for (;;) {
+    if (await touch(file)) return file;
+    const held = await open(lock, 'wx').catch((err: unknown) => {
+      if (fsErrorCode(err) === 'EEXIST') return undefined;
+      throw ioError(`Cannot use the cache ${contentDir()}: ${errorMessage(err)}`, err);
+    });
+    if (!held) {
+      await waitForOther(lock, file);
+      continue;
+    }
+    try {
+      await download(file, lock, request);
+    } finally {
+      await held.close();
+      await rm(lock, { force: true });
+    }
+    await evictBeyondLimit(file);
+    return file;
+  }
+}
+
+/** Waits while another process downloads (its lock is there and fresh); a stale lock is removed. */
+async function waitForOther(lock: string, file: string): Promise<void> {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+    if (await exists(file)) return;
+    const held = await stat(lock).catch(() => undefined);
+    if (!held) return;
+    if (Date.now() - held.mtimeMs > STALE_LOCK_MS) {
+      await rm(lock, { force: true });
+      return;
+    }
+  }
+}
+
+const exists = (file: string) => stat(file).then(() => true, () => false);
+
+async function download(file: string, lock: string, request: CacheRequest): Promise<void> {
   const tmp = path.join(path.dirname(file), `.tmp-${randomUUID()}`);
+  let refreshed = Date.now();
   try {
     const hash = createHash('sha256');
     const hashing = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         hash.update(chunk);
+        // show the waiting processes that this download is alive
+        if (Date.now() - refreshed > LOCK_REFRESH_MS) {
+          refreshed = Date.now();
+          const now = new Date();
+          void utimes(lock, now, now).catch(() => undefined);
+        }
         done(null, chunk);
       },
     });
@@ -82,8 +132,6 @@ async function fetchOnce(file: string, request: CacheRequest): Promise<string> {
     if (err instanceof Error && err.name === 'BundlebaseError') throw err;
     throw ioError(`Cannot download ${request.what} into the cache ${contentDir()}: ${errorMessage(err)}`, err);
   }
-  await evictBeyondLimit(file);
-  return file;
 }
 
 /** Marks a cached file as just used (its mtime orders eviction); false when it is not there. */
@@ -131,7 +179,7 @@ async function cachedFiles(): Promise<{ file: string; size: number; used: number
   const found: { file: string; size: number; used: number }[] = [];
   for (const shard of shards) {
     for (const name of await readdir(path.join(root, shard)).catch(() => [] as string[])) {
-      if (name.startsWith('.tmp-')) continue;
+      if (name.startsWith('.tmp-') || name.endsWith('.lock')) continue;
       const file = path.join(root, shard, name);
       const s = await stat(file).catch(() => undefined);
       if (s?.isFile()) found.push({ file, size: s.size, used: s.mtimeMs });
