@@ -167,7 +167,7 @@ describe('bundlebase command line', () => {
     const child = spawn(process.execPath, [BIN, 'repl', b], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, BUNDLEBASE_HISTORY: path.join(dir, 'history') } });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
-    child.stdin.end(['SCHEMA', 'SELECT count(*) AS n FROM bundle', 'FILTER age < 10', 'COUNT', 'SELEKT oops', 'SHOW 2', 'STATUS', 'EXIT', ''].join('\n'));
+    child.stdin.end(['SCHEMA', 'SELECT count(*) AS n FROM bundle;', 'FILTER age < 10', 'COUNT;', 'SELEKT oops;', 'SHOW 2', 'STATUS', 'EXIT', ''].join('\n'));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 0);
     assert.match(output, /column\s+│ type\s+│ nullable/);
@@ -190,16 +190,136 @@ describe('the REPL in a terminal', () => {
       return undefined;
     }
   })();
+  const skip = python ? false : 'python3 (for its pty module) is not installed';
+  const PROMPT = 'bundlebase> ';
+  const CONTINUATION = '        -> ';
 
-  it('Ctrl-C cancels the running query, not the REPL', { skip: python ? false : 'python3 (for its pty module) is not installed', timeout: 60_000 }, async () => {
+  interface Step {
+    send?: string;
+    until?: string;
+    seconds?: number;
+    repeat?: number;
+  }
+  /** Runs the steps in `bundlebase repl <bundle>` on a pseudo-terminal: what each printed, and the exit status. */
+  async function inTerminal(bundle: string, steps: Step[]): Promise<{ steps: string[]; exit: number }> {
+    const env = { ...process.env, BUNDLEBASE_HISTORY: path.join(dir, `history-${path.basename(bundle)}`) };
+    const { stdout } = await execFileAsync('python3', [path.resolve('test/support/pty-repl.py'), BIN, bundle, JSON.stringify(steps)], { timeout: 100_000, env });
+    return JSON.parse(stdout) as { steps: string[]; exit: number };
+  }
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const step = (send: string, until: string | RegExp = PROMPT): Step => ({ send, until: typeof until === 'string' ? escape(until) : until.source });
+
+  it('Ctrl-C cancels the running query, not the REPL', { skip, timeout: 120_000 }, async () => {
     const b = path.join(dir, 'repl-pty');
     await cli('create', b);
     await cli('attach', b, parquet);
     await cli('commit', b, '-m', 'base');
-    const { stdout } = await execFileAsync('python3', [path.resolve('test/support/pty-repl.py'), BIN, b], { timeout: 50_000 });
+    const run = await inTerminal(b, [
+      { until: PROMPT },
+      { send: 'SELECT sum(i % 7) AS s FROM range(100000000000) t(i);\r' },
+      { send: '\x03', until: 'Cancelled', repeat: 0.5 },
+      { until: `Cancelled[\\s\\S]*${PROMPT}`, seconds: 10 },
+      step('COUNT\r', /\b1000\r?\n/),
+      { send: 'EXIT\r' },
+    ]);
+    const stdout = run.steps.join('');
     assert.match(stdout, /Cancelled/);
     assert.doesNotMatch(stdout, /Interrupted/);
-    assert.match(stdout, /\b1000\r?\n/, 'the next command ran');
-    assert.match(stdout, /EXIT_STATUS=0/);
+    assert.match(run.steps[4]!, /\b1000\r?\n/, 'the next command ran');
+    assert.equal(run.exit, 0);
+  });
+
+  describe('statements over lines, and Tab', { skip }, () => {
+    let run: { steps: string[]; exit: number };
+    before(async () => {
+      const regions = await writeFixture(path.join(dir, 'sales.csv'), `SELECT i AS id, ['north', 'south', 'east', 'west'][i % 4 + 1] AS "Sales Region", i * 10 AS amount FROM range(40) t(i)`);
+      const b = path.join(dir, 'repl-lines');
+      await cli('create', b);
+      await cli('attach', b, regions);
+      await cli('create-view', b, 'by_region', 'SELECT "Sales Region", sum(amount) AS total FROM bundle GROUP BY 1');
+      await cli('commit', b, '-m', 'sales');
+      run = await inTerminal(b, [
+        { until: PROMPT },
+        step('SELECT count(*) * 1001 AS n\r', CONTINUATION), // 1
+        step('FROM bundle;\r', /40040[\s\S]*bundlebase> /),
+        step('\x1b[A', 'SELECT count(*) * 1001 AS n FROM bundle;'), // 3: the whole statement back from history
+        step('\r', /40040[\s\S]*bundlebase> /),
+        step("SELECT 'semi;colon' AS s, -- no end ; here\r", CONTINUATION), // 5
+        step("'x;' AS t;\r", /semi;colon[\s\S]*bundlebase> /),
+        step("SELECT 6 * 7 AS answer; SELECT 'second' || 'one' AS y;\r", /secondone[\s\S]*bundlebase> /), // 7
+        step('SELECT 1000 +\r', CONTINUATION), // 8
+        step('234 AS total\r', CONTINUATION),
+        step('\r', /1234[\s\S]*bundlebase> /),
+        step('SELECT count(DISTINCT Sa\t', '"Sales Region"'), // 11
+        step(') * 111 AS regions FROM bundle;\r', /444[\s\S]*bundlebase> /),
+        step('SELECT max("Sa\t', '"Sales Region"'), // 13
+        step(') AS top FROM bundle;\r', /west[\s\S]*bundlebase> /),
+        step('sel\t', 'select'), // 15
+        step(' count(*) * 7 AS v FROM by_\t', 'by_region'),
+        step(';\r', /28[\s\S]*bundlebase> /),
+        step("SELECT 'dropped'\r", CONTINUATION), // 18
+        step('\x03', PROMPT),
+        step("SELECT 'kept' AS k;\r", /kept[\s\S]*bundlebase> /),
+        step('COUNT; STATUS;\r', /No uncommitted changes[\s\S]*bundlebase> /), // 21
+        step("COMMIT 'counted';\r", /Committed|error/),
+        { send: 'EXIT\r' },
+      ]);
+    });
+
+    it('a query over two lines runs once it ends with ";"', () => {
+      assert.match(run.steps[1]!, new RegExp(escape(CONTINUATION)), 'the continuation prompt');
+      assert.doesNotMatch(run.steps[1]!, /error/);
+      assert.match(run.steps[2]!, /40040/);
+    });
+
+    it('history keeps the whole statement', () => {
+      assert.match(run.steps[3]!, /SELECT count\(\*\) \* 1001 AS n FROM bundle;/);
+      assert.match(run.steps[4]!, /40040/);
+    });
+
+    it('";" inside a string literal or a comment does not end the statement', () => {
+      assert.doesNotMatch(run.steps[5]!, /error/);
+      assert.match(run.steps[6]!, /semi;colon/);
+      assert.match(run.steps[6]!, /x;/);
+    });
+
+    it('two statements on one line run in order', () => {
+      const [first, second] = [run.steps[7]!.indexOf('42'), run.steps[7]!.indexOf('secondone')];
+      assert.ok(first > 0 && second > first, run.steps[7]);
+    });
+
+    it('a blank line ends a statement', () => {
+      assert.doesNotMatch(run.steps[8]! + run.steps[9]!, /error|1234/);
+      assert.match(run.steps[10]!, /1234/);
+    });
+
+    it('Tab quotes a column name with a space', () => {
+      assert.match(run.steps[11]!, /count\(DISTINCT "Sales Region"/);
+      assert.match(run.steps[12]!, /444/, 'the completed query ran');
+    });
+
+    it('Tab completes inside an open "', () => {
+      assert.match(run.steps[13]!, /max\("Sales Region"/);
+      assert.match(run.steps[14]!, /west/);
+    });
+
+    it('Tab completes keywords in any case and view names', () => {
+      assert.match(run.steps[15]!, /select/);
+      assert.match(run.steps[16]!, /by_region/);
+      assert.match(run.steps[17]!, /\b28\b/);
+    });
+
+    it('Ctrl-C drops the statement being typed', () => {
+      assert.match(run.steps[18]!, new RegExp(escape(CONTINUATION)), 'waits for the end of the statement');
+      assert.doesNotMatch(run.steps[18]! + run.steps[19]!, /\ndropped/, 'did not run it');
+      assert.match(run.steps[20]!, /kept/);
+      assert.doesNotMatch(run.steps[20]!, /error|dropped/);
+    });
+
+    it('commands share a line and take a trailing ";"', () => {
+      assert.match(run.steps[21]!, /\n40\r?\n[\s\S]*No uncommitted changes/);
+      assert.match(run.steps[22]!, /Committed [0-9a-f]{12}/);
+      assert.equal(run.exit, 0);
+    });
   });
 });

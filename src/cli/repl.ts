@@ -6,10 +6,13 @@ import type { BundleBuilder } from '../bundle/builder.js';
 import { create } from '../bundle/open.js';
 import { countRows, showHistory, showRows, showSchema, showStatus } from './commands.js';
 import { write } from './output.js';
+import { completeLine, type CompletionNames } from './repl-complete.js';
 import { openWorking, saveWorking } from './session.js';
+import { leadingWord, StatementReader } from './statements.js';
 
-const HELP = `Statements run as SQL over the table "bundle" (e.g. SELECT * FROM bundle LIMIT 5).
-Commands (case-insensitive, a leading "." is allowed):
+const HELP = `SQL runs over the table "bundle" and the views by name (e.g. SELECT * FROM bundle LIMIT 5;).
+A statement ends with ";" or a blank line, so it may span lines; several may share a line.
+Commands (case-insensitive, a leading "." is allowed) end with their line (";" allowed):
   SCHEMA              columns and types          SHOW [n]        first n rows (default 20)
   COUNT               number of rows             EXPLAIN         DuckDB's plan
   HISTORY             commits                    STATUS          uncommitted changes
@@ -17,42 +20,63 @@ Commands (case-insensitive, a leading "." is allowed):
   DETACH <source>     remove a source            RESTORE <version>  make an earlier version current
   COMMIT <message>    commit the changes         UNDO / RESET    drop the last / all changes
   HELP                this text                  EXIT            leave (changes stay staged)
-Ctrl-C cancels a running query; Ctrl-D or EXIT leaves.
+Tab completes commands, keywords, columns and views (quoted where SQL needs it, also after ").
+Ctrl-C cancels a running query or drops the statement being typed; Ctrl-D or EXIT leaves.
 `;
 
-const COMMANDS = ['SCHEMA', 'SHOW', 'COUNT', 'EXPLAIN', 'HISTORY', 'STATUS', 'ATTACH', 'DETACH', 'RESTORE', 'FILTER', 'COMMIT', 'UNDO', 'RESET', 'HELP', 'EXIT', 'SELECT', 'FROM', 'WHERE', 'GROUP BY', 'ORDER BY', 'LIMIT', 'bundle'];
+/** The REPL's own commands; any other statement is SQL. */
+const COMMANDS = ['SCHEMA', 'SHOW', 'COUNT', 'EXPLAIN', 'HISTORY', 'STATUS', 'ATTACH', 'DETACH', 'RESTORE', 'FILTER', 'COMMIT', 'UNDO', 'RESET', 'HELP', 'EXIT', 'QUIT'];
+const PROMPT = 'bundlebase> ';
+const CONTINUATION = '        -> ';
 const HISTORY_FILE = process.env.BUNDLEBASE_HISTORY ?? path.join(os.homedir(), '.bundlebase_history');
 
 /** The interactive shell: one open builder, SQL and commands line by line. */
 export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Promise<void> {
   const builder: BundleBuilder = bundle ? await openWorking(bundle) : await create();
-  let columns: string[] = [];
-  const refreshColumns = async () => {
-    columns = (await builder.schema().catch(() => undefined))?.fields.map((f) => f.name) ?? columns;
+  const names: CompletionNames = { columns: [], tables: ['bundle'] };
+  const refreshNames = async () => {
+    names.columns = (await builder.schema().catch(() => undefined))?.fields.map((f) => f.name) ?? names.columns;
+    names.tables = ['bundle', ...builder.views().values()];
   };
-  await refreshColumns();
+  await refreshNames();
   const history = (await readFile(HISTORY_FILE, 'utf8').catch(() => '')).split('\n').filter(Boolean).reverse().slice(0, 1000);
+  const reader = new StatementReader((statement) => COMMANDS.includes(leadingWord(statement)));
   const rl = readline.createInterface({
     input,
     output,
-    prompt: 'bundlebase> ',
+    prompt: PROMPT,
     terminal: Boolean(output.isTTY),
     history,
     historySize: 1000,
-    completer: (line: string) => {
-      const word = /[\w."]*$/.exec(line)?.[0] ?? '';
-      const candidates = [...COMMANDS, ...columns];
-      const hits = candidates.filter((c) => c.toLowerCase().startsWith(word.toLowerCase().replace(/^\./, '')));
-      return [hits, word.replace(/^\./, '')];
-    },
+    completer: (line: string) => completeLine(line, reader.pending, names, COMMANDS),
   });
   // write() only needs a writable stream; the REPL's output may be a test's stream rather than a TTY
   const out = output as unknown as NodeJS.WriteStream;
   let running: AbortController | undefined;
+  let typed: string[] = []; // the lines of the statement being typed
+  const prompt = () => {
+    rl.setPrompt(reader.pending ? CONTINUATION : PROMPT);
+    rl.prompt();
+  };
+  /** What was typed since nothing was pending becomes one history entry (readline kept each line). */
+  const remember = async (entry: string, lines: string[]) => {
+    for (const line of lines.reverse()) if (history[0] === line) history.shift();
+    if (history[0] !== entry) history.unshift(entry);
+    await appendFile(HISTORY_FILE, `${entry}\n`).catch(() => undefined);
+  };
+
   rl.on('SIGINT', () => {
     if (running) {
       running.abort();
       void write(out, '\nCancelled\n');
+    } else if (reader.pending || rl.line) {
+      // drop the statement being typed, as shells do
+      reader.discard();
+      typed = [];
+      rl.write(null, { ctrl: true, name: 'e' });
+      rl.write(null, { ctrl: true, name: 'u' });
+      void write(out, '\n');
+      prompt();
     } else {
       void write(out, '\n(Type EXIT or press Ctrl-D to leave)\n');
       rl.prompt();
@@ -60,10 +84,7 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
   });
   await write(out, `bundlebase ${bundle ? `— ${builder.url}` : '— in-memory bundle'}; HELP for commands\n`);
 
-  const run = async (line: string): Promise<boolean> => {
-    const text = line.trim().replace(/;+$/, '');
-    if (!text) return true;
-    await appendFile(HISTORY_FILE, `${text}\n`).catch(() => undefined);
+  const run = async (text: string): Promise<boolean> => {
     const [, word = '', rest = ''] = /^\.?(\w+)\s*([\s\S]*)$/.exec(text) ?? [];
     running = new AbortController();
     try {
@@ -129,7 +150,7 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
           }
         }
       }
-      await refreshColumns();
+      await refreshNames();
     } catch (err) {
       // a query cancelled with Ctrl-C was already reported as "Cancelled"
       if (!running.signal.aborted) await write(out, `error: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}\n`);
@@ -139,12 +160,20 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
     return true;
   };
 
-  rl.prompt();
+  prompt();
   // lines are handled one at a time, in order, even when pasted or piped in together
+  let leaving = false;
   for await (const line of rl) {
-    if (!(await run(line))) break;
-    rl.prompt();
+    typed.push(line);
+    const { statements, history: entry } = reader.feed(line);
+    if (entry) await remember(entry, typed);
+    if (!reader.pending) typed = [];
+    for (const statement of statements) if (!leaving) leaving = !(await run(statement));
+    if (leaving) break;
+    prompt();
   }
+  // piped input may end without a last ";" (Ctrl-D on a terminal leaves instead)
+  if (!leaving && !rl.terminal) for (const statement of reader.end()) if (!leaving) leaving = !(await run(statement));
   rl.close();
   if (bundle) {
     await saveWorking(bundle, builder);
