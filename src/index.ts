@@ -1,11 +1,11 @@
 /** The package: open and create bundles, serve them; everything a user imports comes from here. */
 export { create, open } from './bundle/open.js';
-export { Bundle, BundleBuilder, BuilderChain, type AttachOptions } from './bundle/builder.js';
+export { Bundle, BundleBuilder, BuilderChain, type AttachOptions, type EditOptions } from './bundle/builder.js';
 export type { OpenOptions } from './bundle/load.js';
 export type { CreateOptions } from './bundle/open.js';
 export type { ConfigInput } from './storage/config.js';
 export type { Trust } from './bundle/load.js';
-export type { Change, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';
+export type { Change, ColumnProfile, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';
 export type { ExportTarOptions } from './bundle/pack.js';
 export type { PushOptions, PushResult } from './bundle/push.js';
 export { BundlebaseError, type ErrorCode } from './errors.js';

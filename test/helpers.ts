@@ -32,6 +32,12 @@ export async function duck(sql: string): Promise<void> {
   await (await fixtureConnection).run(sql);
 }
 
+/** The rows of a query in the test's own DuckDB (values as DuckDB's JS conversion gives them). */
+export async function duckRows(sql: string): Promise<Record<string, unknown>[]> {
+  fixtureConnection ??= DuckDBInstance.create(':memory:').then((i) => i.connect());
+  return (await (await fixtureConnection).runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+}
+
 /** Writes the rows of a SELECT to `file` in the format its extension names. */
 export async function writeFixture(file: string, select: string): Promise<string> {
   const ext = path.extname(file);

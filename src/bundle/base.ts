@@ -7,7 +7,8 @@ import { CreateView } from '../operations/createView.js';
 import type { Operation } from '../operations/operation.js';
 import { storeFor } from '../storage/store.js';
 import { compile, recordedRowCount, reshapesColumns } from '../plan/compile.js';
-import { copyStatement, countStatement, EMPTY_RELATION, explainStatement, isCopyFormat } from '../plan/statements.js';
+import { copyStatement, countStatement, EMPTY_RELATION, explainStatement, isCopyFormat, profileStatement } from '../plan/statements.js';
+import { profiledColumns, profilesOf } from './profile.js';
 import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, chainSettings, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { readAccess } from './access.js';
@@ -15,7 +16,7 @@ import type { ExportTarOptions } from './pack.js';
 import { exportTarFrom, pushBundle, type PushOptions, type PushResult } from './push.js';
 import { fetchIndexFiles, registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
-import type { Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
+import type { ColumnProfile, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
 /** Whether `sql` may name the relation `name` (as a word, or double-quoted); a false match only costs a bind. */
 function namesRelation(sql: string, name: string): boolean {
@@ -118,12 +119,12 @@ export abstract class BundleBase implements AsyncDisposable {
    * A pipeline that removed every column compiles to nothing, like a bundle without sources
    * (DuckDB has no relations without columns).
    */
-  protected async compileWithLayouts(state: PlanState): Promise<Statement | undefined> {
+  protected async compileWithLayouts(state: PlanState, context?: string): Promise<Statement | undefined> {
     await this.prepare(state);
     const stmt = compile(state);
     if (!stmt || !reshapesColumns(state)) return stmt;
     try {
-      await this.describe(stmt);
+      await this.describe(stmt, context);
       return stmt;
     } catch (err) {
       if (isNoColumnsError(err)) return undefined;
@@ -214,6 +215,24 @@ export abstract class BundleBase implements AsyncDisposable {
       const count = () => connection.queryRows(countStatement(stmt), `Counting rows of ${this.url}`);
       const rows = await connection.withProgress(count, options.onProgress);
       return Number(rows[0]!.n);
+    });
+  }
+
+  /**
+   * Profiles the columns (all, or those named) in one streaming pass: per column its type, rows,
+   * NULLs, approximate distinct values, min, max and, for numbers, mean and standard deviation.
+   */
+  async describeData(columns?: string[]): Promise<ColumnProfile[]> {
+    const stmt = await this.statement();
+    const chosen = await profiledColumns(stmt ? (await this.describe(stmt)).columns : [], columns, this.url);
+    return this.withRead(() => [], async (read) => {
+      const connection = await (await this.database()).connect();
+      try {
+        const row = await onlyRow(connection.streamArrow(profileStatement(read, chosen), `Profiling ${this.url}`));
+        return profilesOf(chosen, row);
+      } finally {
+        connection.close();
+      }
     });
   }
 
@@ -413,6 +432,13 @@ export abstract class BundleBase implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** The single row of a one-row result (an aggregate), its values as `toObjects()` gives them. */
+async function onlyRow(groups: AsyncIterable<arrow.RecordBatch[]>): Promise<Record<string, unknown>> {
+  let row: Record<string, unknown> | undefined;
+  for await (const group of groups) for (const batch of group) row ??= objectsOf(batch)[0];
+  return row ?? {};
 }
 
 function toCommit(c: CommitRecord): Commit {

@@ -19,7 +19,13 @@ import { DefineFunction } from '../operations/defineFunction.js';
 import { Filter } from '../operations/filter.js';
 import { Join, parseJoinType } from '../operations/join.js';
 import { SetConfig, SetDescription, SetName } from '../operations/metadata.js';
-import { requireColumns, type Operation } from '../operations/operation.js';
+import { requireColumns, type CheckContext, type Operation } from '../operations/operation.js';
+import { AddColumn } from '../operations/addColumn.js';
+import { CastColumn } from '../operations/castColumn.js';
+import { AlwaysDelete, Delete } from '../operations/deleteRows.js';
+import { normalizingRenames } from '../operations/normalizeColumnNames.js';
+import { AlwaysUpdate, UpdateData } from '../operations/updateRows.js';
+import { formatSetClause } from '../plan/sql.js';
 import { RemoveColumns } from '../operations/removeColumns.js';
 import { RenameColumn } from '../operations/renameColumn.js';
 import { RenameView } from '../operations/renameView.js';
@@ -36,6 +42,11 @@ import { allCommits, bindRestores, chainSettings, committedOperations, newBundle
 import type { Change, ProgressListener, Status } from './types.js';
 
 export type { AttachOptions };
+
+/** Options of a row edit: `always` also applies it to sources attached later. */
+export interface EditOptions {
+  always?: boolean;
+}
 
 /** A bundle being built: operations are recorded (never executed) until `commit()` writes them. */
 export class BundleBuilder extends BundleBase {
@@ -81,8 +92,8 @@ export class BundleBuilder extends BundleBase {
     return this.enqueue(async () => {
       const operations = await build();
       description ??= describeChange(operations);
-      const context = { columns: () => this.columnNames(), hasSources: () => this.plan().baseBlocks().length > 0, url: this.url };
-      for (const op of operations) await op.check?.(context);
+      // each operation is checked against the pipeline as the change's operations before it leave it
+      for (const [i, op] of operations.entries()) await op.check?.(this.checkContext(operations.slice(0, i)));
       this.validating = operations;
       try {
         await this.validate([...this.effectiveOperations(), ...operations], description);
@@ -99,7 +110,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   private async validate(operations: Operation[], description: string): Promise<void> {
-    const stmt = await this.compileWithLayouts(this.plan(operations));
+    const stmt = await this.compileWithLayouts(this.plan(operations), description);
     if (!stmt) return;
     const { parameterCount } = await this.describe(stmt, description).catch((err) => {
       // every column removed: nothing left to bind, which is allowed (the schema is then empty)
@@ -113,6 +124,16 @@ export class BundleBuilder extends BundleBase {
 
   private async columnNames(): Promise<string[]> {
     return (await this.schemaOf(await this.currentStatement())).fields.map((f) => f.name);
+  }
+
+  /** What an operation's check sees: the pipeline with `before` (operations of the same change) applied. */
+  private checkContext(before: readonly Operation[]): CheckContext {
+    const operations = () => [...this.effectiveOperations(), ...before];
+    const columns = async () => {
+      if (before.length === 0) return this.columnNames();
+      return (await this.schemaOf(await this.compileWithLayouts(this.plan(operations())))).fields.map((f) => f.name);
+    };
+    return { columns, hasSources: () => this.plan(operations()).baseBlocks().length > 0, url: this.url };
   }
 
   attach(url: string, options: AttachOptions = {}): BuilderChain {
@@ -315,6 +336,54 @@ export class BundleBuilder extends BundleBase {
     });
   }
 
+  /**
+   * Drops the rows matching `where` (`$n` values in `params`) from the data attached so far; with
+   * `always`, also from every source attached later. Recorded, never written: the files stay.
+   */
+  delete(where: string, params?: ParamValue[], options: EditOptions = {}): BuilderChain {
+    return this.record(() => {
+      requireNonEmpty(where, 'Delete condition');
+      const values = validateParams(params, where);
+      return [options?.always ? new AlwaysDelete(where, values) : new Delete(where, values)];
+    });
+  }
+
+  /**
+   * Sets columns (`set`: column → SQL expression, e.g. `{ status: "'closed'" }`) in the rows
+   * matching `where` (every row without it) of the data attached so far; with `always`, also of
+   * every source attached later. `$n` values in `params` serve `set` and `where` alike. Each column
+   * keeps its type: the expression is cast to it.
+   */
+  update(set: Record<string, string>, where?: string, params?: ParamValue[], options: EditOptions = {}): BuilderChain {
+    return this.record(() => {
+      const assignments = assignmentsOf(set);
+      if (where !== undefined) requireNonEmpty(where, 'Update condition');
+      const values = validateParams(params, where ?? formatSetClause(assignments));
+      return [options?.always ? new AlwaysUpdate(assignments, where, values) : new UpdateData(assignments, where, values)];
+    });
+  }
+
+  /** Appends the column `name` computed by a SQL `expression` over each row. */
+  addColumn(name: string, expression: string): BuilderChain {
+    return this.record(() => [new AddColumn(requireNonEmpty(name, 'Column name'), requireNonEmpty(expression, 'Column expression'))]);
+  }
+
+  /**
+   * Changes a column's type to the DuckDB type `type`. A value that cannot be converted fails the
+   * read (SQL_ERROR naming the column); with `lenient`, it becomes NULL instead.
+   */
+  castColumn(name: string, type: string, options: { lenient?: boolean } = {}): BuilderChain {
+    return this.record(() => [new CastColumn(requireNonEmpty(name, 'Column name'), requireNonEmpty(type, 'Type'), options?.lenient === true)]);
+  }
+
+  /**
+   * Renames every column to lower snake case (README, "Normalized column names"): one change of
+   * renameColumn operations, decided now from the current columns.
+   */
+  normalizeColumnNames(): BuilderChain {
+    return this.recordAs('Normalize column names', async () => normalizingRenames(await this.columnNames()));
+  }
+
   removeColumn(name: string): BuilderChain {
     return this.removeColumns([name]);
   }
@@ -481,6 +550,18 @@ function describeChange(operations: readonly Operation[]): string {
   return (main.at(-1) ?? operations.at(-1))?.describe() ?? 'No change';
 }
 
+/** `update`'s `set` as assignments, refusing anything but column → non-empty SQL text. */
+function assignmentsOf(set: unknown): [string, string][] {
+  if (typeof set !== 'object' || set === null || Array.isArray(set)) throw invalidArgument('Update needs a mapping of column → SQL expression, e.g. { status: "\'closed\'" }');
+  const entries = Object.entries(set);
+  if (entries.length === 0) throw invalidArgument('Update needs at least one column to set');
+  for (const [column, expression] of entries) {
+    requireNonEmpty(column, 'Column name');
+    if (typeof expression !== 'string' || expression.trim() === '') throw invalidArgument(`The value for column '${column}' must be a non-empty SQL expression`);
+  }
+  return entries as [string, string][];
+}
+
 function shortId(): string {
   return randomUUID().replaceAll('-', '').slice(0, 8);
 }
@@ -558,6 +639,11 @@ const RECORDING = {
   rebuildIndex: true,
   reindex: true,
   filter: true,
+  delete: true,
+  update: true,
+  addColumn: true,
+  castColumn: true,
+  normalizeColumnNames: true,
   removeColumn: true,
   removeColumns: true,
   renameColumn: true,

@@ -62,3 +62,22 @@ export interface Diff {
   removedCommits: Commit[];
   schema: { added: string[]; removed: string[]; changed: SchemaChange[] };
 }
+
+/** One column's profile, from `describeData()`: one streaming pass over the bundle's rows. */
+export interface ColumnProfile {
+  name: string;
+  /** DuckDB's type name, e.g. `INTEGER`, `VARCHAR`, `DECIMAL(9,2)`. */
+  type: string;
+  /** Rows in the bundle. */
+  count: number;
+  /** Rows where the column is NULL. */
+  nulls: number;
+  /** Approximate number of distinct non-NULL values (HyperLogLog; exact for small counts). */
+  distinct: number;
+  /** Smallest and largest value (as `toObjects()` gives values); null when every value is NULL. */
+  min: unknown;
+  max: unknown;
+  /** Mean and sample standard deviation of a numeric column; null otherwise (or without values). */
+  mean: number | null;
+  stddev: number | null;
+}

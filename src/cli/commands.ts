@@ -22,6 +22,13 @@ export async function showSchema(b: BundleBase, format: OutputFormat, target: Wr
   await printRows(['column', 'type', 'nullable'], schema.fields.map((f) => [f.name, String(f.type), f.nullable]), target, { format, width: width(target) });
 }
 
+/** describeData() as a table: one row per column. */
+export async function showProfile(b: BundleBase, columns: readonly string[], format: OutputFormat, target: Writable = out): Promise<void> {
+  const profiles = await b.describeData(columns.length > 0 ? [...columns] : undefined);
+  const rows = profiles.map((p) => [p.name, p.type, p.count, p.nulls, p.distinct, p.min, p.max, p.mean, p.stddev]);
+  await printRows(['column', 'type', 'count', 'nulls', 'distinct', 'min', 'max', 'mean', 'stddev'], rows, target, { format, width: width(target) });
+}
+
 export async function showHistory(b: BundleBase, format: OutputFormat, target: Writable = out): Promise<void> {
   const rows = b.history().map((c) => [c.version, c.timestamp, c.author, c.message, c.changes.map((x) => x.description).join('; ')]);
   await printRows(['version', 'timestamp', 'author', 'message', 'changes'], rows, target, { format, width: width(target) });

@@ -6,7 +6,7 @@ import type { Bundle, BundleBuilder } from '../bundle/builder.js';
 import type { ParamValue } from '../engine/params.js';
 import { BundlebaseError } from '../errors.js';
 import { schemeOf } from '../storage/location.js';
-import { countRows, showDiff, showHistory, showRows, showSchema, showStatus } from './commands.js';
+import { countRows, showDiff, showHistory, showProfile, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
 import { createBundle, currentTrust, openAt, openCommitted, openReadable, openWorking, saveWorking, setTrust } from './session.js';
@@ -165,6 +165,27 @@ function buildProgram(): Command {
   program.command('filter').argument('<bundle>').argument('<where>', "SQL condition, e.g. 'age >= $1'").description('keep the rows matching a condition')
     .addOption(paramOption()).addOption(paramTypeOption())
     .action((bundle: string, where: string, o: { param?: string[]; paramType?: string[] }) => change(bundle, (b) => b.filter(where, params(o.param, o.paramType))));
+  const alwaysOption = () => new Option('--always', 'also apply it to sources attached later (default: only to the data attached now)');
+  program.command('delete').argument('<bundle>').argument('<where>', "SQL condition, e.g. 'amount < $1'").description('delete the matching rows (recorded; the files stay as they are)')
+    .addOption(paramOption()).addOption(paramTypeOption()).addOption(alwaysOption())
+    .action((bundle: string, where: string, o: EditFlags) => change(bundle, (b) => b.delete(where, params(o.param, o.paramType), { always: o.always })));
+  program.command('update').argument('<bundle>').description('set columns in the matching rows (recorded; the files stay as they are)')
+    .requiredOption('--set <column=expression>', "a column and its new value as SQL, e.g. --set \"status='closed'\" (repeatable)", (v: string, prev: string[] = []) => [...prev, v])
+    .option('--where <condition>', 'only the rows matching this SQL condition (default: every row)')
+    .addOption(paramOption()).addOption(paramTypeOption()).addOption(alwaysOption())
+    .action((bundle: string, o: EditFlags & { set: string[]; where?: string }) =>
+      change(bundle, (b) => b.update(assignments(o.set), o.where, params(o.param, o.paramType), { always: o.always })));
+  program.command('add-column').argument('<bundle>').argument('<name>').argument('<expression>', 'SQL over the row, e.g. "amount * 2"').description('add a computed column')
+    .action((bundle: string, name: string, expression: string) => change(bundle, (b) => b.addColumn(name, expression)));
+  program.command('cast-column').argument('<bundle>').argument('<column>').argument('<type>', 'a DuckDB type, e.g. INTEGER, DOUBLE, DATE, DECIMAL(9,2)')
+    .description("change a column's type").option('--lenient', 'values that do not convert become NULL (default: they fail the read)')
+    .action((bundle: string, column: string, type: string, o: { lenient?: boolean }) => change(bundle, (b) => b.castColumn(column, type, { lenient: o.lenient })));
+  program.command('normalize-column-names').argument('<bundle>').description('rename every column to lower snake case (see README)')
+    .action((bundle: string) => change(bundle, (b) => b.normalizeColumnNames()));
+  program.command('describe-data').argument('<bundle>').argument('[columns...]', 'columns to profile (default: all)')
+    .description('profile columns: count, nulls, distinct values, min, max, mean, standard deviation (one pass)')
+    .addOption(formatOption()).addOption(atOption())
+    .action((bundle: string, columns: string[], o: { format: OutputFormat; at?: string }) => readAt(bundle, o.at, (b) => showProfile(b, columns, o.format)));
   program.command('remove-column').argument('<bundle>').argument('<columns...>').description('drop columns')
     .action((bundle: string, columns: string[]) => change(bundle, (b) => b.removeColumns(columns)));
   program.command('rename-column').argument('<bundle>').argument('<from>').argument('<to>').description('rename a column')
@@ -304,6 +325,23 @@ function buildProgram(): Command {
       await startRepl(bundle);
     });
   return program;
+}
+
+interface EditFlags {
+  param?: string[];
+  paramType?: string[];
+  always?: boolean;
+}
+
+/** `--set column=expression` values as update's mapping (split at the first `=`). */
+function assignments(values: readonly string[]): Record<string, string> {
+  const set: Record<string, string> = {};
+  for (const value of values) {
+    const at = value.indexOf('=');
+    if (at <= 0) throw new BundlebaseError('INVALID_ARGUMENT', `--set '${value}' is not column=expression`);
+    set[value.slice(0, at).trim()] = value.slice(at + 1).trim();
+  }
+  return set;
 }
 
 interface ServeFlags {

@@ -64,6 +64,18 @@ export async function requireColumns(context: CheckContext, names: readonly stri
   }
 }
 
+/**
+ * Refuses `name` for a new column when a column (other than `except`) already has it. DuckDB
+ * matches names case-insensitively, so `AMOUNT` beside `amount` is the same name to it.
+ */
+export async function requireFreeName(context: CheckContext, name: string, action: string, except?: string): Promise<void> {
+  const clash = (await context.columns()).find((c) => c !== except && c.toLowerCase() === name.toLowerCase());
+  if (clash !== undefined) {
+    const same = clash === name ? '' : ` (column names differing only in case are the same name to the engine)`;
+    throw invalidArgument(`Cannot ${action}: a column '${clash}' already exists${same}`);
+  }
+}
+
 /** Refuses SQL whose highest `$n` is not the number of values given. */
 export function requireParamCount(sql: string, params: readonly ParamValue[]): void {
   const used = maxParamIndex(sql);

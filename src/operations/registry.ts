@@ -1,5 +1,7 @@
 import { invalidArgument, ioError } from '../errors.js';
+import { AddColumn } from './addColumn.js';
 import { AttachBlock } from './attachBlock.js';
+import { CastColumn } from './castColumn.js';
 import { CreateIndex } from './createIndex.js';
 import { CreateView } from './createView.js';
 import { DropIndex } from './dropIndex.js';
@@ -7,6 +9,7 @@ import { IndexBlocks } from './indexBlocks.js';
 import { RebuildIndex } from './rebuildIndex.js';
 import { DefineFunction } from './defineFunction.js';
 import { DefinePack } from './definePack.js';
+import { AlwaysDelete, Delete } from './deleteRows.js';
 import { DetachBlock } from './detachBlock.js';
 import { DropView } from './dropView.js';
 import { Filter } from './filter.js';
@@ -19,6 +22,7 @@ import { RenameView } from './renameView.js';
 import { ReplaceBlock } from './replaceBlock.js';
 import { Restore } from './restore.js';
 import { Select } from './select.js';
+import { AlwaysUpdate, UpdateData } from './updateRows.js';
 
 /**
  * Every operation type, by its manifest `type`: the one place a new operation is registered. The
@@ -47,6 +51,12 @@ const DECODERS = {
   indexBlocks: IndexBlocks.fromManifest,
   dropIndex: DropIndex.fromManifest,
   rebuildIndex: RebuildIndex.fromManifest,
+  delete: Delete.fromManifest,
+  alwaysDelete: AlwaysDelete.fromManifest,
+  updateData: UpdateData.fromManifest,
+  alwaysUpdate: AlwaysUpdate.fromManifest,
+  addColumn: AddColumn.fromManifest,
+  castColumn: CastColumn.fromManifest,
 } satisfies Record<string, (op: ManifestOp, context: ReplayContext) => Operation>;
 
 type Decoders = typeof DECODERS;

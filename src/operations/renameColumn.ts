@@ -1,6 +1,5 @@
 import type { PlanState } from '../plan/state.js';
-import { invalidArgument } from '../errors.js';
-import { field, requireColumns, type CheckContext, type ManifestOp, type Operation } from './operation.js';
+import { field, requireColumns, requireFreeName, type CheckContext, type ManifestOp, type Operation } from './operation.js';
 
 /** Renames a column in place (its position is kept). */
 export class RenameColumn implements Operation {
@@ -22,13 +21,8 @@ export class RenameColumn implements Operation {
 
   async check(context: CheckContext): Promise<void> {
     await requireColumns(context, [this.oldName], `rename column '${this.oldName}'`);
-    // DuckDB matches names case-insensitively: renaming to `AMOUNT` beside `amount` would
-    // silently rename the other column to `amount_1`
-    const clash = (await context.columns()).find((c) => c !== this.oldName && c.toLowerCase() === this.newName.toLowerCase());
-    if (clash !== undefined) {
-      const same = clash === this.newName ? '' : ` (column names differing only in case are the same name to the engine)`;
-      throw invalidArgument(`Cannot rename column '${this.oldName}' to '${this.newName}': a column '${clash}' already exists${same}`);
-    }
+    // renaming to `AMOUNT` beside `amount` would silently rename the other column to `amount_1`
+    await requireFreeName(context, this.newName, `rename column '${this.oldName}' to '${this.newName}'`, this.oldName);
   }
 
   apply(state: PlanState): void {

@@ -35,5 +35,6 @@ export class ReplaceBlock implements Operation {
     if (!found) throw invalidArgument(`replaceBlock refers to block '${this.id}', which is not attached`);
     found.blocks[found.at] = this.block.sourceBlock();
     state.forgetIndexed(this.id);
+    state.inheritScope(this.id, this.block.fields.id);
   }
 }

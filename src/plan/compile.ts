@@ -1,8 +1,26 @@
 import type { Statement } from '../engine/engine.js';
 import type { ParamValue } from '../engine/params.js';
 import { unionSql } from './sources.js';
-import { mapCode, quoteIdent, renumberParams } from './sql.js';
-import { CHANGES_ROWS, type PlanState, type Step } from './state.js';
+import { mapCode, quoteIdent, quoteLiteral, renumberParams } from './sql.js';
+import { CHANGES_ROWS, type PlanState, type ScopedStep, type Step } from './state.js';
+
+/**
+ * The hidden column telling which block a row comes from, present only while a plain delete or
+ * update must tell blocks apart (it covers some of the blocks, not all). Each branch of the union
+ * gives it a constant, so DuckDB folds the block test away and pushes the rest into each reader.
+ */
+const BLOCK_COLUMN = quoteIdent('__bundlebase_block');
+
+/** What compiling a step needs besides the step: the plan, the parameter list, the block column. */
+interface StepContext {
+  readonly state: PlanState;
+  /** Appends `values` to the statement's parameters; returns the renumbering of SQL that uses them as `$1…`. */
+  bind(values: readonly ParamValue[]): (sql: string) => string;
+  /** The base blocks' ids. */
+  readonly blockIds: readonly string[];
+  /** Whether the rows still carry BLOCK_COLUMN (a select's result no longer does). */
+  tagged: boolean;
+}
 
 /**
  * Compiles the replayed pipeline into ONE statement, a CTE chain (sources, then one CTE per step),
@@ -12,30 +30,36 @@ import { CHANGES_ROWS, type PlanState, type Step } from './state.js';
 export function compile(state: PlanState): Statement | undefined {
   const blocks = state.baseBlocks();
   if (blocks.length === 0) return undefined;
-  const ctes = [`__base AS (${unionSql(blocks)})`];
+  const blockIds = blocks.map((b) => b.id);
+  const tagged = state.steps.some((s) => isScoped(s) && !coversAll(s, blockIds));
+  const ctes = [`__base AS (${unionSql(blocks, tagged ? BLOCK_COLUMN : undefined)})`];
   const params: ParamValue[] = [];
+  const bind = (values: readonly ParamValue[]) => {
+    const offset = params.length;
+    params.push(...values);
+    return (sql: string) => renumberParams(sql, offset);
+  };
+  const context: StepContext = { state, bind, blockIds, tagged };
   let prev = '__base';
   for (const group of fuseFilters(state.steps)) {
     const name = `__step${ctes.length}`;
-    ctes.push(`${name} AS (${groupSql(group, prev, state, params)})`);
+    ctes.push(`${name} AS (${groupSql(group, prev, context)})`);
     prev = name;
   }
-  return { sql: `WITH ${ctes.join(',\n')}\nSELECT * FROM ${prev}`, params };
+  const result = context.tagged ? `SELECT * EXCLUDE (${BLOCK_COLUMN}) FROM ${prev}` : `SELECT * FROM ${prev}`;
+  return { sql: `WITH ${ctes.join(',\n')}\n${result}`, params };
 }
 
-/** A run of filters (one WHERE), or one other step; its parameters are appended to `params`. */
-function groupSql(group: Step | FilterStep[], prev: string, state: PlanState, params: ParamValue[]): string {
-  const own = (sql: string, values: readonly ParamValue[]) => {
-    const renumbered = renumberParams(sql, params.length);
-    params.push(...values);
-    return renumbered;
-  };
+/** A run of filters (one WHERE), or one other step; its parameters are appended to the context's. */
+function groupSql(group: Step | FilterStep[], prev: string, context: StepContext): string {
+  const own = (sql: string, values: readonly ParamValue[]) => context.bind(values)(sql);
   if (Array.isArray(group)) return `SELECT * FROM ${prev} WHERE ${group.map((f) => `(${own(f.predicate, f.params)})`).join(' AND ')}`;
-  return stepSql(group, prev, state, own);
+  return stepSql(group, prev, context, own);
 }
 
 /** The SQL of one step over the relation `prev`. Exhaustive: a new step kind fails to compile here. */
-function stepSql(step: Step, prev: string, state: PlanState, own: (sql: string, params: readonly ParamValue[]) => string): string {
+function stepSql(step: Step, prev: string, context: StepContext, own: (sql: string, params: readonly ParamValue[]) => string): string {
+  const { state } = context;
   switch (step.kind) {
     case 'filter':
       return `SELECT * FROM ${prev} WHERE (${own(step.predicate, step.params)})`;
@@ -45,18 +69,69 @@ function stepSql(step: Step, prev: string, state: PlanState, own: (sql: string, 
       return `SELECT * RENAME (${quoteIdent(step.from)} AS ${quoteIdent(step.to)}) FROM ${prev}`;
     case 'select': {
       // the user's statement is a subquery of its own, with `bundle` bound to the previous step and
-      // each view it names bound to the view's own statement
+      // each view it names bound to the view's own statement; its rows no longer belong to one block
       const views = viewsNamedIn(step.sql, state).map(([name, view]) => `, ${quoteIdent(name)} AS (${own(view.sql, view.params)})`);
-      return `WITH bundle AS (SELECT * FROM ${prev})${views.join('')} SELECT * FROM (${own(step.sql, step.params)}\n)`;
+      const bundle = context.tagged ? `SELECT * EXCLUDE (${BLOCK_COLUMN}) FROM ${prev}` : `SELECT * FROM ${prev}`;
+      context.tagged = false;
+      return `WITH bundle AS (${bundle})${views.join('')} SELECT * FROM (${own(step.sql, step.params)}\n)`;
     }
     case 'join': {
       const on = mapCode(step.on, (code) => code.replace(/\$base\b/g, 'bundle'));
       const joined = unionSql(state.packs.get(step.packId) ?? []);
       return `SELECT * FROM ${prev} AS bundle ${step.joinType.toUpperCase()} JOIN (${joined}) AS ${quoteIdent(step.name)} ON (${on})`;
     }
+    case 'deleteRows': {
+      const scope = scopeCondition(step, context);
+      if (scope === undefined) return `SELECT * FROM ${prev}`;
+      // rows where the condition is NULL are kept, as SQL's DELETE keeps them
+      return `SELECT * FROM ${prev} WHERE (${[scope, `(${own(step.predicate, step.params)})`].filter(Boolean).join(' AND ')}) IS NOT TRUE`;
+    }
+    case 'updateRows':
+      return updateSql(step, prev, context);
+    case 'addColumn':
+      return `SELECT *, (${step.expression}) AS ${quoteIdent(step.name)} FROM ${prev}`;
+    case 'castColumn': {
+      const column = quoteIdent(step.name);
+      return `SELECT * REPLACE (${step.lenient ? 'TRY_CAST' : 'CAST'}(${column} AS ${step.type}) AS ${column}) FROM ${prev}`;
+    }
     default:
       return unreachable(step);
   }
+}
+
+/** Each updated column becomes its expression, cast to the column's own type, where the condition holds. */
+function updateSql(step: Extract<Step, { kind: 'updateRows' }>, prev: string, context: StepContext): string {
+  const scope = scopeCondition(step, context);
+  if (scope === undefined) return `SELECT * FROM ${prev}`;
+  const own = context.bind(step.params);
+  const when = [scope, step.predicate === undefined ? '' : `(${own(step.predicate)})`].filter(Boolean).join(' AND ');
+  const items = step.set.map(([name, expression]) => {
+    const column = quoteIdent(name);
+    const value = `cast_to_type((${own(expression)}), ${column})`;
+    return `${when ? `CASE WHEN ${when} THEN ${value} ELSE ${column} END` : value} AS ${column}`;
+  });
+  return `SELECT * REPLACE (${items.join(', ')}) FROM ${prev}`;
+}
+
+function isScoped(step: Step): step is ScopedStep {
+  return step.kind === 'deleteRows' || step.kind === 'updateRows';
+}
+
+function coversAll({ blocks }: ScopedStep, blockIds: readonly string[]): boolean {
+  return blocks === undefined || blockIds.every((id) => blocks.includes(id));
+}
+
+/**
+ * The condition restricting a plain delete or update to its blocks: '' when it applies to every
+ * row, undefined when to none (its blocks were detached). After a select the rows no longer
+ * belong to blocks: an edit recorded after one applies to all of them.
+ */
+function scopeCondition(step: ScopedStep, context: StepContext): string | undefined {
+  const { blocks } = step;
+  if (blocks === undefined || coversAll(step, context.blockIds) || !context.tagged) return '';
+  const covered = context.blockIds.filter((id) => blocks.includes(id));
+  if (covered.length === 0) return undefined;
+  return `${BLOCK_COLUMN} IN (${covered.map(quoteLiteral).join(', ')})`;
 }
 
 /** The bound views whose name occurs in `sql` (a false match only binds a relation nobody reads). */

@@ -11,12 +11,14 @@ const IN_LIST = new RegExp(String.raw`^\s*${IDENT}\s+IN\s*\(\s*(${ITEM}(?:\s*,\s
 
 /**
  * Equality and IN conditions on plain columns that every row must meet: the top-level AND terms
- * of the filters that run first (before any step renames, drops or reshapes columns). An index on
- * such a column may narrow what is read; the filters still run, so narrowing never changes a result.
+ * of the filters that run first (before any step renames, drops, reshapes or changes the values
+ * of columns; a delete only drops rows, so filters after it still count). An index on such a column
+ * may narrow what is read; the filters still run, so narrowing never changes a result.
  */
 export function leadingEqualities(state: PlanState): Map<string, ParamValue[]> {
   const found = new Map<string, ParamValue[]>();
   for (const step of state.steps) {
+    if (step.kind === 'deleteRows') continue;
     if (step.kind !== 'filter') break;
     for (const term of topLevelAndTerms(step.predicate)) {
       const match = matchTerm(term, step.params);

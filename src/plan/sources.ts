@@ -35,7 +35,11 @@ function columnsOption(block: SourceBlock): string[] {
   return [`columns = {${block.columns.map(([name, type]) => `${quoteLiteral(name)}: ${quoteLiteral(type)}`).join(', ')}}`];
 }
 
-/** Sources unioned by column name: a column missing from one source is NULL in its rows. */
-export function unionSql(blocks: readonly SourceBlock[]): string {
-  return blocks.map((b) => `SELECT * FROM ${sourceSql(b)}`).join(' UNION ALL BY NAME ');
+/**
+ * Sources unioned by column name: a column missing from one source is NULL in its rows. With
+ * `blockColumn`, each row also carries its block's id in that column.
+ */
+export function unionSql(blocks: readonly SourceBlock[], blockColumn?: string): string {
+  const tag = (b: SourceBlock) => (blockColumn === undefined ? '' : `, ${quoteLiteral(b.id)} AS ${blockColumn}`);
+  return blocks.map((b) => `SELECT *${tag(b)} FROM ${sourceSql(b)}`).join(' UNION ALL BY NAME ');
 }

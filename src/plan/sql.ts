@@ -92,3 +92,44 @@ export function maxParamIndex(sql: string): number {
   });
   return max;
 }
+
+/** A column name as SQL text: bare when it is a plain identifier, else double-quoted. */
+function identText(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : quoteIdent(name);
+}
+
+/** `a = expr, "b c" = expr`: an update's assignments as one SET clause (its manifest form). */
+export function formatSetClause(set: readonly (readonly [column: string, expression: string])[]): string {
+  return set.map(([column, expression]) => `${identText(column)} = ${expression}`).join(', ');
+}
+
+/**
+ * The assignments of a SET clause (`formatSetClause`'s inverse): split at the commas outside
+ * parentheses, brackets, literals and quoted names, each at its first `=`. Undefined when an
+ * assignment is not `column = expression`.
+ */
+export function parseSetClause(clause: string): [column: string, expression: string][] | undefined {
+  const masked = maskQuoted(clause);
+  const parts: [number, number][] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i <= masked.length; i++) {
+    const c = masked[i];
+    if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (c === undefined || (c === ',' && depth === 0)) {
+      parts.push([start, i]);
+      start = i + 1;
+    }
+  }
+  const assignments: [string, string][] = [];
+  for (const [from, to] of parts) {
+    const eq = masked.slice(from, to).indexOf('=');
+    if (eq < 0) return undefined;
+    const target = /^(?:"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_]*))$/.exec(clause.slice(from, from + eq).trim());
+    const expression = clause.slice(from + eq + 1, to).trim();
+    if (!target || expression === '') return undefined;
+    assignments.push([target[1]?.replaceAll('""', '"') ?? target[2]!, expression]);
+  }
+  return assignments;
+}

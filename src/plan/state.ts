@@ -49,7 +49,18 @@ export type Step =
    * Join the rows so far (`bundle`) with the sources of a pack, read when compiling (attaches into
    * the join may come after it); `on` is SQL over `bundle` and `name`.
    */
-  | { readonly kind: 'join'; readonly name: string; readonly packId: string; readonly joinType: JoinType; readonly on: string };
+  | { readonly kind: 'join'; readonly name: string; readonly packId: string; readonly joinType: JoinType; readonly on: string }
+  /** Drop the rows matching a predicate (rows where it is NULL stay), of the blocks in `blocks` (all when absent). */
+  | { readonly kind: 'deleteRows'; readonly predicate: string; readonly params: readonly ParamValue[]; readonly blocks?: readonly string[] }
+  /**
+   * Set columns to expressions (each keeps its type) in the rows matching `predicate` (all when
+   * absent) of the blocks in `blocks` (all when absent); `set` and `predicate` share `params`.
+   */
+  | { readonly kind: 'updateRows'; readonly set: readonly (readonly [column: string, expression: string])[]; readonly predicate?: string; readonly params: readonly ParamValue[]; readonly blocks?: readonly string[] }
+  /** Append a column computed by an expression. */
+  | { readonly kind: 'addColumn'; readonly name: string; readonly expression: string }
+  /** Change a column's type in place: CAST (a failing value fails the read), or TRY_CAST (NULL) when lenient. */
+  | { readonly kind: 'castColumn'; readonly name: string; readonly type: string; readonly lenient: boolean };
 
 export type StepKind = Step['kind'];
 
@@ -60,7 +71,14 @@ export const CHANGES_ROWS: { readonly [K in StepKind]: boolean } = {
   renameColumn: false,
   select: true,
   join: true,
+  deleteRows: true,
+  updateRows: false,
+  addColumn: false,
+  castColumn: false,
 };
+
+/** A step that edits the rows of some blocks only (a plain delete or update: those attached before it). */
+export type ScopedStep = Extract<Step, { kind: 'deleteRows' | 'updateRows' }>;
 
 /** What replaying the operations builds: sources, relational steps and metadata. */
 export class PlanState {
@@ -102,6 +120,23 @@ export class PlanState {
     for (const index of this.indexes.values()) {
       index.files = index.files.map((f) => ({ ...f, blocks: f.blocks.filter((b) => b.id !== id) }));
     }
+  }
+
+  /** The ids of the bundle's own blocks attached now: the scope of a plain delete or update recorded now. */
+  baseBlockIds(): string[] {
+    return this.baseBlocks().map((b) => b.id);
+  }
+
+  /**
+   * Block `newId` takes block `oldId`'s place (replace): the edits scoped to the old block cover the
+   * new one, as they cover the source it replaces.
+   */
+  inheritScope(oldId: string, newId: string): void {
+    this.steps.forEach((step, i) => {
+      if ((step.kind === 'deleteRows' || step.kind === 'updateRows') && step.blocks?.includes(oldId)) {
+        this.steps[i] = { ...step, blocks: [...step.blocks, newId] };
+      }
+    });
   }
 
   /** Makes this state the one `other` describes (restore: an earlier version's pipeline becomes current). */

@@ -81,3 +81,18 @@ export function normalizeSelect(sql: string): string {
   const trimmed = sql.trim().replace(/;\s*$/, '');
   return /^(select|with)\b/i.test(trimmed) ? trimmed : `SELECT ${trimmed}`;
 }
+
+/**
+ * One pass of aggregates over a statement's rows, constant memory (approximate distinct counts are
+ * HyperLogLog sketches): `n` rows, then per column i `c<i>` values, `d<i>` distinct values,
+ * `lo<i>`/`hi<i>` min and max and, for numeric columns, `mean<i>` and `sd<i>` (sample deviation).
+ */
+export function profileStatement(stmt: Statement, columns: readonly { name: string; numeric: boolean }[]): Statement {
+  const items = ['count(*) AS n'];
+  columns.forEach((c, i) => {
+    const column = quoteIdent(c.name);
+    items.push(`count(${column}) AS c${i}`, `approx_count_distinct(${column}) AS d${i}`, `min(${column}) AS lo${i}`, `max(${column}) AS hi${i}`);
+    if (c.numeric) items.push(`avg(${column}) AS mean${i}`, `stddev_samp(${column}) AS sd${i}`);
+  });
+  return wrap(stmt, `SELECT ${items.join(', ')} FROM `);
+}

@@ -1,0 +1,43 @@
+import { invalidArgument } from '../errors.js';
+import type { PlanState } from '../plan/state.js';
+import { compact, field, optionalBoolean, optionalString, requireColumns, type CheckContext, type ManifestOp, type Operation } from './operation.js';
+
+/**
+ * A DuckDB type name: words (`INTEGER`, `DOUBLE PRECISION`), an optional argument list
+ * (`DECIMAL(9,2)`, `STRUCT(a INTEGER)`) and array suffixes (`VARCHAR[]`). Anything else could end
+ * the CAST and is refused before it reaches SQL; DuckDB says whether the type exists.
+ */
+const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_ ]*(\([A-Za-z0-9_ ,"]*\))?(\[\d*\])*$/;
+
+/**
+ * Changes a column's type in place: CAST, so a value that cannot be converted fails the read
+ * naming the column, or TRY_CAST when `lenient` (such values become NULL). Manifest fields as
+ * upstream's castColumn: `name`, `newType` (here a DuckDB type name), plus `lenient`.
+ */
+export class CastColumn implements Operation {
+  readonly type = 'castColumn';
+
+  constructor(readonly name: string, readonly newType: string, readonly lenient = false) {
+    if (!TYPE_NAME.test(newType.trim())) throw invalidArgument(`'${newType}' is not a type name (e.g. INTEGER, DOUBLE, DECIMAL(9,2), DATE, VARCHAR)`);
+  }
+
+  static fromManifest(op: ManifestOp): CastColumn {
+    return new CastColumn(optionalString(op, 'name') ?? field(op, 'columnName'), field(op, 'newType'), optionalBoolean(op, 'lenient') ?? false);
+  }
+
+  describe(): string {
+    return `Cast column ${this.name} to ${this.newType}${this.lenient ? ' (lenient)' : ''}`;
+  }
+
+  toManifest(): ManifestOp {
+    return compact({ type: this.type, name: this.name, newType: this.newType, lenient: this.lenient || undefined });
+  }
+
+  async check(context: CheckContext): Promise<void> {
+    await requireColumns(context, [this.name], `cast column '${this.name}'`);
+  }
+
+  apply(state: PlanState): void {
+    state.steps.push({ kind: 'castColumn', name: this.name, type: this.newType.trim(), lenient: this.lenient });
+  }
+}

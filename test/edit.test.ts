@@ -1,0 +1,385 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { create, open, type BundleBuilder } from '../src/index.js';
+import { normalizedName, normalizingRenames } from '../src/operations/normalizeColumnNames.js';
+import { formatSetClause, parseSetClause } from '../src/plan/sql.js';
+import { duckRows, expectError, operationsOf, readCommit, runCli, tempDir, writeFixture } from './helpers.js';
+
+let dir: string;
+let orders: string;
+let later: string;
+let ordersCsv: string;
+
+/** id 0..99, amount = id % 10, status 'open' (id % 3 = 0) or 'done', code = id as text except every 25th ('x<id>'). */
+const ORDERS = (n: number, from = 0) => `SELECT (${from} + i)::INTEGER AS id, ((${from} + i) % 10)::INTEGER AS amount,
+  CASE WHEN (${from} + i) % 3 = 0 THEN 'open' ELSE 'done' END AS status,
+  CASE WHEN (${from} + i) % 25 = 0 THEN 'x' || (${from} + i) ELSE ((${from} + i))::VARCHAR END AS code,
+  CASE WHEN (${from} + i) % 4 = 0 THEN NULL ELSE ((${from} + i) * 0.5)::DOUBLE END AS score
+  FROM range(${n}) t(i)`;
+
+before(async () => {
+  dir = await tempDir();
+  orders = await writeFixture(path.join(dir, 'orders.parquet'), ORDERS(100));
+  later = await writeFixture(path.join(dir, 'later.parquet'), ORDERS(10, 100));
+  ordersCsv = await writeFixture(path.join(dir, 'orders.csv'), ORDERS(100));
+});
+
+const ids = async (b: { toColumns(): Promise<Record<string, unknown[]>> }) => ((await b.toColumns()).id ?? []).map(Number).sort((x, y) => x - y);
+const range = (from: number, to: number, keep: (i: number) => boolean = () => true) => Array.from({ length: to - from }, (_, i) => from + i).filter(keep);
+const columns = async (b: BundleBuilder) => (await b.schema()).fields.map((f) => `${f.name}:${f.type}`);
+
+describe('delete', () => {
+  it('drops the matching rows, keeps the schema, and describes itself', async () => {
+    const b = await create().attach(orders).delete('amount < $1', [3]);
+    assert.deepEqual(await ids(b), range(0, 100, (i) => i % 10 >= 3));
+    assert.deepEqual((await b.schema()).fields.map((f) => f.name), ['id', 'amount', 'status', 'code', 'score']);
+    assert.equal(await b.numRows(), 70);
+    const change = b.status().changes.at(-1)!;
+    assert.equal(change.description, 'Delete rows where amount < $1');
+    assert.deepEqual(change.operations.map((o) => o.type), ['delete']);
+    await b.close();
+  });
+
+  it('keeps rows where the condition is NULL, as SQL DELETE does', async () => {
+    const b = await create().attach(orders).delete('score > 10');
+    // score is NULL for every 4th id: those rows stay
+    assert.deepEqual(await ids(b), range(0, 100, (i) => i % 4 === 0 || i * 0.5 <= 10));
+    await b.close();
+  });
+
+  it('pushes down: explain of a delete on a Parquet source shows the condition in the scan', async () => {
+    const b = await create().attach(orders).attach(later).delete('amount >= 7');
+    const plan = await b.explain();
+    const scan = /READ_PARQUET[\s\S]*?Filters:([\s\S]*?)~/.exec(plan);
+    assert.ok(scan, plan);
+    assert.match(scan[1]!, /amount/);
+    await b.close();
+  });
+
+  it('applies to the data present when recorded; a source attached later keeps its matching rows', async () => {
+    const b = await create().attach(orders).delete('amount < 5').attach(later);
+    assert.deepEqual(await ids(b), [...range(0, 100, (i) => i % 10 >= 5), ...range(100, 110)]);
+    // the scan of the later source carries no condition: the block test folds away per source
+    assert.equal((await b.explain()).match(/Filters:/g)?.length, 1);
+    await b.close();
+  });
+
+  it('always: also drops the matching rows of sources attached later', async () => {
+    const b = await create().attach(orders).delete('amount < 5', [], { always: true }).attach(later);
+    assert.deepEqual(await ids(b), range(0, 110, (i) => i % 10 >= 5));
+    assert.equal(b.status().changes[1]!.description, 'Always delete rows where amount < 5');
+    await b.close();
+  });
+
+  it('still applies to a source that replaces one it covered, not to one detached and attached again', async () => {
+    const replacement = await writeFixture(path.join(dir, 'orders-v2.parquet'), ORDERS(20));
+    const b = await create().attach(orders).delete('amount < 5').replace(orders, replacement);
+    assert.deepEqual(await ids(b), range(0, 20, (i) => i % 10 >= 5));
+    await b.detach(replacement).attach(replacement);
+    assert.deepEqual(await ids(b), range(0, 20));
+    await b.close();
+  });
+
+  it('bad input records nothing', async () => {
+    const b = await create().attach(orders);
+    await expectError(() => b.delete(''), 'INVALID_ARGUMENT', /Delete condition/);
+    await expectError(() => b.delete('nope > 1'), 'SQL_ERROR', /nope/);
+    await expectError(() => b.delete('amount > $1'), 'INVALID_ARGUMENT', /\$1/);
+    await expectError(() => create().delete('amount > 1'), 'INVALID_ARGUMENT', /no sources/);
+    assert.equal(b.status().changes.length, 1);
+    assert.equal(await b.numRows(), 100);
+    await b.close();
+  });
+});
+
+describe('update', () => {
+  it('sets columns in the matching rows; each column keeps its type; $n serve set and where', async () => {
+    const b = await create().attach(orders).update({ status: '$1', amount: 'amount * 1.6' }, 'id < $2', ['closed', 3]);
+    const before = await columns(await create().attach(orders));
+    assert.deepEqual(await columns(b), before);
+    const rows = (await b.toObjects()).slice(0, 4);
+    assert.deepEqual(rows.map((r) => [r.id, r.amount, r.status]), [[0, 0, 'closed'], [1, 2, 'closed'], [2, 3, 'closed'], [3, 3, 'open']]);
+    assert.equal(b.status().changes.at(-1)!.description, 'Update status, amount where id < $2');
+    await b.close();
+  });
+
+  it('without a condition sets every row; expressions see the row before the update', async () => {
+    const b = await create().attach(orders).update({ id: 'amount', amount: 'id' });
+    const rows = await b.toObjects();
+    assert.deepEqual(rows.slice(11, 13).map((r) => [r.id, r.amount]), [[1, 11], [2, 12]]);
+    assert.equal(b.status().changes.at(-1)!.description, 'Update id, amount');
+    await b.close();
+  });
+
+  it('plain: sources attached later keep their values; always: they are updated too', async () => {
+    const plain = await create().attach(orders).update({ status: "'big'" }, 'amount >= 8').attach(later);
+    const always = await create().attach(orders).update({ status: "'big'" }, 'amount >= 8', [], { always: true }).attach(later);
+    const big = async (b: BundleBuilder) => (await b.toObjects()).filter((r) => r.status === 'big').map((r) => Number(r.id));
+    assert.deepEqual(await big(plain), range(0, 100, (i) => i % 10 >= 8));
+    assert.deepEqual(await big(always), range(0, 110, (i) => i % 10 >= 8));
+    assert.equal(always.status().changes[1]!.description, 'Always update status where amount >= 8');
+    await Promise.all([plain.close(), always.close()]);
+  });
+
+  it('bad input records nothing: unknown column, bad expression, empty set', async () => {
+    const b = await create().attach(orders);
+    await expectError(() => b.update({ nope: '1' }), 'INVALID_ARGUMENT', /'nope' not found/);
+    await expectError(() => b.update({ status: 'missing_column' }), 'SQL_ERROR', /missing_column/);
+    await expectError(() => b.update({ status: "'x'" }, 'amount >'), 'SQL_ERROR', /Update status where amount >/);
+    await expectError(() => b.update({}), 'INVALID_ARGUMENT', /at least one column/);
+    await expectError(() => b.update({ status: '' }), 'INVALID_ARGUMENT', /'status'/);
+    assert.equal(b.status().changes.length, 1);
+    // a value that cannot take the column's type fails the read, naming it
+    await b.update({ amount: "'not a number'" }, 'id = 5');
+    await expectError(() => b.toObjects(), 'SQL_ERROR', /not a number/);
+    await b.close();
+  });
+});
+
+describe('addColumn and castColumn', () => {
+  it('addColumn appends a computed column, in the schema at once', async () => {
+    const b = await create().attach(orders).addColumn('double_amount', 'amount * 2');
+    assert.deepEqual((await b.schema()).fields.map((f) => f.name), ['id', 'amount', 'status', 'code', 'score', 'double_amount']);
+    assert.deepEqual((await b.toColumns()).double_amount!.slice(0, 4), [0, 2, 4, 6]);
+    assert.equal(b.status().changes.at(-1)!.description, 'Add column double_amount as amount * 2');
+    await expectError(() => b.addColumn('AMOUNT', '1'), 'INVALID_ARGUMENT', /'amount' already exists/);
+    await expectError(() => b.addColumn('x', 'no_such + 1'), 'SQL_ERROR', /no_such/);
+    await expectError(() => b.addColumn('', '1'), 'INVALID_ARGUMENT', /Column name/);
+    assert.equal(b.status().changes.length, 2);
+    await b.close();
+  });
+
+  it('castColumn changes the type in place; a value that does not convert fails the read naming the column', async () => {
+    const b = await create().attach(orders).castColumn('code', 'INTEGER');
+    assert.deepEqual(await columns(b), ['id:Int32', 'amount:Int32', 'status:Utf8', 'code:Int32', 'score:Float64']);
+    await expectError(() => b.toObjects(), 'SQL_ERROR', /x0[\s\S]*code|code[\s\S]*x0/);
+    assert.equal(b.status().changes.at(-1)!.description, 'Cast column code to INTEGER');
+    await b.close();
+  });
+
+  it('castColumn lenient: values that do not convert become NULL', async () => {
+    const b = await create().attach(orders).castColumn('code', 'INTEGER', { lenient: true });
+    const codes = (await b.toColumns()).code!;
+    assert.deepEqual(codes.slice(0, 3), [null, 1, 2]);
+    assert.equal(codes.filter((c) => c === null).length, 4);
+    assert.equal(b.status().changes.at(-1)!.description, 'Cast column code to INTEGER (lenient)');
+    await b.close();
+  });
+
+  it('castColumn bad input records nothing', async () => {
+    const b = await create().attach(orders);
+    await expectError(() => b.castColumn('code', 'integr'), 'SQL_ERROR', /integr/);
+    await expectError(() => b.castColumn('nope', 'INTEGER'), 'INVALID_ARGUMENT', /'nope' not found/);
+    await expectError(() => b.castColumn('code', 'INTEGER) AS code, 1 AS (x'), 'INVALID_ARGUMENT', /is not a type name/);
+    assert.equal(b.status().changes.length, 1);
+    await b.close();
+  });
+});
+
+describe('normalizeColumnNames', () => {
+  it('names: lower snake case, runs of other characters to _, a leading digit prefixed with _', () => {
+    const cases: [string, string][] = [
+      ['Customer Id', 'customer_id'], ['customerId', 'customer_id'], ['HTTPServer', 'http_server'], ['Phone 1', 'phone_1'],
+      ['2024 Total', '_2024_total'], ['  --a--b--  ', 'a_b'], ['Café Ñame', 'café_ñame'], ['!!!', 'column_3'],
+    ];
+    for (const [from, to] of cases) assert.equal(normalizedName(from, 3), to, from);
+  });
+
+  it('collisions get _2, _3 in column order; renames run in an order that never meets a name in use', () => {
+    const renames = normalizingRenames(['Customer Id', 'customer_id', 'CUSTOMER-ID', 'b', 'a']);
+    assert.deepEqual(renames.map((r) => [r.oldName, r.newName]), [
+      ['customer_id', 'customer_id_2'], ['Customer Id', 'customer_id'], ['CUSTOMER-ID', 'customer_id_3'],
+    ]);
+  });
+
+  it('is one change of renameColumn operations on the bundle, and the schema shows it at once', async () => {
+    const messy = await writeFixture(path.join(dir, 'messy.parquet'), `SELECT 1 AS "Customer Id", 2 AS "customer_id", 'x' AS "First-Name", 3 AS "2024 Total"`);
+    const b = await create().attach(messy).normalizeColumnNames();
+    assert.deepEqual((await b.schema()).fields.map((f) => f.name), ['customer_id', 'customer_id_2', 'first_name', '_2024_total']);
+    assert.deepEqual(await b.toObjects(), [{ customer_id: 1, customer_id_2: 2, first_name: 'x', _2024_total: 3 }]);
+    const change = b.status().changes.at(-1)!;
+    assert.equal(change.description, 'Normalize column names');
+    assert.deepEqual(change.operations.map((o) => o.type), ['renameColumn', 'renameColumn', 'renameColumn', 'renameColumn']);
+    await b.undo();
+    assert.equal((await b.schema()).fields[0]!.name, 'Customer Id');
+    await b.close();
+  });
+});
+
+describe('persistence, history and time travel', () => {
+  it('commit writes upstream-compatible operations; reopening reads the same rows', async () => {
+    const bundleDir = path.join(dir, 'persist');
+    const b = await create(bundleDir).attach(orders)
+      .delete('amount = $1', [9])
+      .delete('id = 95', [], { always: true })
+      .update({ status: "'closed'", 'code': "'c' || code" }, 'amount = 0')
+      .update({ status: "'late'" }, undefined, [], { always: true })
+      .addColumn('half', 'amount / 2')
+      .castColumn('score', 'DOUBLE', { lenient: true });
+    const want = await b.toObjects();
+    await b.commit('cleaned');
+    const ops = operationsOf((await readCommit(bundleDir)).doc).slice(2);
+    assert.deepEqual(ops, [
+      { type: 'delete', where: 'amount = $1', parameters: [9] },
+      { type: 'alwaysDelete', where: 'id = 95' },
+      { type: 'updateData', setClause: "status = 'closed', code = 'c' || code", whereClause: 'amount = 0' },
+      { type: 'alwaysUpdate', setClause: "status = 'late'" },
+      { type: 'addColumn', name: 'half', expression: 'amount / 2' },
+      { type: 'castColumn', name: 'score', newType: 'DOUBLE', lenient: true },
+    ]);
+    const r = await open(bundleDir);
+    assert.deepEqual(await r.toObjects(), want);
+    assert.deepEqual(r.operations().slice(2).map((o) => o.describe()), [
+      'Delete rows where amount = $1', 'Always delete rows where id = 95', 'Update status, code where amount = 0',
+      'Always update status', 'Add column half as amount / 2', 'Cast column score to DOUBLE (lenient)',
+    ]);
+    // a plain delete recorded in an earlier commit leaves a source attached now alone (109 has amount 9)
+    const e = await r.extend().attach(later);
+    assert.deepEqual((await ids(e)).filter((id) => id >= 100), range(100, 110));
+    await Promise.all([b.close(), r.close(), e.close()]);
+  });
+
+  it('reads an older version without the edits; diff shows the new and retyped columns', async () => {
+    const bundleDir = path.join(dir, 'travel');
+    const b = await create(bundleDir).attach(orders);
+    await b.commit('raw');
+    await b.delete('amount > 0').addColumn('flag', 'true').castColumn('code', 'VARCHAR(10)').castColumn('id', 'BIGINT').commit('edited');
+    assert.equal(await b.numRows(), 10);
+    const old = await open(bundleDir, { version: 1 });
+    assert.equal(await old.numRows(), 100);
+    assert.deepEqual((await old.schema()).fields.map((f) => f.name), ['id', 'amount', 'status', 'code', 'score']);
+    const diff = await b.diff(1);
+    assert.deepEqual(diff.schema.added, ['flag']);
+    assert.deepEqual(diff.schema.changed, [{ name: 'id', from: 'Int32', to: 'Int64' }]);
+    assert.deepEqual(diff.commits[0]!.changes.map((c) => c.description), ['Delete rows where amount > 0', 'Add column flag as true', 'Cast column code to VARCHAR(10)', 'Cast column id to BIGINT']);
+    await Promise.all([b.close(), old.close()]);
+  });
+
+  it('reads manifests written by upstream: alwaysUpdate setClause with quoted names and nested commas', () => {
+    assert.deepEqual(parseSetClause(`salary = 0, status = 'a, b', "Full Name" = concat(x, ', ', y), n = [1, 2]`), [
+      ['salary', '0'], ['status', "'a, b'"], ['Full Name', "concat(x, ', ', y)"], ['n', '[1, 2]'],
+    ]);
+    assert.equal(parseSetClause('salary'), undefined);
+    assert.equal(parseSetClause('a <= 3'), undefined);
+    const set: [string, string][] = [['a b', "'x'"], ['c', 'c + 1']];
+    assert.deepEqual(parseSetClause(formatSetClause(set)), set);
+  });
+});
+
+describe('with views, joins and indexes', () => {
+  it('a view over an edited bundle sees the edits; a view records edits of its own', async () => {
+    const bundleDir = path.join(dir, 'views');
+    const b = await create(bundleDir).attach(orders).delete('amount >= 5');
+    await b.createView('open_orders', await b.select("SELECT * FROM bundle WHERE status = 'open'"));
+    await b.commit('with view');
+    const view = await b.view('open_orders');
+    assert.deepEqual(await ids(view), range(0, 100, (i) => i % 10 < 5 && i % 3 === 0));
+    const edited = await view.extend().update({ status: "'o'" }).delete('id < 10');
+    assert.deepEqual(new Set((await edited.toColumns()).status), new Set(['o']));
+    assert.deepEqual(await ids(edited), range(10, 100, (i) => i % 10 < 5 && i % 3 === 0));
+    await Promise.all([b.close(), view.close(), edited.close()]);
+  });
+
+  it('edits before and after a join', async () => {
+    const regions = await writeFixture(path.join(dir, 'regions.parquet'), `SELECT i::INTEGER AS amount, 'r' || i AS region FROM range(10) t(i)`);
+    const b = await create().attach(orders).delete('amount >= 5').join('regions', regions, '$base.amount = regions.amount', 'left')
+      .update({ region: "upper(region)" }, 'region = $1', ['r1']).delete('region = $1', ['r2']);
+    const rows = await b.toObjects();
+    assert.deepEqual(new Set(rows.map((r) => r.region)), new Set(['r0', 'R1', 'r3', 'r4']));
+    assert.equal(rows.length, 40);
+    await b.close();
+  });
+
+  it('an index lookup after an update of the indexed column returns exactly the unindexed result', async () => {
+    const plain = await create().attach(ordersCsv).update({ code: "'hit'" }, 'amount = 4').filter("code = 'hit'");
+    const b = await create().attach(ordersCsv).createIndex('code').update({ code: "'hit'" }, 'amount = 4').filter("code = 'hit'");
+    const want = await ids(plain);
+    assert.equal(want.length, 10);
+    assert.deepEqual(await ids(b), want);
+    // and a value the update replaced is gone even though the index still lists it
+    const gone = await create().attach(ordersCsv).createIndex('code').update({ code: "'hit'" }, 'amount = 4').filter("code = '14'");
+    assert.deepEqual(await ids(gone), []);
+    await Promise.all([plain.close(), b.close(), gone.close()]);
+  });
+
+  it('an index still narrows a filter after a delete (a delete changes no value)', async () => {
+    const big = await writeFixture(path.join(dir, 'big-orders.csv'), ORDERS(20_000));
+    const plain = await create().attach(big).delete('amount = 3').filter('id IN (13, 14)');
+    const b = await create().attach(big).createIndex('id').delete('amount = 3').filter('id IN (13, 14)');
+    assert.deepEqual(await ids(b), [14]);
+    const estimate = (plan: string) => Number(/READ_CSV[\s\S]*?~([\d,]+) rows/.exec(plan)![1]!.replaceAll(',', ''));
+    const full = estimate(await plain.explain());
+    const narrowed = estimate(await b.explain());
+    assert.ok(narrowed * 100 < full, `indexed scan estimate ${narrowed} vs ${full}`);
+    await Promise.all([plain.close(), b.close()]);
+  });
+});
+
+describe('describeData', () => {
+  it('matches DuckDB aggregates over the same file, in one pass', async () => {
+    const b = await create().attach(orders);
+    const profiles = await b.describeData();
+    assert.deepEqual(profiles.map((p) => [p.name, p.type]), [['id', 'INTEGER'], ['amount', 'INTEGER'], ['status', 'VARCHAR'], ['code', 'VARCHAR'], ['score', 'DOUBLE']]);
+    for (const p of profiles) {
+      const c = `"${p.name}"`;
+      const numeric = p.type !== 'VARCHAR';
+      const [want] = await duckRows(`SELECT count(*) AS n, count(*) - count(${c}) AS nulls, approx_count_distinct(${c}) AS d, min(${c}) AS lo, max(${c}) AS hi
+        ${numeric ? `, avg(${c}) AS mean, stddev_samp(${c}) AS sd` : ''} FROM '${orders}'`);
+      assert.equal(p.count, Number(want!.n), p.name);
+      assert.equal(p.nulls, Number(want!.nulls), p.name);
+      assert.equal(p.distinct, Number(want!.d), p.name);
+      assert.equal(p.min, want!.lo, p.name);
+      assert.equal(p.max, want!.hi, p.name);
+      assert.equal(p.mean, numeric ? Number(want!.mean) : null, p.name);
+      assert.equal(p.stddev, numeric ? Number(want!.sd) : null, p.name);
+    }
+    await b.close();
+  });
+
+  it('profiles the pipeline (edits applied) and only the columns asked for', async () => {
+    const b = await create().attach(orders).delete('amount < 5').addColumn('big', 'amount * 100');
+    const [big, status] = await b.describeData(['big', 'status']);
+    assert.deepEqual(big, { name: 'big', type: 'INTEGER', count: 50, nulls: 0, distinct: big!.distinct, min: 500, max: 900, mean: 700, stddev: big!.stddev });
+    assert.ok(big!.distinct >= 4 && big!.distinct <= 6, `about 5 distinct values: ${big!.distinct}`);
+    assert.ok(Math.abs(big!.stddev! - 142.857) < 0.01);
+    assert.equal(status!.name, 'status');
+    await expectError(() => b.describeData(['nope']), 'INVALID_ARGUMENT', /'nope' not found/);
+    assert.deepEqual(await (await create()).describeData(), []);
+    await b.close();
+  });
+});
+
+describe('command line', () => {
+  it('delete, update, add-column, cast-column, normalize-column-names, describe-data', async () => {
+    const bundleDir = path.join(dir, 'cli');
+    const run = async (...args: string[]) => {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    await run('create', bundleDir);
+    await run('attach', bundleDir, orders);
+    assert.match(await run('delete', bundleDir, 'amount >= $1', '-p', '8'), /Delete rows where amount >= \$1/);
+    assert.match(await run('update', bundleDir, '--set', "status='closed'", '--set', 'amount=amount + 1', '--where', 'id < $1', '-p', '3'), /Update status, amount where id < \$1/);
+    assert.match(await run('add-column', bundleDir, 'Double Amount', 'amount * 2'), /Add column Double Amount/);
+    assert.match(await run('cast-column', bundleDir, 'code', 'INTEGER', '--lenient'), /Cast column code to INTEGER \(lenient\)/);
+    assert.match(await run('normalize-column-names', bundleDir), /Normalize column names/);
+    assert.match(await run('delete', bundleDir, 'id = 99', '--always'), /Always delete rows where id = 99/);
+    await run('commit', bundleDir, '-m', 'edits');
+    await run('attach', bundleDir, later);
+    const shown = await run('query', bundleDir, 'SELECT id, amount, status, double_amount FROM bundle WHERE id IN (0, 8, 99, 108) ORDER BY id', '-f', 'csv');
+    assert.equal(shown.trim(), ['id,amount,status,double_amount', '0,1,closed,2', '108,8,open,16'].join('\n'));
+    const profile = await run('describe-data', bundleDir, 'amount', 'code', '-f', 'csv');
+    const lines = profile.trim().split('\n');
+    assert.equal(lines[0], 'column,type,count,nulls,distinct,min,max,mean,stddev');
+    assert.match(lines[1]!, /^amount,INTEGER,90,0,/);
+    assert.match(lines[2]!, /^code,INTEGER,90,5,/);
+    const bad = await runCli(['cast-column', bundleDir, 'nope', 'INTEGER']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /'nope' not found/);
+    const badSet = await runCli(['update', bundleDir, '--set', 'status']);
+    assert.equal(badSet.code, 1);
+    assert.match(badSet.stderr, /--set 'status'/);
+  });
+});
