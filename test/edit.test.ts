@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { create, open, type BundleBuilder } from '../src/index.js';
@@ -381,5 +382,35 @@ describe('command line', () => {
     const badSet = await runCli(['update', bundleDir, '--set', 'status']);
     assert.equal(badSet.code, 1);
     assert.match(badSet.stderr, /--set 'status'/);
+  });
+
+  it('the REPL runs the edit statements', async () => {
+    const bundleDir = path.join(dir, 'repl');
+    assert.equal((await runCli(['create', bundleDir])).code, 0);
+    assert.equal((await runCli(['attach', bundleDir, orders])).code, 0);
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'repl', bundleDir], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, BUNDLEBASE_HISTORY: path.join(dir, 'repl-history') },
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stdin.end([
+      'DELETE WHERE amount >= 8;',
+      "ALWAYS UPDATE SET status = 'WHERE ' || status, code = 'c'",
+      '  WHERE id < 2;',
+      'ADD COLUMN "Twice Amount" AS amount * 2; CAST COLUMN score TO INTEGER LENIENT;',
+      'NORMALIZE COLUMN NAMES;',
+      'DESCRIBE DATA twice_amount, status;',
+      'ALWAYS FROB;',
+      'SELECT status, code, twice_amount FROM bundle WHERE id = 1;',
+      'EXIT', '',
+    ].join('\n'));
+    assert.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
+    for (const line of ['Delete rows where amount >= 8', 'Always update status, code where id < 2', 'Add column Twice Amount as amount * 2',
+      'Cast column score to INTEGER (lenient)', 'Normalize column names']) assert.ok(output.includes(line), `${line} in ${output}`);
+    assert.match(output, /twice_amount\s*│ INTEGER\s*│ 80\s*│ 0/);
+    assert.match(output, /error: Not an edit statement: 'ALWAYS FROB'/);
+    assert.match(output, /WHERE done\s*│ c\s*│\s*2\n/);
+    assert.match((await runCli(['status', bundleDir])).stdout, /6 uncommitted change/);
   });
 });

@@ -5,6 +5,7 @@ import readline from 'node:readline';
 import type { BundleBuilder } from '../bundle/builder.js';
 import { create } from '../bundle/open.js';
 import { countRows, showHistory, showRows, showSchema, showStatus } from './commands.js';
+import { EDIT_HELP, runEditStatement } from './editStatements.js';
 import { write } from './output.js';
 import { completeLine, type CompletionNames } from './repl-complete.js';
 import { openWorking, saveWorking } from './session.js';
@@ -20,7 +21,8 @@ Commands (case-insensitive, a leading "." is allowed) end with their line (";" a
   DETACH <source>     remove a source            RESTORE <version>  make an earlier version current
   COMMIT <message>    commit the changes         UNDO / RESET    drop the last / all changes
   HELP                this text                  EXIT            leave (changes stay staged)
-Tab completes commands, keywords, columns and views (quoted where SQL needs it, also after ").
+Edit statements end like SQL (";" or a blank line):
+${EDIT_HELP}Tab completes commands, keywords, columns and views (quoted where SQL needs it, also after ").
 Ctrl-C cancels a running query or drops the statement being typed; Ctrl-D or EXIT leaves.
 `;
 
@@ -136,6 +138,15 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
         case 'UNDO':
           await builder.undo();
           await write(out, 'Undone\n');
+          break;
+        case 'DELETE':
+        case 'UPDATE':
+        case 'ALWAYS':
+        case 'ADD':
+        case 'CAST':
+        case 'NORMALIZE':
+        case 'DESCRIBE':
+          await runEditStatement(builder, text.replace(/^\./, ''), out);
           break;
         case 'RESET':
           await builder.reset();
