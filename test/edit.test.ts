@@ -4,6 +4,8 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { create, open, type BundleBuilder } from '../src/index.js';
 import { normalizedName, normalizingRenames } from '../src/operations/normalizeColumnNames.js';
+import type { ManifestOp } from '../src/operations/operation.js';
+import { operationFromManifest } from '../src/operations/registry.js';
 import { formatSetClause, parseSetClause } from '../src/plan/sql.js';
 import { duckRows, expectError, operationsOf, readCommit, runCli, tempDir, writeFixture } from './helpers.js';
 
@@ -86,6 +88,7 @@ describe('delete', () => {
     const b = await create().attach(orders);
     await expectError(() => b.delete(''), 'INVALID_ARGUMENT', /Delete condition/);
     await expectError(() => b.delete('nope > 1'), 'SQL_ERROR', /nope/);
+    await expectError(() => b.delete('amount >'), 'SQL_ERROR', /Delete rows where amount >/);
     await expectError(() => b.delete('amount > $1'), 'INVALID_ARGUMENT', /\$1/);
     await expectError(() => create().delete('amount > 1'), 'INVALID_ARGUMENT', /no sources/);
     assert.equal(b.status().changes.length, 1);
@@ -224,7 +227,7 @@ describe('persistence, history and time travel', () => {
     assert.deepEqual(ops, [
       { type: 'delete', where: 'amount = $1', parameters: [9] },
       { type: 'alwaysDelete', where: 'id = 95' },
-      { type: 'updateData', setClause: "status = 'closed', code = 'c' || code", whereClause: 'amount = 0' },
+      { type: 'updateData', setClause: "status = 'closed', code = 'c' || code", where: 'amount = 0' },
       { type: 'alwaysUpdate', setClause: "status = 'late'" },
       { type: 'addColumn', name: 'half', expression: 'amount / 2' },
       { type: 'castColumn', name: 'score', newType: 'DOUBLE', lenient: true },
@@ -235,9 +238,13 @@ describe('persistence, history and time travel', () => {
       'Delete rows where amount = $1', 'Always delete rows where id = 95', 'Update status, code where amount = 0',
       'Always update status', 'Add column half as amount / 2', 'Cast column score to DOUBLE (lenient)',
     ]);
-    // a plain delete recorded in an earlier commit leaves a source attached now alone (109 has amount 9)
+    // a plain delete recorded in an earlier commit leaves a source attached now alone (109 has amount 9);
+    // the always update reaches it, the plain one (amount = 0: 100) does not
     const e = await r.extend().attach(later);
-    assert.deepEqual((await ids(e)).filter((id) => id >= 100), range(100, 110));
+    const added = (await e.toObjects()).filter((row) => Number(row.id) >= 100);
+    assert.deepEqual(added.map((row) => Number(row.id)), range(100, 110));
+    assert.deepEqual(new Set(added.map((row) => row.status)), new Set(['late']));
+    assert.equal(added[0]!.code, 'x100');
     await Promise.all([b.close(), r.close(), e.close()]);
   });
 
@@ -255,6 +262,66 @@ describe('persistence, history and time travel', () => {
     assert.deepEqual(diff.schema.changed, [{ name: 'id', from: 'Int32', to: 'Int64' }]);
     assert.deepEqual(diff.commits[0]!.changes.map((c) => c.description), ['Delete rows where amount > 0', 'Add column flag as true', 'Cast column code to VARCHAR(10)', 'Cast column id to BIGINT']);
     await Promise.all([b.close(), old.close()]);
+  });
+
+  it('status(), undo() and diff() know every edit; each one commits, reopens, and older versions read without it', async () => {
+    const bundleDir = path.join(dir, 'each');
+    const b = await create(bundleDir).attach(orders);
+    await b.commit('raw');
+    const edits: [type: string, description: string, record: (x: BundleBuilder) => PromiseLike<unknown>][] = [
+      ['delete', 'Delete rows where amount >= $1', (x) => x.delete('amount >= $1', [8])],
+      ['alwaysDelete', 'Always delete rows where id = 1', (x) => x.delete('id = 1', [], { always: true })],
+      ['updateData', 'Update status where amount = 0', (x) => x.update({ status: "'zero'" }, 'amount = 0')],
+      ['alwaysUpdate', 'Always update code', (x) => x.update({ code: "'c' || code" }, undefined, [], { always: true })],
+      ['addColumn', 'Add column Half Amount as amount / 2', (x) => x.addColumn('Half Amount', 'amount / 2')],
+      ['castColumn', 'Cast column score to INTEGER', (x) => x.castColumn('score', 'INTEGER')],
+      ['renameColumn', 'Normalize column names', (x) => x.normalizeColumnNames()],
+    ];
+    const versions = [{ rows: await b.toObjects(), fields: (await b.schema()).fields.map((f) => `${f.name}:${f.type}`) }];
+    for (const [type, description, record] of edits) {
+      await record(b);
+      const change = b.status().changes.at(-1)!;
+      assert.equal(change.description, description);
+      assert.deepEqual(change.operations.map((o) => o.type), [type]);
+      const rows = await b.toObjects();
+      assert.notDeepEqual(rows, versions.at(-1)!.rows, `${type} changes the rows`);
+      await b.undo();
+      assert.equal(b.status().changes.length, 0);
+      assert.deepEqual(await b.toObjects(), versions.at(-1)!.rows, `undo of ${type}`);
+      await record(b);
+      await b.commit(type);
+      const diff = await b.diff(versions.length);
+      assert.deepEqual(diff.commits.map((c) => c.changes.map((ch) => ch.description)), [[description]]);
+      versions.push({ rows, fields: (await b.schema()).fields.map((f) => `${f.name}:${f.type}`) });
+    }
+    assert.deepEqual(versions.at(-1)!.fields, ['id:Int32', 'amount:Int32', 'status:Utf8', 'code:Utf8', 'score:Int32', 'half_amount:Float64']);
+    for (const [i, want] of versions.entries()) {
+      const old = await open(bundleDir, { version: i + 1 });
+      assert.deepEqual(await old.toObjects(), want.rows, `version ${i + 1}`);
+      assert.deepEqual((await old.schema()).fields.map((f) => `${f.name}:${f.type}`), want.fields);
+      await old.close();
+    }
+    // the command line reads older versions the same way
+    const at = async (v: number) => (await runCli(['query', bundleDir, 'SELECT count(*) AS n, count(DISTINCT status) AS s FROM bundle', '--at', String(v), '-f', 'csv'])).stdout.trim();
+    assert.deepEqual(await Promise.all([at(1), at(2), at(4)]), ['n,s\n100,2', 'n,s\n80,2', 'n,s\n79,3']);
+    await b.close();
+  });
+
+  it('reads the fields other versions write: upstream updateData `where`, older `whereClause`, Arrow type names', async () => {
+    const context = { baseDir: undefined };
+    const decode = (op: Record<string, unknown>) => operationFromManifest(op as ManifestOp, context, 'test.yaml');
+    assert.equal(decode({ type: 'updateData', setClause: "s = 'x'", where: 'a > 1' }).describe(), 'Update s where a > 1');
+    assert.equal(decode({ type: 'updateData', setClause: "s = 'x'", whereClause: 'a > 1' }).describe(), 'Update s where a > 1');
+    // upstream's plain delete keeps its condition beside the tombstone file: the condition is replayed
+    assert.equal(decode({ type: 'delete', tombstone: 'ab/cdef.tomb', where: 'a > 1' }).describe(), 'Delete rows where a > 1');
+    await expectError(() => decode({ type: 'delete', tombstone: 'ab/cdef.tomb' }), 'IO_ERROR', /tombstone file \('ab\/cdef.tomb'\)/);
+    await expectError(() => decode({ type: 'updateData', overlay: 'ab/cdef.update', where: 'a > 1' }), 'IO_ERROR', /overlay file \('ab\/cdef.update'\)/);
+    // upstream's CAST COLUMN takes Arrow type names (exact case: `Int8` is Arrow's 8-bit, DuckDB's `INT8` 64-bit)
+    const b = await create().attach(orders).castColumn('id', 'Int64').castColumn('amount', 'Utf8').castColumn('score', 'Float32').castColumn('status', 'VARCHAR')
+      .addColumn('small', '1').castColumn('small', 'Int8').addColumn('wide', '1').castColumn('wide', 'INT8');
+    assert.deepEqual(await columns(b), ['id:Int64', 'amount:Utf8', 'status:Utf8', 'code:Utf8', 'score:Float32', 'small:Int8', 'wide:Int64']);
+    assert.equal(b.status().changes[1]!.description, 'Cast column id to Int64');
+    await b.close();
   });
 
   it('reads manifests written by upstream: alwaysUpdate setClause with quoted names and nested commas', () => {
@@ -371,6 +438,8 @@ describe('command line', () => {
     await run('attach', bundleDir, later);
     const shown = await run('query', bundleDir, 'SELECT id, amount, status, double_amount FROM bundle WHERE id IN (0, 8, 99, 108) ORDER BY id', '-f', 'csv');
     assert.equal(shown.trim(), ['id,amount,status,double_amount', '0,1,closed,2', '108,8,open,16'].join('\n'));
+    // a table by default
+    assert.match(await run('describe-data', bundleDir, 'amount'), /column\s*│ type\s*│ count\s*│ nulls[\s\S]*amount\s*│ INTEGER\s*│ 90\s*│ 0/);
     const profile = await run('describe-data', bundleDir, 'amount', 'code', '-f', 'csv');
     const lines = profile.trim().split('\n');
     assert.equal(lines[0], 'column,type,count,nulls,distinct,min,max,mean,stddev');

@@ -20,6 +20,11 @@ const NAMED_TYPES: Record<string, () => arrow.DataType> = {
   Timestamp: () => new arrow.TimestampMicrosecond(),
 };
 
+/** Whether `name` is one of the Arrow type names above (exact case: `Int8` is Arrow's, DuckDB's `INT8` is 64-bit). */
+export function isNamedType(name: string): boolean {
+  return Object.hasOwn(NAMED_TYPES, name);
+}
+
 /** Looks up a type name; an unknown one is INVALID_ARGUMENT naming it (and `what` it was for). */
 export function namedType(name: string, what = 'a column'): arrow.DataType {
   const entry = Object.hasOwn(NAMED_TYPES, name) ? NAMED_TYPES[name] : undefined;

@@ -1,3 +1,4 @@
+import { castTypeName } from '../engine/arrow/types.js';
 import { invalidArgument } from '../errors.js';
 import type { PlanState } from '../plan/state.js';
 import { compact, field, optionalBoolean, optionalString, requireColumns, type CheckContext, type ManifestOp, type Operation } from './operation.js';
@@ -12,7 +13,8 @@ const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_ ]*(\([A-Za-z0-9_ ,"]*\))?(\[\d*\])*$/;
 /**
  * Changes a column's type in place: CAST, so a value that cannot be converted fails the read
  * naming the column, or TRY_CAST when `lenient` (such values become NULL). Manifest fields as
- * upstream's castColumn: `name`, `newType` (here a DuckDB type name), plus `lenient`.
+ * upstream's castColumn: `name`, `newType` (a DuckDB type name, or an Arrow one as upstream
+ * writes it: `Utf8`, `Int64`, …), plus `lenient`.
  */
 export class CastColumn implements Operation {
   readonly type = 'castColumn';
@@ -38,6 +40,6 @@ export class CastColumn implements Operation {
   }
 
   apply(state: PlanState): void {
-    state.steps.push({ kind: 'castColumn', name: this.name, type: this.newType.trim(), lenient: this.lenient });
+    state.steps.push({ kind: 'castColumn', name: this.name, type: castTypeName(this.newType.trim()), lenient: this.lenient });
   }
 }

@@ -1,4 +1,5 @@
 import type { ParamValue } from '../engine/params.js';
+import { invalidArgument } from '../errors.js';
 import type { PlanState } from '../plan/state.js';
 import { compact, field, paramsField, requireParamCount, requireSources, type CheckContext, type ManifestOp, type Operation } from './operation.js';
 
@@ -32,6 +33,10 @@ export class Delete extends RowDeletion {
   readonly type = 'delete';
 
   static fromManifest(op: ManifestOp): Delete {
+    if (op.where === undefined && op.tombstone !== undefined) {
+      throw invalidArgument(`it keeps its rows in a tombstone file ('${String(op.tombstone)}') without their condition, which this version does not read`);
+    }
+    // upstream writes `where` beside its tombstone file of row ids: the condition is what is replayed
     return new Delete(field(op, 'where'), paramsField(op));
   }
 

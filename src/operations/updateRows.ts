@@ -9,16 +9,22 @@ type Assignments = readonly (readonly [column: string, expression: string])[];
 
 /**
  * What the two updates share: assignments (each column keeps its type: the expression is cast to
- * it), an optional condition, and `$n` values used by both. Manifest fields as upstream's
- * alwaysUpdate: `setClause` (`a = expr, b = expr`) and `whereClause`.
+ * it), an optional condition, and `$n` values used by both. Manifest fields as upstream's:
+ * `setClause` (`a = expr, b = expr`) for both; the condition is `whereClause` in alwaysUpdate and
+ * `where` in updateData (upstream keeps it there beside its `overlay` file of changed values).
  */
 abstract class RowUpdate implements Operation {
   abstract readonly type: 'updateData' | 'alwaysUpdate';
+  /** The manifest field holding the condition. */
+  protected abstract readonly whereField: 'where' | 'whereClause';
 
   constructor(readonly set: Assignments, readonly whereClause: string | undefined, readonly parameters: readonly ParamValue[]) {}
 
   /** The assignments of a manifest's `setClause`; a clause that is not `column = expression, …` is refused. */
   protected static assignments(op: ManifestOp): Assignments {
+    if (op.setClause === undefined && op.overlay !== undefined) {
+      throw invalidArgument(`it keeps its values in an overlay file ('${String(op.overlay)}'), which this version does not read`);
+    }
     const clause = field(op, 'setClause');
     const set = parseSetClause(clause);
     if (!set) throw invalidArgument(`'${clause}' is not a list of column = expression`);
@@ -38,7 +44,7 @@ abstract class RowUpdate implements Operation {
     return compact({
       type: this.type,
       setClause: this.setClause,
-      whereClause: this.whereClause,
+      [this.whereField]: this.whereClause,
       parameters: this.parameters.length > 0 ? [...this.parameters] : undefined,
     });
   }
@@ -60,9 +66,11 @@ abstract class RowUpdate implements Operation {
 /** Sets columns in the matching rows of the data present when it is recorded (as a plain delete). */
 export class UpdateData extends RowUpdate {
   readonly type = 'updateData';
+  protected readonly whereField = 'where';
 
   static fromManifest(op: ManifestOp): UpdateData {
-    return new UpdateData(RowUpdate.assignments(op), optionalString(op, 'whereClause'), paramsField(op));
+    // `whereClause`: how this version wrote it before matching upstream's field name
+    return new UpdateData(RowUpdate.assignments(op), optionalString(op, 'where') ?? optionalString(op, 'whereClause'), paramsField(op));
   }
 
   apply(state: PlanState): void {
@@ -73,6 +81,7 @@ export class UpdateData extends RowUpdate {
 /** Sets columns in the matching rows of every source, also those attached later (upstream's ALWAYS UPDATE). */
 export class AlwaysUpdate extends RowUpdate {
   readonly type = 'alwaysUpdate';
+  protected readonly whereField = 'whereClause';
 
   static fromManifest(op: ManifestOp): AlwaysUpdate {
     return new AlwaysUpdate(RowUpdate.assignments(op), optionalString(op, 'whereClause'), paramsField(op));

@@ -4,6 +4,7 @@ import {
   DuckDBType,
   DuckDBTypeId,
 } from '@duckdb/node-api';
+import { isNamedType, namedType } from '../../arrow/types.js';
 import { invalidArgument } from '../../errors.js';
 
 /**
@@ -75,6 +76,15 @@ export function duckdbType(type: arrow.DataType, what = 'a column'): DuckDBType 
   if (arrow.DataType.isDate(type) && type.unit === arrow.DateUnit.DAY) return DATE;
   if (arrow.DataType.isTimestamp(type) && type.unit === arrow.TimeUnit.MICROSECOND && !type.timezone) return TIMESTAMP;
   throw invalidArgument(`Arrow type ${type} has no DuckDB column type for ${what}`);
+}
+
+/**
+ * The DuckDB spelling of a type name for a CAST: an Arrow name as the original bundlebase writes
+ * it (`Utf8`, `Int64`, `Float64`, … — DuckDB knows none of them or, like `Int8`, means another
+ * width) becomes DuckDB's (`VARCHAR`, `BIGINT`, `DOUBLE`); any other name is DuckDB's own.
+ */
+export function castTypeName(name: string): string {
+  return isNamedType(name) ? duckdbType(namedType(name)).toString() : name;
 }
 
 /** A column's or parameter's type: DuckDB's name for it and the Arrow type its values are read as. */
