@@ -28,6 +28,14 @@ const cases = {
     await b.close();
     return { rows, conversion, rssBefore };
   },
+  async describeData() {
+    const b = await open(bundleDir);
+    await b.schema();
+    const rssBefore = process.memoryUsage.rss();
+    const profiles = await b.describeData();
+    await b.close();
+    return { rows: profiles[0]?.count ?? 0, columns: profiles.length, rssBefore };
+  },
   async export() {
     const b = await open(bundleDir);
     const { rows } = await b.export(out, { format: 'parquet' });
@@ -98,6 +106,18 @@ const cases = {
     const scan = format === 'parquet' ? pl.scanParquet(file) : format === 'csv' ? pl.scanCSV(file) : pl.scanJson(file);
     const frame = await scan.filter(pl.col('age').gtEq(18)).collect();
     return { rows: frame.height };
+  },
+  // DuckDB's own aggregates over the same rows: what describeData() computes, with no bundle around it
+  async 'raw-profile'() {
+    const connection = await rawConnection();
+    const columns = (await connection.runAndReadAll(`DESCRIBE ${query()}`)).getRowObjectsJS();
+    const numeric = /INT|DOUBLE|FLOAT|DECIMAL/;
+    const items = columns.flatMap(({ column_name: name, column_type: type }) => {
+      const c = `"${name}"`;
+      return [`count(${c})`, `approx_count_distinct(${c})`, `min(${c})`, `max(${c})`, ...(numeric.test(type) ? [`avg(${c})`, `stddev_samp(${c})`] : [])];
+    });
+    const reader = await connection.runAndReadAll(`SELECT count(*), ${items.join(', ')} FROM (${query()})`);
+    return { rows: Number(reader.getRows()[0][0]), columns: columns.length };
   },
   async 'raw-copy'() {
     const connection = await rawConnection();
