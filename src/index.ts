@@ -8,6 +8,8 @@ export type { Trust } from './bundle/load.js';
 export type { Change, ColumnProfile, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';
 export type { ExportTarOptions } from './bundle/pack.js';
 export type { PushOptions, PushResult } from './bundle/push.js';
+export type { StatementResult } from './bundle/execute.js';
+export type { Statement } from './language/parse.js';
 export { BundlebaseError, type ErrorCode } from './errors.js';
 export { serve, DEFAULT_LIMITS, type ServeOptions, type Servers, type ServerLimits, type TlsFiles } from './server/index.js';
 export type { ParamValue } from './engine/params.js';

@@ -35,6 +35,7 @@ import { requireNonEmpty, resolveSource } from '../storage/location.js';
 import { checkStoredConfig } from '../storage/config.js';
 import { requireWritable, storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
+import { executeStatements, type StatementResult } from './execute.js';
 import { Chain, forwardCalls } from './chain.js';
 import { fromStaged, initializeBundle, toStaged, writeCommit, type RecordedChange, type StagedChange } from './commit.js';
 import { inspectBlock, type AttachOptions } from './inspect.js';
@@ -483,6 +484,14 @@ export class BundleBuilder extends BundleBase {
     );
   }
 
+  /**
+   * Runs statements of the statement language (README, "Statements"), separated by ";", in order:
+   * writes are recorded on this builder (COMMIT commits them), reads give their results.
+   */
+  execute(sql: string): Promise<StatementResult[]> {
+    return this.settled().then(() => executeStatements(sql, this, this));
+  }
+
   private recordSelect(sql: string, params?: ParamValue[]): BuilderChain {
     return this.record(() => {
       requireNonEmpty(sql, 'Select SQL');
@@ -602,6 +611,11 @@ export class Bundle extends BundleBase {
   /** A new builder whose rows are the result of `sql` over the table `bundle`. */
   select(sql: string, params?: ParamValue[]): BuilderChain {
     return new BundleBuilder(this.loaded).select(sql, params);
+  }
+
+  /** Runs read statements of the statement language (SELECT, SHOW …, EXPLAIN, DESCRIBE DATA); a write is READ_ONLY. */
+  execute(sql: string): Promise<StatementResult[]> {
+    return executeStatements(sql, this);
   }
 
   async view(nameOrId: string): Promise<Bundle> {

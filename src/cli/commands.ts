@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { BundleBase } from '../bundle/base.js';
 import type { OperationInfo } from '../bundle/types.js';
 import type { BundleBuilder } from '../bundle/builder.js';
+import { historyTable, profileTable, schemaTable } from '../bundle/execute.js';
 import { printBatches, printRows, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
 
@@ -17,21 +18,22 @@ export async function showRows(b: BundleBase, format: OutputFormat, limit?: numb
   if (format === 'table') footer.write(`(${rows} row${rows === 1 ? '' : 's'}, ${((performance.now() - started) / 1000).toFixed(3)} s)\n`);
 }
 
+/** A small table (schema, history, profile, SHOW …) in the chosen format. */
+async function showTable(table: { columns: string[]; rows: unknown[][] }, format: OutputFormat, target: Writable = out): Promise<void> {
+  await printRows(table.columns, table.rows, target, { format, width: width(target) });
+}
+
 export async function showSchema(b: BundleBase, format: OutputFormat, target: Writable = out): Promise<void> {
-  const schema = await b.schema();
-  await printRows(['column', 'type', 'nullable'], schema.fields.map((f) => [f.name, String(f.type), f.nullable]), target, { format, width: width(target) });
+  await showTable(await schemaTable(b), format, target);
 }
 
 /** describeData() as a table: one row per column. */
 export async function showProfile(b: BundleBase, columns: readonly string[], format: OutputFormat, target: Writable = out): Promise<void> {
-  const profiles = await b.describeData(columns.length > 0 ? [...columns] : undefined);
-  const rows = profiles.map((p) => [p.name, p.type, p.count, p.nulls, p.distinct, p.min, p.max, p.mean, p.stddev]);
-  await printRows(['column', 'type', 'count', 'nulls', 'distinct', 'min', 'max', 'mean', 'stddev'], rows, target, { format, width: width(target) });
+  await showTable(await profileTable(b, columns), format, target);
 }
 
 export async function showHistory(b: BundleBase, format: OutputFormat, target: Writable = out): Promise<void> {
-  const rows = b.history().map((c) => [c.version, c.timestamp, c.author, c.message, c.changes.map((x) => x.description).join('; ')]);
-  await printRows(['version', 'timestamp', 'author', 'message', 'changes'], rows, target, { format, width: width(target) });
+  await showTable(historyTable(b), format, target);
 }
 
 export async function showStatus(b: BundleBuilder, target: Writable = out): Promise<void> {

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { create, open, type BundleBuilder } from '../src/index.js';
+import { parseStatements } from '../src/language/parse.js';
+import { expectError, tempDir, writeFixture } from './helpers.js';
+
+let dir: string;
+const files = { people: '', semi: '', regions: '', people2: '' };
+
+before(async () => {
+  dir = await tempDir();
+  files.people = await writeFixture(path.join(dir, 'people.csv'), `SELECT i AS id, i % 90 AS age, 'p' || i AS name, 'ssn-' || i AS ssn FROM range(30) t(i)`);
+  files.people2 = await writeFixture(path.join(dir, 'people2.csv'), `SELECT i AS id, i % 90 AS age, 'q' || i AS name, 'ssn-' || i AS ssn FROM range(30, 40) t(i)`);
+  files.semi = path.join(dir, 'semi.csv');
+  await import('node:fs/promises').then((fs) => fs.writeFile(files.semi, 'id;age;name;ssn\n100;50;x;s\n101;51;y;t\n'));
+  files.regions = await writeFixture(path.join(dir, 'regions.csv'), `SELECT i AS id, 'region-' || (i % 3) AS region FROM range(40) t(i)`);
+});
+
+/**
+ * Every write statement of the language beside the builder call doing the same; run in order on
+ * one bundle (the statements' texts are single lines, so the REPL can type them).
+ */
+function languageSteps(): { sql: string; apply: (b: BundleBuilder) => PromiseLike<unknown> }[] {
+  return [
+    { sql: `ATTACH '${files.people}'`, apply: (b) => b.attach(files.people) },
+    { sql: `ATTACH '${files.semi}' WITH (delimiter = ';', header = true)`, apply: (b) => b.attach(files.semi, { delimiter: ';', header: true }) },
+    { sql: `SET NAME 'people'`, apply: (b) => b.setName('people') },
+    { sql: `SET DESCRIPTION 'it''s people'`, apply: (b) => b.setDescription("it's people") },
+    { sql: `SET CONFIG s3.region = 'eu-west-1' FOR 's3://bucket/'`, apply: (b) => b.setConfig('s3.region', 'eu-west-1', 's3://bucket/') },
+    { sql: 'FILTER WHERE age >= 1', apply: (b) => b.filter('age >= 1') },
+    { sql: 'DELETE FROM bundle WHERE id = 3', apply: (b) => b.delete('id = 3') },
+    { sql: 'ALWAYS DELETE FROM bundle WHERE id = 4', apply: (b) => b.delete('id = 4', [], { always: true }) },
+    { sql: `UPDATE bundle SET name = upper(name), age = age + 1 WHERE id < 10`, apply: (b) => b.update({ name: 'upper(name)', age: 'age + 1' }, 'id < 10') },
+    { sql: `ALWAYS UPDATE bundle SET ssn = 'hidden' WHERE id = 5`, apply: (b) => b.update({ ssn: "'hidden'" }, 'id = 5', [], { always: true }) },
+    { sql: 'ADD COLUMN double_age AS age * 2', apply: (b) => b.addColumn('double_age', 'age * 2') },
+    { sql: 'CAST COLUMN double_age TO BIGINT', apply: (b) => b.castColumn('double_age', 'BIGINT') },
+    { sql: 'CAST COLUMN ssn TO INTEGER LENIENT', apply: (b) => b.castColumn('ssn', 'INTEGER', { lenient: true }) },
+    { sql: 'RENAME COLUMN name TO "Full Name"', apply: (b) => b.renameColumn('name', 'Full Name') },
+    { sql: 'NORMALIZE COLUMN NAMES', apply: (b) => b.normalizeColumnNames() },
+    { sql: 'DROP COLUMN ssn', apply: (b) => b.removeColumns(['ssn']) },
+    { sql: `LEFT JOIN '${files.regions}' AS regions ON $base.id = regions.id`, apply: (b) => b.join('regions', files.regions, '$base.id = regions.id', 'left') },
+    { sql: 'CREATE VIEW adults AS SELECT * FROM bundle WHERE age >= 18', apply: async (b) => b.createView('adults', await b.select('SELECT * FROM bundle WHERE age >= 18')) },
+    { sql: 'RENAME VIEW adults TO grown', apply: (b) => b.renameView('adults', 'grown') },
+    { sql: 'CREATE INDEX ON id', apply: (b) => b.createIndex('id') },
+    { sql: 'REBUILD INDEX ON id', apply: (b) => b.rebuildIndex('id') },
+    { sql: `COMMIT 'first'`, apply: (b) => b.commit('first') },
+    { sql: `REPLACE '${files.people}' WITH '${files.people2}'`, apply: (b) => b.replace(files.people, files.people2) },
+    { sql: `DETACH '${files.semi}'`, apply: (b) => b.detach(files.semi) },
+    { sql: 'REINDEX', apply: (b) => b.reindex() },
+    { sql: 'DROP VIEW grown', apply: (b) => b.dropView('grown') },
+    { sql: 'DROP INDEX id', apply: (b) => b.dropIndex('id') },
+    { sql: 'UNDO', apply: (b) => b.undo() },
+    { sql: `COMMIT 'second'`, apply: (b) => b.commit('second') },
+    { sql: 'SET NAME \'temporary\'', apply: (b) => b.setName('temporary') },
+    { sql: 'RESET', apply: (b) => b.reset() },
+    { sql: 'RESTORE 1', apply: (b) => b.restore(1) },
+    { sql: `COMMIT 'third'`, apply: (b) => b.commit('third') },
+  ];
+}
+
+/**
+ * The bundle's manifests (its own and its views'), with what differs between two runs of the
+ * same work made equal: ids, uuids, timestamps, version hashes.
+ */
+async function normalizedManifests(bundle: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (at: string) => {
+    for (const entry of await readdir(at, { withFileTypes: true })) {
+      const full = path.join(at, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else if (entry.name.endsWith('.yaml') && path.basename(at) === '_bundlebase') found.push(await readFile(full, 'utf8'));
+    }
+  };
+  await walk(bundle);
+  return found
+    .map((text) =>
+      text
+        .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
+        .replace(/(?<![0-9a-f])[0-9a-f]{8}(?![0-9a-f])/g, '<id>')
+        .replace(/\b[0-9a-f]{12}\b/g, '<version>')
+        .replace(/timestamp: .*/g, 'timestamp: <t>'),
+    )
+    .sort();
+}
+
+/** The manifests of the steps done through the builder API, in a new bundle at `bundle`. */
+async function builderManifests(bundle: string): Promise<string[]> {
+  const b = await create(bundle);
+  for (const step of languageSteps()) await step.apply(b);
+  await b.close();
+  return normalizedManifests(bundle);
+}
+
+describe('the statement language', () => {
+  it('execute() records the same manifests as the builder API, statement by statement and all at once', async () => {
+    const expected = await builderManifests(path.join(dir, 'by-api'));
+    assert.equal(expected.length, 1 + 3 + 2, 'init, three commits, and the init and commit of the view');
+    const one = await create(path.join(dir, 'by-execute'));
+    for (const step of languageSteps()) {
+      const [result] = await one.execute(step.sql);
+      assert.equal(result?.kind, 'change', step.sql);
+    }
+    await one.close();
+    assert.deepEqual(await normalizedManifests(path.join(dir, 'by-execute')), expected);
+
+    const all = await create(path.join(dir, 'by-script'));
+    const results = await all.execute(languageSteps().map((s) => s.sql).join(';\n'));
+    assert.equal(results.length, languageSteps().length);
+    await all.close();
+    assert.deepEqual(await normalizedManifests(path.join(dir, 'by-script')), expected);
+  });
+
+  it('reads: SELECT streams, SHOW and DESCRIBE DATA are tables, EXPLAIN is text; a read-only bundle refuses writes', async () => {
+    const b = await open(path.join(dir, 'by-api'));
+    const [select, history, status, schema, count, views, explain, profile] = await b.execute(
+      'SELECT count(*) AS n FROM bundle; SHOW HISTORY; SHOW STATUS; SHOW SCHEMA; SHOW COUNT; SHOW VIEWS; EXPLAIN SELECT * FROM bundle WHERE id = 1; DESCRIBE DATA age',
+    );
+    assert.equal(select?.kind, 'rows');
+    if (select?.kind === 'rows') {
+      assert.deepEqual(await select.rows.toObjects(), [{ n: await b.numRows() }].map((r) => ({ n: BigInt(r.n) })));
+      await select.rows.close();
+    }
+    assert.deepEqual(history?.kind === 'table' && history.rows.map((r) => r[3]), ['first', 'second', 'third']);
+    assert.deepEqual(status?.kind === 'table' && status.rows, []);
+    assert.deepEqual(schema?.kind === 'table' && schema.rows.map((r) => r[0]), (await b.schema()).fields.map((f) => f.name));
+    assert.deepEqual(count?.kind === 'table' && count.rows, [[await b.numRows()]]);
+    assert.deepEqual(views?.kind === 'table' && views.rows.map((r) => r[0]), ['grown']);
+    assert.match(explain?.kind === 'text' ? explain.text : '', /id=1|id = 1|Filters/);
+    assert.deepEqual(profile?.kind === 'table' && profile.rows.map((r) => r[0]), ['age']);
+    await expectError(() => b.execute(`SET NAME 'x'`), 'READ_ONLY', /SET NAME 'x'.*read-only/);
+    await b.close();
+  });
+
+  it('a syntax error names line and column and what was expected; nothing runs', async () => {
+    const cases: [string, RegExp][] = [
+      ['DROP foo', /line 1, column 6: expected COLUMN, VIEW or INDEX but found 'foo'/],
+      [`SELECT 1;\nATTACH data.csv`, /line 2, column 8: expected quoted text but found 'data'/],
+      ['SELEKT 1', /line 1, column 1: expected ATTACH, .*SELECT.* but found 'SELEKT'/],
+      ['COMMIT', /line 1, column 7: expected quoted text but found the end/],
+      [`ATTACH 'x.csv' WITH (colour = 'red')`, /line 1, column 22: Unknown option 'colour'/],
+      ['SELECT (1', /line 1, column 10: expected .*"\)"/],
+      ['UPDATE bundle SET', /line 1, column 18: expected name/],
+    ];
+    for (const [sql, message] of cases) assert.throws(() => parseStatements(sql), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && message.test(err.message), sql);
+    const b = await create();
+    await expectError(() => b.execute(`ATTACH '${files.people}'; FILTER`), 'INVALID_ARGUMENT', /line 1, column \d+/);
+    assert.ok(b.status().isEmpty(), 'the ATTACH before the error did not run');
+    await b.close();
+  });
+
+  it('SQL inside statements keeps its quotes, comments and parentheses', () => {
+    const [update, view, filter] = parseStatements(
+      `UPDATE bundle SET a = f(1, 2), "b c" = 'x, WHERE y' WHERE a > 1; CREATE VIEW v AS SELECT ';' AS s -- ; not the end\n FROM bundle; FILTER WITH SELECT * FROM bundle WHERE $$a;b$$ <> name`,
+    );
+    assert.deepEqual(update, { type: 'update', set: [['a', 'f(1, 2)'], ['b c', "'x, WHERE y'"]], where: 'a > 1', always: false, text: update!.text, position: { line: 1, column: 1 } });
+    assert.equal(view?.type === 'createView' && view.sql, `SELECT ';' AS s -- ; not the end\n FROM bundle`);
+    assert.equal(filter?.type === 'filter' && filter.where, '$$a;b$$ <> name');
+    assert.deepEqual(filter?.position, { line: 2, column: 15 });
+  });
+});
