@@ -78,7 +78,8 @@ async function normalizedManifests(bundle: string): Promise<string[]> {
     .map((text) =>
       text
         .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
-        .replace(/(?<![0-9a-f])[0-9a-f]{8}(?![0-9a-f])/g, '<id>')
+        // (YAML quotes an id that happens to be all digits)
+        .replace(/"?(?<![0-9a-f])[0-9a-f]{8}(?![0-9a-f])"?/g, '<id>')
         .replace(/\b[0-9a-f]{12}\b/g, '<version>')
         .replace(/timestamp: .*/g, 'timestamp: <t>'),
     )
