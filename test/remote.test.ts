@@ -211,9 +211,30 @@ describe('S3 (s3rver)', () => {
     await within(expectError(() => e.commit('unreachable'), 'IO_ERROR', /reach.*s3:\/\/bundles\/unreachable/), 20_000, 'commit to an unreachable bucket');
     await e.close();
     await expectError(() => open('s3://bundles/unreachable', { config: s3Config }), 'NOT_FOUND', /s3:\/\/bundles\/unreachable/);
+    // pushing to a missing bucket, with a wrong key or to a closed port: fast, nothing written anywhere
+    const source = await open(local, { config: s3Config });
+    for (const [config, target, code] of [
+      [s3Config, 's3://no-such-bucket/pushed', 'NOT_FOUND'],
+      [wrong, 's3://bundles/push-refused', 'PERMISSION_DENIED'],
+      [closed, 's3://bundles/push-unreachable', 'IO_ERROR'],
+    ] as const) {
+      await within(expectError(() => source.push(target, { config }), code, new RegExp(target.replace(/[/.]/g, '\\$&'))), 20_000, `push to ${target}`);
+    }
+    await expectError(() => open('s3://bundles/push-refused', { config: s3Config }), 'NOT_FOUND', /push-refused/);
+    await source.close();
     const untouched = await open(local);
     assert.deepEqual(untouched.history().map((c) => c.message), ['local']);
     await untouched.close();
+    // a source of a kind bundlebase cannot read, or on a closed port, is refused before anything is recorded
+    const b = await create();
+    await expectError(() => b.attach('ftp://example.org/x.csv'), 'INVALID_ARGUMENT', /Unsupported source 'ftp:\/\/example\.org\/x\.csv'/);
+    const closedWeb = `http://127.0.0.1:${await freePort()}/x.csv`;
+    await within(expectError(() => b.attach(closedWeb), 'IO_ERROR', new RegExp(`reach.*${closedWeb.replace(/[/.]/g, '\\$&')}.*ECONNREFUSED`)), 20_000, 'a closed web port');
+    assert.equal(b.status().totalOperations, 0);
+    await b.close();
+    const denied = await create(undefined, { config: wrong });
+    await expectError(() => denied.attach('s3://bundles/x.csv'), 'PERMISSION_DENIED', /s3:\/\/bundles\/x\.csv.*\(403\)/);
+    await denied.close();
   });
 });
 
@@ -224,6 +245,14 @@ describe('Azure (Azurite)', () => {
     assert.equal(viaAz.url, 'azure://bundles/people');
     assert.equal(viaAz.history().length, 2);
     await viaAz.close();
+    // the credentials given to create()/open() are used, never written into the bundle
+    const container = BlobServiceClient.fromConnectionString(azuriteConnection(azurite.port)).getContainerClient('bundles');
+    let files = 0;
+    for await (const blob of container.listBlobsFlat({ prefix: 'people/' })) {
+      files++;
+      assert.ok(!(await container.getBlobClient(blob.name).downloadToBuffer()).includes(AZURITE_KEY), `${blob.name} holds no secret`);
+    }
+    assert.ok(files >= 4, 'the manifests of the bundle and its view');
   });
 
   // the race runs here only: s3rver ignores If-None-Match on PutObject (both writers would "win"),
@@ -328,6 +357,36 @@ describe('push and pull', () => {
     }
   });
 
+  it('a large file goes up in parts (S3 multipart, Azure blocks), with progress, and reads back whole', async () => {
+    const bundleDir = path.join(dir, 'large');
+    await mkdir(bundleDir, { recursive: true });
+    // ~10 MB: more than one 8 MB part
+    await writeFixture(path.join(bundleDir, 'large.csv'), "SELECT i AS id, repeat('x', 90) AS pad FROM range(100000) t(i)");
+    await (await create(bundleDir).attach('large.csv')).commit('large');
+    const multipart: string[] = [];
+    const onEvent = (e: { Records: { eventName: string; s3: { object: { key: string } } }[] }) => {
+      for (const r of e.Records) if (r.eventName === 'ObjectCreated:Post') multipart.push(r.s3.object.key);
+    };
+    s3.on('event', onEvent);
+    const progress: number[] = [];
+    const local = await open(bundleDir);
+    await local.push('s3://bundles/large', { config: s3Config, onProgress: (p) => progress.push(p.percentage) });
+    await local.push('azure://bundles/large', { config: azureConfig });
+    await local.close();
+    s3.off('event', onEvent);
+    assert.deepEqual(multipart, ['large/large.csv'], 'only the large file went up as a multipart upload');
+    assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress only grows');
+    assert.equal(progress.at(-1), 100);
+    const container = BlobServiceClient.fromConnectionString(azuriteConnection(azurite.port)).getContainerClient('bundles');
+    const blocks = await container.getBlockBlobClient('large/large.csv').getBlockList('committed');
+    assert.equal(blocks.committedBlocks?.length, 2, 'two blocks of at most 8 MB');
+    for (const [url, config] of [['s3://bundles/large', s3Config], ['azure://bundles/large', azureConfig]] as const) {
+      const r = await open(url, { config });
+      assert.equal(await r.numRows(), 100_000, url);
+      await r.close();
+    }
+  });
+
   it('index files travel: built for a bundle in a bucket, or pushed with a local one, lookups read them from the cache', async () => {
     const csv = await writeFixture(path.join(dir, 'indexed.csv'), peopleSql(200));
     const b = await create('azure://bundles/indexed', { config: azureConfig }).attach(csv);
@@ -397,13 +456,32 @@ describe('push and pull', () => {
   it('the command line pushes, pulls and reads remote bundles, configured from the environment', async () => {
     const top = await localChain('cli');
     const env = { ...process.env, BB_S3_ENDPOINT: `http://127.0.0.1:${s3Port}`, BB_S3_ALLOW_HTTP: 'true', BB_S3_ACCESS_KEY_ID: 'S3RVER', BB_S3_SECRET_ACCESS_KEY: 'S3RVER' };
-    const cli = (...args: string[]) => execFileAsync(process.execPath, [path.resolve('dist/cli/main.js'), ...args], { env });
-    assert.match((await cli('push', top, 's3://bundles/cli')).stdout, /Copied .* to s3:\/\/bundles\/cli: 2 new commit\(s\)/);
+    const bin = path.resolve('dist/cli/main.js');
+    const cli = (...args: string[]) => execFileAsync(process.execPath, [bin, ...args], { env });
+    // on a terminal (a pseudo-terminal here) push draws a progress bar on stderr
+    const onTerminal = `import os, pty, sys\npty.spawn(sys.argv[1:])`;
+    const pushed = (await execFileAsync('python3', ['-c', onTerminal, process.execPath, bin, 'push', top, 's3://bundles/cli'], { env })).stdout;
+    assert.match(pushed, /Pushing \[[^\]]*\] 100% \| \d+ files/);
+    assert.match(pushed, /Copied .* to s3:\/\/bundles\/cli: 2 new commit\(s\)/);
     assert.match((await cli('count', 's3://bundles/cli')).stdout, /60/);
     assert.match((await cli('history', 's3://bundles/cli')).stdout, /top/);
+    assert.match((await cli('status', 's3://bundles/cli')).stdout, /No uncommitted changes/);
+    assert.match((await cli('show', 's3://bundles/cli', '-n', '2', '-f', 'csv')).stdout, /^id,age,name,ssn\n0,0,p0,ssn-0\n1,1,p1,ssn-1\n$/);
+    // the REPL reads a bundle in a bucket and commits there directly (there is nowhere to stage)
+    const shell = spawn(process.execPath, [bin, 'repl', 's3://bundles/cli'], { env: { ...env, BUNDLEBASE_HISTORY: path.join(dir, 'cli-history') } });
+    let printed = '';
+    shell.stdout.on('data', (d) => (printed += d));
+    shell.stdin.end('SCHEMA\nEXPLAIN\nDESCRIBE DATA id;\nSELECT max(id) AS top_id FROM bundle;\nFILTER id < 10\nCOMMIT from the shell\nFILTER id < 5\n');
+    await new Promise((resolve) => shell.on('close', resolve));
+    assert.match(printed, /ssn\s+│ Utf8/);
+    assert.match(printed, /id\s+│ INTEGER\s+│ 60 /, 'DESCRIBE DATA');
+    assert.match(printed, /top_id[\s\S]*59/);
+    assert.match(printed, /Committed [0-9a-f]{12}/);
+    assert.match(printed, /Uncommitted changes dropped/);
+    assert.match((await cli('count', 's3://bundles/cli')).stdout, /^10$/m);
     const pulled = path.join(dir, 'cli-pulled');
-    assert.match((await cli('pull', 's3://bundles/cli', pulled)).stdout, /2 new commit/);
-    assert.match((await cli('count', pulled)).stdout, /60/);
+    assert.match((await cli('pull', 's3://bundles/cli', pulled)).stdout, /3 new commit/);
+    assert.match((await cli('count', pulled)).stdout, /10/);
     await assert.rejects(cli('filter', 's3://bundles/cli', 'id < 3'), /works on local bundles/);
   });
 });

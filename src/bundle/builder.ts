@@ -31,7 +31,7 @@ import { RenameColumn } from '../operations/renameColumn.js';
 import { RenameView } from '../operations/renameView.js';
 import { Select } from '../operations/select.js';
 import { normalizeSelect } from '../plan/statements.js';
-import { requireNonEmpty, resolveSource } from '../storage/location.js';
+import { checkSourceScheme, requireNonEmpty, resolveSource } from '../storage/location.js';
 import { checkStoredConfig } from '../storage/config.js';
 import { requireWritable, storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
@@ -164,6 +164,7 @@ export class BundleBuilder extends BundleBase {
    */
   private attachBlock(url: string, packId: string, options: AttachOptions, replacing?: AttachBlock): Promise<AttachBlock> {
     detectFormat(requireNonEmpty(url, 'Attach URL'), options.format); // bad input first
+    checkSourceScheme(url);
     const location = resolveSource(url, this.loaded.store.dir);
     const same = this.blocks().find((op) => op !== replacing && op.format !== 'function' && op.location === location);
     // the same file twice doubles its rows, which is never what attaching it again meant

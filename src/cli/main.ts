@@ -9,7 +9,7 @@ import { schemeOf } from '../storage/location.js';
 import { countRows, showDiff, showHistory, showProfile, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
-import { createBundle, currentTrust, openAt, openCommitted, openReadable, openWorking, saveWorking, setTrust } from './session.js';
+import { createBundle, currentTrust, isLocalBundle, openAt, openCommitted, openReadable, openWorking, saveWorking, setTrust } from './session.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
@@ -213,7 +213,9 @@ function buildProgram(): Command {
       await saveWorking(bundle, b);
       await write(out, `Committed ${b.version}: ${o.message} (${count} change(s))\n`);
     }));
-  program.command('status').argument('<bundle>').description('show uncommitted changes').action((bundle: string) => work(bundle, (b) => showStatus(b)));
+  program.command('status').argument('<bundle>').description('show uncommitted changes')
+    // a remote bundle or an archive has nothing staged: it is read as committed
+    .action((bundle: string) => (isLocalBundle(bundle) ? work(bundle, (b) => showStatus(b)) : read(bundle, () => write(out, 'No uncommitted changes\n'))));
   program.command('undo').argument('<bundle>').description('drop the last uncommitted change')
     .action((bundle: string) => work(bundle, async (b) => {
       const last = b.status().changes.at(-1);

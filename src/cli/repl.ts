@@ -8,7 +8,7 @@ import { countRows, showHistory, showRows, showSchema, showStatus } from './comm
 import { EDIT_HELP, runEditStatement } from './editStatements.js';
 import { write } from './output.js';
 import { completeLine, type CompletionNames } from './repl-complete.js';
-import { openWorking, saveWorking } from './session.js';
+import { isLocalBundle, openShell, saveWorking } from './session.js';
 import { leadingWord, StatementReader } from './statements.js';
 
 const HELP = `SQL runs over the table "bundle" and the views by name (e.g. SELECT * FROM bundle LIMIT 5;).
@@ -34,7 +34,7 @@ const HISTORY_FILE = process.env.BUNDLEBASE_HISTORY ?? path.join(os.homedir(), '
 
 /** The interactive shell: one open builder, SQL and commands line by line. */
 export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Promise<void> {
-  const builder: BundleBuilder = bundle ? await openWorking(bundle) : await create();
+  const builder: BundleBuilder = bundle ? await openShell(bundle) : await create();
   const names: CompletionNames = { columns: [], tables: ['bundle'] };
   const refreshNames = async () => {
     names.columns = (await builder.schema().catch(() => undefined))?.fields.map((f) => f.name) ?? names.columns;
@@ -186,9 +186,11 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
   // piped input may end without a last ";" (Ctrl-D on a terminal leaves instead)
   if (!leaving && !rl.terminal) for (const statement of reader.end()) if (!leaving) leaving = !(await run(statement));
   rl.close();
-  if (bundle) {
+  if (bundle && isLocalBundle(bundle)) {
     await saveWorking(bundle, builder);
     if (!builder.status().isEmpty()) await write(out, `Uncommitted changes are staged in ${builder.url}\n`);
+  } else if (bundle && !builder.status().isEmpty()) {
+    await write(out, `Uncommitted changes dropped: a remote bundle has nowhere to stage them (COMMIT before leaving)\n`);
   }
   await builder.close();
 }

@@ -34,8 +34,8 @@ export function currentTrust(): Trust | undefined {
 
 /** The bundle at `bundle` with its staged changes applied: what commands read and change. */
 export async function openWorking(bundle: string): Promise<BundleBuilder> {
-  const builder = await (await open(bundle, { trust })).extend();
   const file = stagedPath(bundle);
+  const builder = await (await open(bundle, { trust })).extend();
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text !== undefined) {
     const staged = YAML.parse(text) as { changes?: StagedChange[] } | null;
@@ -49,7 +49,7 @@ export async function openWorking(bundle: string): Promise<BundleBuilder> {
  * `azure://`, `https://`; configured from the environment) as it is: those have no staged changes.
  */
 export async function openReadable(bundle: string): Promise<Bundle | BundleBuilder> {
-  return archiveFileOf(bundle) === undefined && localPath(bundle) !== undefined ? openWorking(bundle) : open(bundle, { trust });
+  return isLocalBundle(bundle) ? openWorking(bundle) : open(bundle, { trust });
 }
 
 /** The committed bundle (staged changes are not part of it), read-only. */
@@ -60,6 +60,19 @@ export async function openCommitted(bundle: string): Promise<Bundle> {
 /** The committed bundle as of `version` (12 hex or a commit number), read-only. */
 export async function openAt(bundle: string, version: string): Promise<Bundle> {
   return open(bundle, { version: /^\d+$/.test(version) ? Number(version) : version, trust });
+}
+
+/**
+ * The REPL's bundle: a local one with its staged changes, or a bundle in a bucket as committed
+ * (its COMMIT publishes there directly; there is nowhere to stage changes).
+ */
+export async function openShell(bundle: string): Promise<BundleBuilder> {
+  return isLocalBundle(bundle) ? openWorking(bundle) : (await open(bundle, { trust })).extend();
+}
+
+/** Whether the command line can stage changes for `bundle`: a local directory, not an archive. */
+export function isLocalBundle(bundle: string): boolean {
+  return archiveFileOf(bundle) === undefined && localPath(bundle) !== undefined;
 }
 
 /** Saves the builder's uncommitted changes for the next command (removes the file when none). */

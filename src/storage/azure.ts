@@ -1,8 +1,13 @@
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type ContainerClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { invalidArgument } from '../errors.js';
 import type { Settings } from './config.js';
-import { codeOf, statusOf, type ObjectBackend, type ObjectLocation } from './objects.js';
+import { codeOf, statusOf, uploadPartSize, type ObjectBackend, type ObjectLocation } from './objects.js';
+
+/** Blocks of 8 MB (more for a file that would need over Azure's 50,000). */
+const UPLOAD_BLOCK_BYTES = 8 * 1024 * 1024;
+const MAX_UPLOAD_BLOCKS = 50_000;
 
 /** Few, short retries: a wrong endpoint or credentials must fail in seconds, not minutes. */
 const PIPELINE: StoragePipelineOptions = { retryOptions: { maxTries: 2, retryDelayInMs: 200, maxRetryDelayInMs: 1_000, tryTimeoutInMs: 60_000 } };
@@ -68,8 +73,9 @@ export async function createBackend(location: ObjectLocation, url: string, setti
       }
     },
     async upload(key, file) {
-      // blocks of 8 MB, 4 at a time: memory stays bounded whatever the file's size
-      await container.getBlockBlobClient(key).uploadFile(file, { blockSize: 8 * 1024 * 1024, concurrency: 4 });
+      // a file larger than one block goes in blocks, 4 at a time: memory stays bounded whatever its size
+      const blockSize = uploadPartSize((await stat(file)).size, UPLOAD_BLOCK_BYTES, MAX_UPLOAD_BLOCKS);
+      await container.getBlockBlobClient(key).uploadFile(file, { blockSize, maxSingleShotSize: blockSize, concurrency: 4 });
     },
     async putIfAbsent(key, bytes) {
       try {

@@ -18,6 +18,17 @@ export function localPath(url: string): string | undefined {
   return undefined;
 }
 
+/** Schemes a source may have: local files, function sources, objects in buckets and on web servers. */
+const SOURCE_SCHEMES = new Set(['file', 'function', 's3', 'azure', 'az', 'http', 'https']);
+
+/** Refuses a source URL of a kind bundlebase cannot read, naming it and what is accepted. */
+export function checkSourceScheme(source: string): void {
+  const scheme = schemeOf(source);
+  if (scheme !== undefined && !SOURCE_SCHEMES.has(scheme)) {
+    throw invalidArgument(`Unsupported source '${source}': use a local path, file://, function://, s3://, azure:// (az://) or http(s)://`);
+  }
+}
+
 /**
  * Where a source given to attach() lives: URLs as they are, relative paths against the directory of
  * the bundle that recorded them (the working directory for in-memory bundles), or for a bundle in a

@@ -70,6 +70,11 @@ export function relativeObjectUrl(from: string, to: string): string | undefined 
   return path.posix.relative(`/${a.prefix}`, `/${b.prefix}`) || '.';
 }
 
+/** The part size for uploading `bytes`: `preferred`, or larger when that would need more than `maxParts` parts. */
+export function uploadPartSize(bytes: number, preferred: number, maxParts: number): number {
+  return Math.max(preferred, Math.ceil(bytes / maxParts));
+}
+
 /** `prefix/name`, or `name` at the root. */
 export function joinKey(prefix: string, name: string): string {
   return prefix === '' ? name : `${prefix}/${name}`;
@@ -113,12 +118,19 @@ const MISSING_CONTAINER = new Set(['NoSuchBucket', 'ContainerNotFound']);
 const DENIED = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'AuthenticationFailed', 'AuthorizationFailure', 'InvalidToken', 'ExpiredToken']);
 const UNREACHABLE = /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|TimeoutError|REQUEST_SEND_ERROR|UND_ERR_\w+)$/;
 
+/** What a generic failure ("fetch failed") was caused by ("connect ECONNREFUSED …", "bad port"). */
+function causeMessage(err: unknown): string {
+  const cause = (err as SdkFailure | undefined)?.cause;
+  return cause instanceof Error && cause.message !== errorMessage(err) ? cause.message : '';
+}
+
 /** An SDK or network failure on `url` as a BundlebaseError naming it and saying what to check. */
 export function remoteError(err: unknown, url: string): BundlebaseError {
   if (err instanceof BundlebaseError) return err;
-  const code = codeOf(err);
+  // a HEAD answers without a body, so some SDKs report the code as 'Unknown': the status says more
+  const code = codeOf(err) === 'Unknown' ? '' : codeOf(err);
   const status = statusOf(err);
-  const detail = errorMessage(err).split('\n')[0] || code || `HTTP ${status}`;
+  const detail = [errorMessage(err), causeMessage(err)].filter(Boolean).join(': ').split('\n')[0] || code || `HTTP ${status}`;
   if (MISSING_CONTAINER.has(code)) return notFound(`The bucket or container of ${url} does not exist (${code})`, err);
   if (DENIED.has(code) || status === 401 || status === 403) {
     return new BundlebaseError('PERMISSION_DENIED', `Access to ${url} was refused (${code || status}): check its credentials (README, "Object storage")`, { cause: err });

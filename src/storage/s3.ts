@@ -8,10 +8,15 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { invalidArgument } from '../errors.js';
 import type { Settings } from './config.js';
-import { codeOf, statusOf, type ObjectBackend, type ObjectLocation } from './objects.js';
+import { codeOf, statusOf, uploadPartSize, type ObjectBackend, type ObjectLocation } from './objects.js';
+
+/** S3's multipart limits: parts of at least 5 MB (8 here), at most 10,000 of them. */
+const UPLOAD_PART_BYTES = 8 * 1024 * 1024;
+const MAX_UPLOAD_PARTS = 10_000;
 
 /** Few, short retries: a wrong endpoint or credentials must fail in seconds, not minutes. */
 export const REQUEST_LIMITS = { maxAttempts: 2, connectionTimeout: 5_000, requestTimeout: 60_000 };
@@ -66,8 +71,9 @@ export async function createBackend(location: ObjectLocation, url: string, setti
       }
     },
     async upload(Key, file) {
-      // in parts of 16 MB, 4 at a time: memory stays bounded whatever the file's size
-      await new Upload({ client, params: { Bucket, Key, Body: createReadStream(file) }, partSize: 16 * 1024 * 1024, queueSize: 4 }).done();
+      // a file larger than one part goes in parts, 4 at a time: memory stays bounded whatever its size
+      const partSize = uploadPartSize((await stat(file)).size, UPLOAD_PART_BYTES, MAX_UPLOAD_PARTS);
+      await new Upload({ client, params: { Bucket, Key, Body: createReadStream(file) }, partSize, queueSize: 4 }).done();
     },
     async putIfAbsent(Key, bytes) {
       // servers that ignore If-None-Match (some emulators) still see an existing file first
