@@ -203,6 +203,19 @@ describe('S3 (s3rver)', () => {
     await expectError(() => open('s3://bundles/people', { config: wrong }), 'PERMISSION_DENIED', /s3:\/\/bundles\/people/);
     const closed = { ...s3Config, 's3.endpoint': `http://127.0.0.1:${await freePort()}` };
     await within(expectError(() => open('s3://bundles/people', { config: closed }), 'IO_ERROR', /reach.*s3:\/\/bundles\/people/), 20_000, 'an unreachable endpoint fails fast');
+    // no credentials anywhere: the SDK's provider chain finds none (profiles and instance metadata kept out)
+    const hidden = { AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'none'), AWS_CONFIG_FILE: path.join(dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true', AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_PROFILE: undefined };
+    const saved = Object.fromEntries(Object.keys(hidden).map((k) => [k, process.env[k]]));
+    const setEnv = (values: Record<string, string | undefined>) => {
+      for (const [k, v] of Object.entries(values)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    };
+    setEnv(hidden);
+    try {
+      const anonymous = { 's3.endpoint': s3Config['s3.endpoint']!, 's3.allow_http': 'true' };
+      await within(expectError(() => open('s3://bundles/people', { config: anonymous }), 'PERMISSION_DENIED', /No credentials for s3:\/\/bundles\/people/), 20_000, 'no credentials');
+    } finally {
+      setEnv(saved);
+    }
     await expectError(() => open('s3://bundles/people', { config: { ...s3Config, 's3.allow_http': 'false' } }), 'INVALID_ARGUMENT', /allow_http/);
     // a commit that cannot reach the bucket writes nothing, there or in the bundle it extends
     const local = path.join(dir, 'unreachable-parent');

@@ -138,6 +138,9 @@ export function remoteError(err: unknown, url: string): BundlebaseError {
   if (UNREACHABLE.test(code) || /ECONNREFUSED|ENOTFOUND|socket hang up|timed? ?out/i.test(detail)) {
     return ioError(`Cannot reach the storage of ${url}: ${detail}; check its endpoint and network`, err);
   }
+  if (code === 'CredentialsProviderError') {
+    return new BundlebaseError('PERMISSION_DENIED', `No credentials for ${url}: set s3.access_key_id and s3.secret_access_key (or AWS_ACCESS_KEY_ID, AWS_PROFILE, …; README, "Object storage")`, { cause: err });
+  }
   if (/region is missing/i.test(detail)) return invalidArgument(`No region configured for ${url}: set s3.region (or AWS_REGION)`, err);
   return ioError(`Storage request for ${url} failed: ${detail}`, err);
 }
