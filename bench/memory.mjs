@@ -5,12 +5,15 @@
 // 2. a source of ≥ --cap-gb GB streamed to the end inside a memory cgroup capped at --cap MB
 //    (cgroup v1's memory controller; set up here, as root), printing time and peak usage. The
 //    kernel kills the process if it ever needs more than the cap.
+// Sources over 2 GB are generated (DuckDB COPY from range()) in a temporary directory that is
+// removed when the bench ends; smaller ones are kept in bench/data like the other benches'.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { create } from '../dist/index.js';
-import { dataDir, GENERATOR_SQL, here, mb, pad, prepareData, runCase } from './common.mjs';
+import { GENERATOR_SQL, here, mb, pad, prepareData, runCase } from './common.mjs';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,35 +24,47 @@ const formats = option('formats', 'csv,parquet').split(',');
 const capMb = Number(option('cap', '192'));
 const capGb = Number(option('cap-gb', '10'));
 
+/** Bytes a generated row takes on disk (the scaling table's files), to size sources before writing them. */
+const BYTES_PER_ROW = { csv: 112, parquet: 20, 'parquet-uncompressed': 60 };
+const BIG = 2e9;
+
+const bigDir = mkdtempSync(path.join(os.tmpdir(), 'bundlebase-limit-'));
+process.on('exit', () => rmSync(bigDir, { recursive: true, force: true }));
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
 console.log(`bundlebase memory bench — ${new Date().toISOString()} — node ${process.version}`);
-console.log('\n' + pad('rows', 12) + pad('format', 8) + pad('bytes', 10) + pad('seconds', 9) + pad('s/GB', 7) + pad('rows/s', 9) + pad('peak RSS', 10) + 'growth');
+const cgroupRoot = '/sys/fs/cgroup/memory';
+const canCap = process.getuid?.() === 0 && existsSync(path.join(cgroupRoot, 'cgroup.procs'));
+if (!canCap) console.log(`(the ${capMb} MB cgroup runs are skipped: they need root and cgroup v1's memory controller at ${cgroupRoot})`);
+
 for (const format of formats) {
+  console.log('\n' + pad('rows', 12) + pad('format', 8) + pad('bytes', 10) + pad('seconds', 9) + pad('s/GB', 7) + pad('rows/s', 9) + pad('peak RSS', 10) + 'growth');
+  let capped; // a source of the scaling table big enough for the capped run
   for (const rows of sizes) {
-    const { file, bundle, bytes } = await prepareData(rows, format);
-    const r = runCase('stream', [bundle, file, format]);
+    const source = await generated(rows, format);
+    if (!source) continue;
+    const r = runCase('stream', [source.bundle, source.file, format]);
     console.log(
-      pad(rows, 12) + pad(format, 8) + pad(gb(bytes), 10) + pad(r.seconds.toFixed(2), 9) + pad((r.seconds / (bytes / 1e9)).toFixed(2), 7) +
+      pad(rows, 12) + pad(format, 8) + pad(gb(source.bytes), 10) + pad(r.seconds.toFixed(2), 9) + pad((r.seconds / (source.bytes / 1e9)).toFixed(2), 7) +
       pad(`${(r.rows / r.seconds / 1e6).toFixed(2)} M`, 9) + pad(mb(r.rss), 10) + mb(r.rss - r.rssBefore),
     );
+    if (source.bytes >= capGb * 1e9 && !capped) capped = source;
+    else if (source.temporary) rmSync(source.dir, { recursive: true, force: true });
   }
-}
-
-const cgroupRoot = '/sys/fs/cgroup/memory';
-if (process.getuid?.() !== 0 || !existsSync(path.join(cgroupRoot, 'cgroup.procs'))) {
-  console.log(`\nSkipping the ${capMb} MB cgroup run: it needs root and cgroup v1's memory controller at ${cgroupRoot}`);
-} else {
-  console.log(`\nstreaming ≥ ${capGb} GB inside a memory cgroup capped at ${capMb} MB (page cache counts toward it and is reclaimed)`);
-  console.log(pad('format', 8) + pad('rows', 12) + pad('bytes', 10) + pad('seconds', 9) + pad('s/GB', 7) + pad('peak RSS', 10) + pad('cgroup peak', 13) + 'outcome');
-  for (const format of formats) {
-    const { file, bundle, bytes, rows } = await bigSource(format, capGb * 1e9);
-    const r = runCapped(['stream', bundle, file, format]);
-    const outcome = r.killed ? `KILLED (${r.signal}; cgroup OOM events ${r.failcnt})` : r.status === 0 ? `ok, ${r.result.rows} rows` : `failed (exit ${r.status}): ${r.stderr.trim().split('\n').at(-1)}`;
-    const seconds = r.result?.seconds;
-    console.log(
-      pad(format, 8) + pad(rows, 12) + pad(gb(bytes), 10) + pad(seconds ? seconds.toFixed(1) : '-', 9) + pad(seconds ? (seconds / (bytes / 1e9)).toFixed(2) : '-', 7) +
-      pad(r.result ? mb(r.result.rss) : '-', 10) + pad(mb(r.peak), 13) + outcome,
-    );
-  }
+  if (!canCap) continue;
+  // Parquet of the generator's rows is ~20 bytes a row: ≥ 10 GB of it is written uncompressed
+  capped ??= await generated(Math.ceil((capGb * 1e9) / BYTES_PER_ROW[format === 'parquet' ? 'parquet-uncompressed' : format] / 1e7) * 1e7, format, format === 'parquet');
+  if (!capped) continue;
+  console.log(`\n${format}: ${gb(capped.bytes)} streamed inside a memory cgroup capped at ${capMb} MB (page cache counts toward it and is reclaimed)`);
+  console.log(pad('format', 8) + pad('rows', 12) + pad('bytes', 10) + pad('seconds', 9) + pad('s/GB', 7) + pad('peak RSS', 10) + pad('growth', 9) + pad('cgroup peak', 13) + 'outcome');
+  const r = runCapped(['stream', capped.bundle, capped.file, format]);
+  const outcome = r.killed ? `KILLED (${r.signal}; cgroup OOM events ${r.failcnt})` : r.status === 0 ? `ok, ${r.result.rows} rows` : `failed (exit ${r.status}): ${r.stderr.trim().split('\n').at(-1)}`;
+  const seconds = r.result?.seconds;
+  console.log(
+    pad(format, 8) + pad(capped.rows, 12) + pad(gb(capped.bytes), 10) + pad(seconds ? seconds.toFixed(1) : '-', 9) + pad(seconds ? (seconds / (capped.bytes / 1e9)).toFixed(2) : '-', 7) +
+    pad(r.result ? mb(r.result.rss) : '-', 10) + pad(r.result ? mb(r.result.rss - r.result.rssBefore) : '-', 9) + pad(mb(r.peak), 13) + outcome,
+  );
+  if (capped.temporary) rmSync(capped.dir, { recursive: true, force: true });
 }
 
 function gb(bytes) {
@@ -57,32 +72,32 @@ function gb(bytes) {
 }
 
 /**
- * A source of at least `minBytes`: the bench generator's rows, written as uncompressed Parquet for
- * Parquet (else 10 GB would take half a billion rows to generate), and a bundle reading it in place.
+ * The bench generator's `rows` as `format` and a bundle reading it in place, filtered on age >= 18.
+ * Small ones come from bench/data; big ones are written in the temporary directory (undefined,
+ * with a message, when the disk has not room for them).
  */
-async function bigSource(format, minBytes) {
-  const perRow = { csv: 111, parquet: 60 }[format];
-  const rows = Math.ceil(minBytes / perRow / 1e7) * 1e7;
-  // the scaling table's CSV of that size serves (10 GB = 100 M rows)
-  if (format === 'csv') return { ...(await prepareData(rows, format)), rows };
-  const file = path.join(dataDir, `big-${rows}.${format}`);
-  const bundle = path.join(dataDir, `bundle-big-${rows}-${format}`);
-  mkdirSync(dataDir, { recursive: true });
-  if (!existsSync(file)) {
-    const tmp = `${file}.tmp`;
-    const connection = await (await DuckDBInstance.create(':memory:')).connect();
-    const options = format === 'csv' ? 'FORMAT csv, HEADER true' : "FORMAT parquet, COMPRESSION 'uncompressed'";
-    console.log(`(generating ${rows} rows of ${format} for the capped run…)`);
-    await connection.run(`COPY (${GENERATOR_SQL(rows)}) TO '${tmp}' (${options})`);
-    connection.closeSync();
-    renameSync(tmp, file);
+async function generated(rows, format, uncompressed = false) {
+  const estimate = rows * BYTES_PER_ROW[uncompressed ? 'parquet-uncompressed' : format];
+  if (estimate < BIG && !uncompressed) return { ...(await prepareData(rows, format)), rows };
+  const { bavail, bsize } = statfsSync(bigDir);
+  const free = bavail * bsize;
+  if (free < estimate * 1.1 + 5e9) {
+    console.log(`(skipping ${rows} rows of ${format}: ~${gb(estimate)} needed, ${gb(free)} free in ${bigDir})`);
+    return undefined;
   }
-  if (!existsSync(bundle)) {
-    const b = await create(bundle).attach(file, { saveAs: 'ref' }).filter('age >= $1', [18]);
-    await b.commit(`capped bench ${rows} ${format}`);
-    await b.close();
-  }
-  return { file, bundle, rows, bytes: statSync(file).size };
+  const dir = mkdtempSync(path.join(bigDir, `${format}-${rows}-`));
+  const file = path.join(dir, `people.${format}`);
+  const options = format === 'csv' ? 'FORMAT csv, HEADER true' : `FORMAT parquet${uncompressed ? ", COMPRESSION 'uncompressed'" : ''}`;
+  const started = performance.now();
+  const connection = await (await DuckDBInstance.create(':memory:')).connect();
+  await connection.run(`COPY (${GENERATOR_SQL(rows)}) TO '${file}' (${options})`);
+  connection.closeSync();
+  console.log(`(generated ${rows} rows of ${uncompressed ? 'uncompressed ' : ''}${format}, ${gb(statSync(file).size)}, in ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  const bundle = path.join(dir, 'bundle');
+  const b = await create(bundle).attach(file, { saveAs: 'ref' }).filter('age >= $1', [18]);
+  await b.commit(`memory bench ${rows} ${format}`);
+  await b.close();
+  return { file, bundle, dir, rows, temporary: true, bytes: statSync(file).size };
 }
 
 /** Runs one case in a fresh memory cgroup capped at capMb (the shell joins it before exec'ing node). */

@@ -50,6 +50,21 @@ if (peerFormats.length > 0 && !process.argv.includes('--no-peers')) {
   }
 }
 
+// stored as Parquet against read in place: the same rows, streamed from a bundle over the CSV file
+// and from one over a Parquet copy of it (what converting at attach buys), and the copy's one-time cost
+if (formats.includes('csv') && !process.argv.includes('--no-peers')) {
+  console.log('\nstored    CSV in place           Parquet copy           Parquet/CSV  conversion (COPY csv → parquet, once)');
+  for (const rows of sizes) {
+    const csv = await prepareData(rows, 'csv');
+    const parquet = await prepareData(rows, 'parquet');
+    const inPlace = runCase('stream', [csv.bundle, csv.file, 'csv']);
+    const stored = runCase('stream', [parquet.bundle, parquet.file, 'parquet']);
+    const convert = runCase('raw-convert', ['', csv.file, 'csv']);
+    const cell = (r) => pad(`${r.seconds.toFixed(2)}s ${mb(r.rss)}`, 23);
+    console.log(pad(rows, 10) + cell(inPlace) + cell(stored) + pad(`${(stored.seconds / inPlace.seconds).toFixed(2)}×`, 13) + `${convert.seconds.toFixed(2)}s ${mb(convert.rss)} (${mb(parquet.bytes)} from ${mb(csv.bytes)})`);
+  }
+}
+
 // equality lookups: the same bundle with and without an index on id
 console.log('\nrows      format  lookup id = ?       indexed   plain     speed-up  index build');
 for (const rows of sizes) {
