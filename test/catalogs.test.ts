@@ -50,7 +50,8 @@ describe('psql meta-commands', { skip: hasPsql ? false : 'psql is not installed'
     assert.deepEqual(rows(await psql('\\dt')), [['public', 'bundle', 'table', 'bundlebase']]);
     assert.deepEqual(rows(await psql('\\d')), [['public', 'bundle', 'table', 'bundlebase'], ['public', 'rich', 'view', 'bundlebase']]);
     assert.deepEqual(rows(await psql('\\dv')), [['public', 'rich', 'view', 'bundlebase']]);
-    assert.deepEqual(rows(await psql('\\dn')), [['public', 'bundlebase']]);
+    assert.deepEqual(rows(await psql('\\dn')), [['bundle_info', 'bundlebase'], ['public', 'bundlebase']]);
+    assert.deepEqual(rows(await psql('\\dt bundle_info.*')).map((r) => r.slice(0, 2)), ['blocks', 'columns', 'config', 'history', 'indexes', 'status', 'views'].map((t) => ['bundle_info', t]));
   });
 
   it('\\d bundle and \\d+ bundle describe the columns with PostgreSQL types', async () => {
@@ -109,6 +110,7 @@ describe('catalogs for node-postgres and JDBC-style clients', () => {
       ORDER BY TABLE_TYPE, TABLE_SCHEM, TABLE_NAME`));
     // (DuckDB keeps the aliases' case; JDBC looks columns up ignoring case)
     assert.deepEqual(tables.rows.map((r) => [r.TABLE_SCHEM, r.TABLE_NAME, r.TABLE_TYPE, r.REMARKS]), [
+      ...['blocks', 'columns', 'config', 'history', 'indexes', 'status', 'views'].map((t) => ['bundle_info', t, 'TABLE', null]),
       ['public', 'bundle', 'TABLE', 'People and their balances'],
       ['public', 'rich', 'VIEW', null],
     ]);
@@ -150,7 +152,7 @@ describe('Flight SQL metadata commands', () => {
   it('GetCatalogs, GetDbSchemas and GetTables agree (flight-sql-client)', async () => {
     const client = await flightClient();
     assert.deepEqual(tableFromIPC(await client.getCatalogs()).toArray().map((r) => r.catalog_name), ['bundle']);
-    assert.deepEqual(tableFromIPC(await client.getDbSchemas({})).toArray().map((r) => [r.catalog_name, r.db_schema_name]), [['bundle', 'public']]);
+    assert.deepEqual(tableFromIPC(await client.getDbSchemas({})).toArray().map((r) => [r.catalog_name, r.db_schema_name]), [['bundle', 'public'], ['bundle', 'bundle_info']]);
     const tables = tableFromIPC(await client.getTables({ includeSchema: false, dbSchemaFilterPattern: 'pub%' }));
     assert.deepEqual(tables.toArray().map((r) => [r.catalog_name, r.db_schema_name, r.table_name, r.table_type]), [['bundle', 'public', 'bundle', 'TABLE'], ['bundle', 'public', 'rich', 'VIEW']]);
     assert.equal(tableFromIPC(await client.getTables({ includeSchema: false, dbSchemaFilterPattern: 'other' })).numRows, 0);

@@ -9,6 +9,8 @@ import { storeFor } from '../storage/store.js';
 import { compile, recordedRowCount, reshapesColumns } from '../plan/compile.js';
 import { copyStatement, countStatement, EMPTY_RELATION, explainStatement, isCopyFormat, profileStatement } from '../plan/statements.js';
 import { profiledColumns, profilesOf } from './profile.js';
+import { infoRows, type InfoSources } from './info.js';
+import { infoNamesIn, infoRelation, infoStatement, INFO_TABLE_NAMES, isInfoTable, type InfoTableName } from '../plan/info.js';
 import { PlanState } from '../plan/state.js';
 import { allCommits, asOf, chainSettings, committedOperations, loadBundle, versionOf, type CommitRecord, type LoadedBundle } from './load.js';
 import { readAccess } from './access.js';
@@ -16,7 +18,7 @@ import type { ExportTarOptions } from './pack.js';
 import { exportTarFrom, pushBundle, type PushOptions, type PushResult } from './push.js';
 import { fetchIndexFiles, registerFunctions, verifySources } from './sources.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
-import type { ColumnProfile, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
+import type { Change, ColumnProfile, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
 /** Whether `sql` may name the relation `name` (as a word, or double-quoted); a false match only costs a bind. */
 function namesRelation(sql: string, name: string): boolean {
@@ -137,6 +139,53 @@ export abstract class BundleBase implements AsyncDisposable {
     await fetchIndexFiles(state, chainSettings(this.loaded, this.effectiveOperations()));
     await applyKnownLayouts(state);
     await this.bindViews(state, binding);
+    await this.bindInfoTables(state);
+  }
+
+  /**
+   * Binds each `bundle_info.x` a select step names to that table's rows: the bundle as it stands
+   * before the first such select (its history, uncommitted changes, blocks, columns…).
+   */
+  private async bindInfoTables(state: PlanState): Promise<void> {
+    const selects = state.steps.flatMap((s) => (s.kind === 'select' ? [s] : []));
+    const named = new Set(selects.flatMap((s) => infoNamesIn(s.sql)));
+    if (named.size === 0) return;
+    const first = selects.find((s) => infoNamesIn(s.sql).length > 0)!;
+    const before = new PlanState();
+    before.resetTo(state);
+    before.steps.splice(state.steps.indexOf(first));
+    const sources: InfoSources = {
+      commits: allCommits(this.loaded),
+      changes: this.uncommittedBefore(first.sql),
+      operations: this.effectiveOperations(),
+      state: before,
+      schema: async () => {
+        try {
+          return await this.schemaOf(compile(before));
+        } catch (err) {
+          if (isNoColumnsError(err)) return new arrow.Schema([]);
+          throw err;
+        }
+      },
+    };
+    for (const name of named) {
+      if (!isInfoTable(name)) throw notFound(`Table bundle_info.${name} does not exist; bundle_info tables: ${INFO_TABLE_NAMES.join(', ')}`);
+      state.namedViews.set(infoRelation(name), infoStatement(name, await infoRows(name, sources)));
+    }
+  }
+
+  /** The uncommitted changes recorded before the select `sql` (builders have some). */
+  protected uncommittedBefore(_sql: string): Change[] {
+    return [];
+  }
+
+  /** @internal Every `bundle_info` table of this bundle as it stands, for servers. */
+  async infoStatements(): Promise<Map<InfoTableName, Statement>> {
+    const state = this.plan();
+    const sources: InfoSources = { commits: allCommits(this.loaded), changes: this.uncommittedBefore(''), operations: this.effectiveOperations(), state, schema: () => this.schema() };
+    const tables = new Map<InfoTableName, Statement>();
+    for (const name of INFO_TABLE_NAMES) tables.set(name, infoStatement(name, await infoRows(name, sources)));
+    return tables;
   }
 
   /**

@@ -511,6 +511,12 @@ export class BundleBuilder extends BundleBase {
     return { changes, totalOperations, isEmpty: () => changes.length === 0 };
   }
 
+  /** The changes before the one that recorded the select `sql` (all of them when none did). */
+  protected override uncommittedBefore(sql: string): Change[] {
+    const at = this.changes.findIndex((c) => c.operations.some((op) => op instanceof Select && op.sql === sql));
+    return this.status().changes.slice(0, at < 0 ? undefined : at);
+  }
+
   undo(): BuilderChain {
     return this.enqueue(async () => {
       this.changes.pop();

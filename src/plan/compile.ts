@@ -1,5 +1,6 @@
 import type { Statement } from '../engine/engine.js';
 import type { ParamValue } from '../engine/params.js';
+import { rewriteInfoNames } from './info.js';
 import { unionSql } from './sources.js';
 import { mapCode, quoteIdent, quoteLiteral, renumberParams } from './sql.js';
 import { CHANGES_ROWS, type PlanState, type ScopedStep, type Step } from './state.js';
@@ -70,10 +71,12 @@ function stepSql(step: Step, prev: string, context: StepContext, own: (sql: stri
     case 'select': {
       // the user's statement is a subquery of its own, with `bundle` bound to the previous step and
       // each view it names bound to the view's own statement; its rows no longer belong to one block
-      const views = viewsNamedIn(step.sql, state).map(([name, view]) => `, ${quoteIdent(name)} AS (${own(view.sql, view.params)})`);
+      // (and each bundle_info table it names, see info.ts)
+      const sql = rewriteInfoNames(step.sql);
+      const views = viewsNamedIn(sql, state).map(([name, view]) => `, ${quoteIdent(name)} AS (${own(view.sql, view.params)})`);
       const bundle = context.tagged ? `SELECT * EXCLUDE (${BLOCK_COLUMN}) FROM ${prev}` : `SELECT * FROM ${prev}`;
       context.tagged = false;
-      return `WITH bundle AS (${bundle})${views.join('')} SELECT * FROM (${own(step.sql, step.params)}\n)`;
+      return `WITH bundle AS (${bundle})${views.join('')} SELECT * FROM (${own(sql, step.params)}\n)`;
     }
     case 'join': {
       const on = mapCode(step.on, (code) => code.replace(/\$base\b/g, 'bundle'));

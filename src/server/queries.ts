@@ -11,9 +11,11 @@ import type { ParamValue } from '../engine/params.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { checkClientQuery } from '../plan/guard.js';
 import { composeClientQuery, EMPTY_RELATION, selectAll } from '../plan/statements.js';
+import { createInfoTable, infoRelation, INFO_SCHEMA, INFO_TABLE_NAMES, rewriteInfoNames } from '../plan/info.js';
 import { CATALOG_TABLES, catalogStatements, rewriteForCatalog, type ServedTable } from './catalog.js';
 
-const CATALOG_NAMES: ReadonlySet<string> = new Set(CATALOG_TABLES);
+/** What a client may read besides the bundle and its views: the catalogs and the bundle_info tables. */
+const CATALOG_NAMES: ReadonlySet<string> = new Set([...CATALOG_TABLES, ...INFO_TABLE_NAMES.map(infoRelation)]);
 
 export interface Prepared {
   statement: Statement;
@@ -67,6 +69,11 @@ export class BundleQueries {
         const { schema } = await connection.describe(selectAll(r.statement), `Describing ${r.name}`);
         queries.tables.push({ name: r.name, schemaName: 'public', kind: r.name === 'bundle' ? 'TABLE' : 'VIEW', schema, description: r.name === 'bundle' ? bundle.description : undefined });
       }
+      for (const [name, statement] of await bundle.infoStatements()) {
+        await connection.execute(createInfoTable(name, statement), 'Creating the bundle_info tables');
+        const { schema } = await connection.describe(selectAll(statement), `Describing bundle_info.${name}`);
+        queries.tables.push({ name, schemaName: INFO_SCHEMA, kind: 'TABLE', schema });
+      }
       for (const sql of catalogStatements(queries.tables)) await connection.execute({ sql, params: [] }, 'Creating the catalogs');
     } finally {
       connection.close();
@@ -80,7 +87,7 @@ export class BundleQueries {
    * parameters and the bundle's own are numbered after them, so no client text can name them.
    */
   private async compose(connection: EngineConnection, sql: string): Promise<{ statement: Statement; clientParams: number }> {
-    const text = rewriteForCatalog(sql.trim().replace(/;\s*$/, ''));
+    const text = rewriteInfoNames(rewriteForCatalog(sql.trim().replace(/;\s*$/, '')));
     const { parameterCount } = checkClientQuery(await connection.parseTree(text), new Set(this.relations.map((r) => r.name)), CATALOG_NAMES);
     return { statement: composeClientQuery(this.relations, text, parameterCount), clientParams: parameterCount };
   }

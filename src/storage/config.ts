@@ -24,6 +24,11 @@ const KNOWN_KEYS: Record<string, readonly string[]> = {
 
 const SECRET_KEYS = new Set(Object.entries(KNOWN_KEYS).flatMap(([ns, keys]) => keys.filter((k) => k.endsWith('*')).map((k) => `${ns}.${k.slice(0, -1)}`)));
 
+/** Whether `key` holds a secret (stored only as an `env:NAME` reference). */
+export function isSecretConfigKey(key: string): boolean {
+  return SECRET_KEYS.has(key);
+}
+
 const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
 
 /** Refuses an unknown storage key, so a typo is not silently ignored. */
