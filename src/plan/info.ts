@@ -8,7 +8,7 @@ import { mapCode, quoteIdent, quoteLiteral } from './sql.js';
  */
 
 /** Each table's columns and DuckDB types, in order. */
-export const INFO_TABLES = {
+const INFO_TABLES = {
   history: [['id', 'INTEGER'], ['version', 'VARCHAR'], ['url', 'VARCHAR'], ['author', 'VARCHAR'], ['message', 'VARCHAR'], ['timestamp', 'VARCHAR'], ['change_count', 'INTEGER']],
   status: [['id', 'INTEGER'], ['change_id', 'VARCHAR'], ['description', 'VARCHAR'], ['operation_count', 'INTEGER']],
   blocks: [
