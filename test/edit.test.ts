@@ -154,6 +154,25 @@ describe('addColumn and castColumn', () => {
     await b.close();
   });
 
+  it('schema() shows every edit at once without reading a row', async () => {
+    const pages: number[] = [];
+    const b = await create().defineFunction({
+      name: 'counted',
+      output: { 'Order Id': 'Int64', Amount: 'Utf8' },
+      fn: (page) => {
+        pages.push(page);
+        return page === 0 ? [{ 'Order Id': 1, Amount: '5' }] : null;
+      },
+    }).attach('function://counted');
+    await b.delete('"Order Id" = 7').update({ Amount: "'0'" }, '"Order Id" = 2', [], { always: true })
+      .castColumn('Amount', 'INTEGER').addColumn('Twice', 'Amount * 2').normalizeColumnNames();
+    assert.deepEqual(await columns(b), ['order_id:Int64', 'amount:Int32', 'twice:Int32']);
+    assert.deepEqual(pages, [], 'no page was read');
+    assert.deepEqual(await b.toObjects(), [{ order_id: 1n, amount: 5, twice: 10 }]);
+    assert.ok(pages.length > 0);
+    await b.close();
+  });
+
   it('castColumn changes the type in place; a value that does not convert fails the read naming the column', async () => {
     const b = await create().attach(orders).castColumn('code', 'INTEGER');
     assert.deepEqual(await columns(b), ['id:Int32', 'amount:Int32', 'status:Utf8', 'code:Int32', 'score:Float64']);
