@@ -226,7 +226,11 @@ describe('normalizeColumnNames', () => {
     assert.deepEqual(change.operations.map((o) => o.type), ['renameColumn', 'renameColumn', 'renameColumn', 'renameColumn']);
     await b.undo();
     assert.equal((await b.schema()).fields[0]!.name, 'Customer Id');
-    await b.close();
+    // names already normal: no change recorded; no sources: refused
+    const normal = await create().attach(orders).normalizeColumnNames();
+    assert.equal(normal.status().changes.length, 1);
+    await expectError(() => create().normalizeColumnNames(), 'INVALID_ARGUMENT', /no sources to normalize the column names of/);
+    await Promise.all([b.close(), normal.close()]);
   });
 });
 

@@ -19,7 +19,7 @@ import { DefineFunction } from '../operations/defineFunction.js';
 import { Filter } from '../operations/filter.js';
 import { Join, parseJoinType } from '../operations/join.js';
 import { SetConfig, SetDescription, SetName } from '../operations/metadata.js';
-import { requireColumns, type CheckContext, type Operation } from '../operations/operation.js';
+import { requireColumns, requireSources, type CheckContext, type Operation } from '../operations/operation.js';
 import { AddColumn } from '../operations/addColumn.js';
 import { CastColumn } from '../operations/castColumn.js';
 import { AlwaysDelete, Delete } from '../operations/deleteRows.js';
@@ -92,6 +92,8 @@ export class BundleBuilder extends BundleBase {
   private recordAs(description: string | undefined, build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}): BuilderChain {
     return this.enqueue(async () => {
       const operations = await build();
+      // nothing to do (names that are normalized already): no empty change in the history
+      if (operations.length === 0) return;
       description ??= describeChange(operations);
       // each operation is checked against the pipeline as the change's operations before it leave it
       for (const [i, op] of operations.entries()) await op.check?.(this.checkContext(operations.slice(0, i)));
@@ -383,7 +385,10 @@ export class BundleBuilder extends BundleBase {
    * renameColumn operations, decided now from the current columns.
    */
   normalizeColumnNames(): BuilderChain {
-    return this.recordAs('Normalize column names', async () => normalizingRenames(await this.columnNames()));
+    return this.recordAs('Normalize column names', async () => {
+      requireSources(this.checkContext([]), 'normalize the column names of');
+      return normalizingRenames(await this.columnNames());
+    });
   }
 
   removeColumn(name: string): BuilderChain {
