@@ -89,11 +89,11 @@ export class BundleBuilder extends BundleBase {
   }
 
   /** Records a change under `description` (when the operations cannot say it in the user's words). */
-  private recordAs(description: string | undefined, build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}): BuilderChain {
+  /** `skipEmpty`: a change of no operations (names normalized already) is not recorded. */
+  private recordAs(description: string | undefined, build: () => Operation[] | Promise<Operation[]>, extra: Partial<RecordedChange> = {}, skipEmpty = false): BuilderChain {
     return this.enqueue(async () => {
       const operations = await build();
-      // nothing to do (names that are normalized already): no empty change in the history
-      if (operations.length === 0) return;
+      if (skipEmpty && operations.length === 0) return;
       description ??= describeChange(operations);
       // each operation is checked against the pipeline as the change's operations before it leave it
       for (const [i, op] of operations.entries()) await op.check?.(this.checkContext(operations.slice(0, i)));
@@ -388,7 +388,7 @@ export class BundleBuilder extends BundleBase {
     return this.recordAs('Normalize column names', async () => {
       requireSources(this.checkContext([]), 'normalize the column names of');
       return normalizingRenames(await this.columnNames());
-    });
+    }, {}, true);
   }
 
   removeColumn(name: string): BuilderChain {
