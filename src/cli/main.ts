@@ -321,6 +321,13 @@ function buildProgram(): Command {
         process.once('SIGTERM', stop);
       });
     });
+  program.command('mcp').argument('<bundles...>', 'bundles to serve (directories or urls)')
+    .description('serve bundles read-only to AI agents over the Model Context Protocol (stdio)')
+    .option('--max-rows <n>', 'most rows a query returns (default 1000)', rowCount)
+    .action(async (bundles: string[], o: { maxRows?: number }) => {
+      const { runMcpServer } = await import('./mcp.js');
+      await runMcpServer(bundles, { maxRows: o.maxRows, trust: currentTrust(), version: VERSION });
+    });
   program.command('repl').argument('[bundle]', 'bundle to open (an in-memory one when absent)').description('interactive SQL shell')
     .action(async (bundle?: string) => {
       const { startRepl } = await import('./repl.js');
