@@ -167,18 +167,18 @@ describe('bundlebase command line', () => {
     const child = spawn(process.execPath, [BIN, 'repl', b], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, BUNDLEBASE_HISTORY: path.join(dir, 'history') } });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
-    child.stdin.end(['SCHEMA', 'SELECT count(*) AS n FROM bundle;', 'FILTER age < 10', 'COUNT;', 'SELEKT oops;', 'SHOW 2', 'STATUS', 'EXIT', ''].join('\n'));
+    child.stdin.end(['SHOW SCHEMA', 'SELECT count(*) AS n FROM bundle;', 'FILTER WHERE age < 10;', 'SHOW COUNT;', 'SELEKT oops;', 'SELECT * FROM bundle LIMIT 2;', 'SHOW STATUS', 'EXIT', ''].join('\n'));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.equal(code, 0);
     assert.match(output, /column\s+│ type\s+│ nullable/);
     assert.match(output, /\n1000\s*\n/);
     assert.match(output, /Filter age < 10/);
-    assert.match(output, /> 120\n/);
+    assert.match(output, /\n120\n/);
     assert.match(output, /error: .*SELEKT/);
     assert.match(output, /\(2 rows, /);
-    assert.match(output, /1 uncommitted change/);
+    assert.match(output, /1\s+│ Filter age < 10/);
     assert.match((await cli('status', b)).stdout, /1\. Filter age < 10/);
-    assert.match(await readFile(path.join(dir, 'history'), 'utf8'), /FILTER age < 10/);
+    assert.match(await readFile(path.join(dir, 'history'), 'utf8'), /FILTER WHERE age < 10;/);
   });
 });
 
@@ -219,7 +219,7 @@ describe('the REPL in a terminal', () => {
       { send: 'SELECT sum(i % 7) AS s FROM range(100000000000) t(i);\r' },
       { send: '\x03', until: 'Cancelled', repeat: 0.5 },
       { until: `Cancelled[\\s\\S]*${PROMPT}`, seconds: 10 },
-      step('COUNT\r', /\b1000\r?\n/),
+      step('SHOW COUNT\r', /\b1000\r?\n/),
       { send: 'EXIT\r' },
     ]);
     const stdout = run.steps.join('');
@@ -260,7 +260,7 @@ describe('the REPL in a terminal', () => {
         step("SELECT 'dropped'\r", CONTINUATION), // 18
         step('\x03', PROMPT),
         step("SELECT 'kept' AS k;\r", /kept[\s\S]*bundlebase> /),
-        step('COUNT; STATUS;\r', /No uncommitted changes[\s\S]*bundlebase> /), // 21
+        step('SHOW COUNT; SHOW STATUS;\r', /change[\s\S]*bundlebase> /), // 21
         step("COMMIT 'counted';\r", /Committed|error/),
         { send: 'EXIT\r' },
       ]);
@@ -317,7 +317,7 @@ describe('the REPL in a terminal', () => {
     });
 
     it('commands share a line and take a trailing ";"', () => {
-      assert.match(run.steps[21]!, /\n40\r?\n[\s\S]*No uncommitted changes/);
+      assert.match(run.steps[21]!, /\n40\r?\n[\s\S]*change │ description/);
       assert.match(run.steps[22]!, /Committed [0-9a-f]{12}/);
       assert.equal(run.exit, 0);
     });

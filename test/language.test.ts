@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { create, open, type BundleBuilder } from '../src/index.js';
 import { parseStatements } from '../src/language/parse.js';
 import { expectError, tempDir, writeFixture } from './helpers.js';
@@ -80,23 +82,40 @@ async function normalizedManifests(bundle: string): Promise<string[]> {
         .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
         // (YAML quotes an id that happens to be all digits)
         .replace(/"?(?<![0-9a-f])[0-9a-f]{8}(?![0-9a-f])"?/g, '<id>')
-        .replace(/\b[0-9a-f]{12}\b/g, '<version>')
+        .replace(/"?\b[0-9a-f]{12}\b"?/g, '<version>')
         .replace(/timestamp: .*/g, 'timestamp: <t>'),
     )
     .sort();
 }
 
-/** The manifests of the steps done through the builder API, in a new bundle at `bundle`. */
-async function builderManifests(bundle: string): Promise<string[]> {
-  const b = await create(bundle);
-  for (const step of languageSteps()) await step.apply(b);
-  await b.close();
-  return normalizedManifests(bundle);
+let byApi: Promise<string[]> | undefined;
+
+/** The manifests of the steps done through the builder API (once per run). */
+function builderManifests(): Promise<string[]> {
+  byApi ??= (async () => {
+    const bundle = path.join(dir, 'by-api');
+    const b = await create(bundle);
+    for (const step of languageSteps()) await step.apply(b);
+    await b.close();
+    return normalizedManifests(bundle);
+  })();
+  return byApi;
 }
+
+const BIN = path.resolve('dist/cli/main.js');
+const run = promisify(execFile);
+const cli = (...args: string[]) => run(process.execPath, [BIN, ...args], { env: { ...process.env, BUNDLEBASE_HISTORY: path.join(dir, 'history') } });
+const hasPython = (() => {
+  try {
+    return Boolean(execFileSync('python3', ['--version']));
+  } catch {
+    return false;
+  }
+})();
 
 describe('the statement language', () => {
   it('execute() records the same manifests as the builder API, statement by statement and all at once', async () => {
-    const expected = await builderManifests(path.join(dir, 'by-api'));
+    const expected = await builderManifests();
     assert.equal(expected.length, 1 + 3 + 2, 'init, three commits, and the init and commit of the view');
     const one = await create(path.join(dir, 'by-execute'));
     for (const step of languageSteps()) {
@@ -113,7 +132,47 @@ describe('the statement language', () => {
     assert.deepEqual(await normalizedManifests(path.join(dir, 'by-script')), expected);
   });
 
+  it('bundlebase exec records the same manifests (changes staged between two calls) and prints reads', async () => {
+    const bundle = path.join(dir, 'by-exec');
+    await cli('create', bundle);
+    const statements = languageSteps().map((s) => s.sql);
+    const firstCommit = statements.indexOf(`COMMIT 'first'`);
+    const first = await cli('exec', bundle, statements.slice(0, firstCommit).join('; '));
+    assert.match(first.stdout, /Attach [^\n]*people\.csv\n[^]*Rename view adults to grown|Rename view/);
+    await cli('exec', bundle, `${statements.slice(firstCommit).join(';\n')};\nSHOW HISTORY; SELECT count(*) AS n FROM bundle`);
+    assert.deepEqual(await normalizedManifests(bundle), await builderManifests());
+    const reads = await cli('exec', bundle, 'SHOW HISTORY; SELECT max(id) AS top FROM bundle', '--format', 'csv');
+    assert.match(reads.stdout, /^version,timestamp,author,message,changes\n[0-9a-f]{12},[^\n]*,first,[^]*,third,[^]*\ntop\n101\n$/);
+    await assert.rejects(cli('exec', bundle, `SET NAME 'never'; DROP nonsense`), (err: { stderr: string; code: number }) =>
+      err.code === 1 && /error: Syntax error at line 1, column 24: expected COLUMN, VIEW or INDEX but found 'nonsense'\n {2}SET NAME 'never'; DROP nonsense\n {25}\^/.test(err.stderr));
+    assert.match((await cli('status', bundle)).stdout, /No uncommitted changes/, 'nothing ran');
+  });
+
+  it('the REPL in a terminal records the same manifests', { skip: hasPython ? false : 'python3 (for its pty module) is not installed', timeout: 180_000 }, async () => {
+    const bundle = path.join(dir, 'by-repl');
+    await cli('create', bundle);
+    const PROMPT = 'bundlebase> ';
+    const steps = [
+      { until: PROMPT },
+      ...languageSteps().map((s) => ({ send: `${s.sql};\r`, until: PROMPT })),
+      { send: 'SHOW HISTORY\r', until: PROMPT },
+      { send: 'SELECT max(id) * 7 AS top\r', until: ' -> ' },
+      { send: 'FROM bundle;\r', until: PROMPT },
+      { send: 'EXIT\r' },
+    ];
+    const env = { ...process.env, BUNDLEBASE_HISTORY: path.join(dir, 'repl-history'), COLUMNS: '300' };
+    const { stdout } = await run('python3', [path.resolve('test/support/pty-repl.py'), BIN, bundle, JSON.stringify(steps)], { timeout: 170_000, env });
+    const session = JSON.parse(stdout) as { steps: string[]; exit: number };
+    const output = session.steps.join('');
+    assert.doesNotMatch(output, /error:/);
+    assert.match(session.steps.at(-4)!, /third/, 'SHOW HISTORY ran at the end of its line');
+    assert.match(session.steps.at(-2)!, /\b707\b/, 'a SELECT over two lines');
+    assert.equal(session.exit, 0);
+    assert.deepEqual(await normalizedManifests(bundle), await builderManifests());
+  });
+
   it('reads: SELECT streams, SHOW and DESCRIBE DATA are tables, EXPLAIN is text; a read-only bundle refuses writes', async () => {
+    await builderManifests();
     const b = await open(path.join(dir, 'by-api'));
     const [select, history, status, schema, count, views, explain, profile] = await b.execute(
       'SELECT count(*) AS n FROM bundle; SHOW HISTORY; SHOW STATUS; SHOW SCHEMA; SHOW COUNT; SHOW VIEWS; EXPLAIN SELECT * FROM bundle WHERE id = 1; DESCRIBE DATA age',

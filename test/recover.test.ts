@@ -428,9 +428,9 @@ describe('the REPL', () => {
     const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'repl', bundle], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, BUNDLEBASE_HISTORY: path.join(dir, 'repl-history') } });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
-    child.stdin.end([`RESTORE ${version}`, 'COUNT', `DETACH ${a}`, 'COUNT', 'DETACH nope.csv', 'EXIT', ''].join('\n'));
+    child.stdin.end([`RESTORE ${version}`, 'SHOW COUNT', `DETACH '${a}'`, 'SHOW COUNT', "DETACH 'nope.csv'", 'EXIT', ''].join('\n'));
     assert.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
-    assert.match(output, new RegExp(`Restored ${version}[^]*> 5\\n[^]*Detached[^]*> 2\\n[^]*error: No source 'nope.csv'`));
+    assert.match(output, new RegExp(`Restore version ${version}[^]*\\n5\\n[^]*Detach[^]*\\n2\\n[^]*error: No source 'nope.csv'`));
     const status = await runCli(['status', bundle]);
     assert.match(status.stdout, /1\. Restore version [^]*2\. Detach /);
   });

@@ -484,7 +484,7 @@ describe('push and pull', () => {
     const shell = spawn(process.execPath, [bin, 'repl', 's3://bundles/cli'], { env: { ...env, BUNDLEBASE_HISTORY: path.join(dir, 'cli-history') } });
     let printed = '';
     shell.stdout.on('data', (d) => (printed += d));
-    shell.stdin.end('SCHEMA\nEXPLAIN\nDESCRIBE DATA id;\nSELECT max(id) AS top_id FROM bundle;\nFILTER id < 10\nCOMMIT from the shell\nFILTER id < 5\n');
+    shell.stdin.end("SHOW SCHEMA\nEXPLAIN\nDESCRIBE DATA id;\nSELECT max(id) AS top_id FROM bundle;\nFILTER WHERE id < 10;\nCOMMIT 'from the shell'\nFILTER WHERE id < 5;\n");
     await new Promise((resolve) => shell.on('close', resolve));
     assert.match(printed, /ssn\s+│ Utf8/);
     assert.match(printed, /id\s+│ INTEGER\s+│ 60 /, 'DESCRIBE DATA');

@@ -19,12 +19,12 @@ export type StatementResult =
   | { kind: 'text'; statement: Statement; text: string };
 
 /** What statements read: a Bundle or a BundleBuilder. */
-interface StatementReader<View extends BundleBase> extends BundleBase {
+export interface StatementReader<View extends BundleBase> extends BundleBase {
   select(sql: string): PromiseLike<View>;
 }
 
 /** What write statements change: a BundleBuilder (described by shape, as it is built on this module). */
-interface StatementWriter<View extends BundleBase> {
+export interface StatementWriter<View extends BundleBase> {
   attach(url: string, options: AttachOptions): PromiseLike<unknown>;
   detach(source: string): PromiseLike<unknown>;
   replace(source: string, url: string, options: AttachOptions): PromiseLike<unknown>;
@@ -59,14 +59,22 @@ type WriteStatement = Exclude<Statement, { type: 'show' | 'explain' | 'describeD
 /**
  * Runs `sql` (statements separated by ";") in order. A syntax error anywhere stops everything
  * before it runs; an error in a statement stops the ones after it (those before stay recorded),
- * closes the row results already made, and names the statement.
+ * closes the row results already made, and names the statement. With `each`, every result goes
+ * to it as soon as it is made (the REPL and `exec` print it) and none is returned.
  */
-export async function executeStatements<View extends BundleBase>(sql: string, reader: StatementReader<View>, writer?: StatementWriter<View>): Promise<StatementResult[]> {
+export async function executeStatements<View extends BundleBase>(
+  sql: string,
+  reader: StatementReader<View>,
+  writer?: StatementWriter<View>,
+  each?: (result: StatementResult) => Promise<void>,
+): Promise<StatementResult[]> {
   const statements = parseStatements(sql);
   const results: StatementResult[] = [];
   for (const [i, statement] of statements.entries()) {
     try {
-      results.push(await runStatement(statement, reader, writer));
+      const result = await runStatement(statement, reader, writer);
+      if (each) await each(result);
+      else results.push(result);
     } catch (err) {
       await Promise.all(results.map((r) => (r.kind === 'rows' ? r.rows.close() : undefined)));
       throw statements.length > 1 ? inStatement(err, i + 1, statement) : err;

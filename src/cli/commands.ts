@@ -2,13 +2,13 @@ import type { Writable } from 'node:stream';
 import type { BundleBase } from '../bundle/base.js';
 import type { OperationInfo } from '../bundle/types.js';
 import type { BundleBuilder } from '../bundle/builder.js';
-import { historyTable, profileTable, schemaTable } from '../bundle/execute.js';
+import { historyTable, profileTable, schemaTable, type StatementResult } from '../bundle/execute.js';
 import { printBatches, printRows, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
 
 const out = process.stdout;
-/** The terminal's width: COLUMNS when set (as in shells and scripts), else the TTY's, else 120. */
-const width = (target: Writable) => Number(process.env.COLUMNS) || (target === out && out.isTTY ? out.columns : 120);
+/** The terminal's width: COLUMNS when set (as in shells and scripts), else the TTY's (when it says), else 120. */
+const width = (target: Writable) => Number(process.env.COLUMNS) || (target === out && out.isTTY ? out.columns || 120 : 120);
 
 /** Streams a builder's rows to `target`; tables end with a row count and timing on `footer`. */
 export async function showRows(b: BundleBase, format: OutputFormat, limit?: number, signal?: AbortSignal, target: Writable = out, footer: Writable = process.stderr): Promise<void> {
@@ -21,6 +21,24 @@ export async function showRows(b: BundleBase, format: OutputFormat, limit?: numb
 /** A small table (schema, history, profile, SHOW …) in the chosen format. */
 async function showTable(table: { columns: string[]; rows: unknown[][] }, format: OutputFormat, target: Writable = out): Promise<void> {
   await printRows(table.columns, table.rows, target, { format, width: width(target) });
+}
+
+/** One statement's result: a change's message, a SELECT's rows (streamed, then closed), a table, EXPLAIN's plan. */
+export async function printResult(result: StatementResult, format: OutputFormat, signal?: AbortSignal, target: Writable = out, footer: Writable = process.stderr): Promise<void> {
+  switch (result.kind) {
+    case 'change':
+      return write(target, `${result.message}\n`);
+    case 'text':
+      return write(target, `${result.text}\n`);
+    case 'table':
+      return showTable(result, format, target);
+    case 'rows':
+      try {
+        return await showRows(result.rows, format, undefined, signal, target, footer);
+      } finally {
+        await result.rows.close();
+      }
+  }
 }
 
 export async function showSchema(b: BundleBase, format: OutputFormat, target: Writable = out): Promise<void> {

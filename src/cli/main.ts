@@ -6,7 +6,8 @@ import type { Bundle, BundleBuilder } from '../bundle/builder.js';
 import type { ParamValue } from '../engine/params.js';
 import { BundlebaseError } from '../errors.js';
 import { schemeOf } from '../storage/location.js';
-import { countRows, showDiff, showHistory, showProfile, showRows, showSchema, showStatus } from './commands.js';
+import { executeStatements } from '../bundle/execute.js';
+import { countRows, printResult, showDiff, showHistory, showProfile, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
 import { createBundle, currentTrust, isLocalBundle, openAt, openCommitted, openReadable, openWorking, saveWorking, setTrust } from './session.js';
@@ -213,6 +214,17 @@ function buildProgram(): Command {
       await saveWorking(bundle, b);
       await write(out, `Committed ${b.version}: ${o.message} (${count} change(s))\n`);
     }));
+  program.command('exec').argument('<bundle>').argument('<statements>', 'statements separated by ";" (README, "Statements"), e.g. "FILTER WHERE age > 20; COMMIT \'adults\'"')
+    .description('run statements of the statement language; changes stay staged until a COMMIT statement or bundlebase commit')
+    .addOption(formatOption())
+    .action((bundle: string, sql: string, o: { format: OutputFormat }) => work(bundle, async (b) => {
+      try {
+        await executeStatements(sql, b, b, (result) => printResult(result, o.format));
+      } finally {
+        // the statements before a failing one stay staged, as in the REPL
+        await saveWorking(bundle, b);
+      }
+    }));
   program.command('status').argument('<bundle>').description('show uncommitted changes')
     // a remote bundle or an archive has nothing staged: it is read as committed
     .action((bundle: string) => (isLocalBundle(bundle) ? work(bundle, (b) => showStatus(b)) : read(bundle, () => write(out, 'No uncommitted changes\n'))));
@@ -400,8 +412,8 @@ async function main(): Promise<number> {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2;
     }
     const message = err instanceof Error ? err.message : String(err);
-    // one line: DuckDB's hints ("Candidate bindings: …") follow on the next lines
-    process.stderr.write(`error: ${message.split('\n')[0]}\n`);
+    // one line: DuckDB's hints ("Candidate bindings: …") follow on the next lines; a syntax error keeps its pointer
+    process.stderr.write(`error: ${message.startsWith('Syntax error') ? message : message.split('\n')[0]}\n`);
     if (process.env.BUNDLEBASE_DEBUG && err instanceof Error && !(err instanceof BundlebaseError)) process.stderr.write(`${err.stack}\n`);
     return 1;
   }

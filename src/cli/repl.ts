@@ -4,30 +4,36 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { BundleBuilder } from '../bundle/builder.js';
 import { create } from '../bundle/open.js';
-import { countRows, showHistory, showRows, showSchema, showStatus } from './commands.js';
-import { EDIT_HELP, runEditStatement } from './editStatements.js';
+import { executeStatements } from '../bundle/execute.js';
+import { isCompleteWithoutSql, STATEMENT_KEYWORDS } from '../language/parse.js';
+import { printResult } from './commands.js';
 import { write } from './output.js';
 import { completeLine, type CompletionNames } from './repl-complete.js';
 import { isLocalBundle, openShell, saveWorking } from './session.js';
 import { leadingWord, StatementReader } from './statements.js';
 
-const HELP = `SQL runs over the table "bundle" and the views by name (e.g. SELECT * FROM bundle LIMIT 5;).
-A statement ends with ";" or a blank line, so it may span lines; several may share a line.
-Commands (case-insensitive, a leading "." is allowed) end with their line (";" allowed):
-  SCHEMA              columns and types          SHOW [n]        first n rows (default 20)
-  COUNT               number of rows             EXPLAIN         DuckDB's plan
-  HISTORY             commits                    STATUS          uncommitted changes
-  ATTACH <url>        attach a source            FILTER <where>  keep matching rows
-  DETACH <source>     remove a source            RESTORE <version>  make an earlier version current
-  COMMIT <message>    commit the changes         UNDO / RESET    drop the last / all changes
-  HELP                this text                  EXIT            leave (changes stay staged)
-Edit statements end like SQL (";" or a blank line):
-${EDIT_HELP}Tab completes commands, keywords, columns and views (quoted where SQL needs it, also after ").
+const HELP = `Statements end with ";" or a blank line, so they may span lines; several may share a line.
+Statements without SQL in them (SHOW …, COMMIT '…', ATTACH '…', UNDO, …) also end with their line.
+  SELECT … | WITH …                      SQL over the table "bundle" and the views by name
+  SHOW HISTORY | STATUS | SCHEMA | COUNT | VIEWS      EXPLAIN [<select>]      DESCRIBE DATA [<col>, …]
+  ATTACH '<url>' [TO <join>] [WITH (format = 'csv', delimiter = ';', header = true)]
+  DETACH '<source>'                      REPLACE '<source>' WITH '<url>'
+  FILTER WHERE <cond>                    [ALWAYS] DELETE FROM bundle WHERE <cond>
+  [ALWAYS] UPDATE bundle SET <col> = <expr>, … [WHERE <cond>]     (ALWAYS: also sources attached later)
+  ADD COLUMN <name> AS <expr>            DROP COLUMN <name>, …           RENAME COLUMN <a> TO <b>
+  CAST COLUMN <col> TO <type> [LENIENT]  NORMALIZE COLUMN NAMES
+  [INNER | LEFT | RIGHT | FULL] JOIN '<url>' AS <name> ON <cond>
+  CREATE VIEW <name> AS <select>         DROP VIEW <name>                RENAME VIEW <a> TO <b>
+  CREATE INDEX ON <col>                  DROP INDEX <col>                REBUILD INDEX ON <col>    REINDEX
+  SET NAME '<name>'                      SET DESCRIPTION '<text>'        SET CONFIG <key> = '<value>' [FOR '<prefix>']
+  COMMIT '<message>'                     UNDO / RESET (drop the last / all changes)      RESTORE <version>
+  HELP                                   EXIT (changes stay staged)
+Tab completes statements, keywords, columns and views (quoted where SQL needs it, also after ").
 Ctrl-C cancels a running query or drops the statement being typed; Ctrl-D or EXIT leaves.
 `;
 
-/** The REPL's own commands; any other statement is SQL. */
-const COMMANDS = ['SCHEMA', 'SHOW', 'COUNT', 'EXPLAIN', 'HISTORY', 'STATUS', 'ATTACH', 'DETACH', 'RESTORE', 'FILTER', 'COMMIT', 'UNDO', 'RESET', 'HELP', 'EXIT', 'QUIT'];
+/** The REPL's own commands, beside the statement language; they end with their line. */
+const COMMANDS = ['HELP', 'EXIT', 'QUIT'];
 const PROMPT = 'bundlebase> ';
 const CONTINUATION = '        -> ';
 const HISTORY_FILE = process.env.BUNDLEBASE_HISTORY ?? path.join(os.homedir(), '.bundlebase_history');
@@ -42,7 +48,7 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
   };
   await refreshNames();
   const history = (await readFile(HISTORY_FILE, 'utf8').catch(() => '')).split('\n').filter(Boolean).reverse().slice(0, 1000);
-  const reader = new StatementReader((statement) => COMMANDS.includes(leadingWord(statement)));
+  const reader = new StatementReader((statement) => COMMANDS.includes(leadingWord(statement)) || isCompleteWithoutSql(statement));
   const rl = readline.createInterface({
     input,
     output,
@@ -50,7 +56,7 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
     terminal: Boolean(output.isTTY),
     history,
     historySize: 1000,
-    completer: (line: string) => completeLine(line, reader.pending, names, COMMANDS),
+    completer: (line: string) => completeLine(line, reader.pending, names, [...STATEMENT_KEYWORDS, ...COMMANDS]),
   });
   // write() only needs a writable stream; the REPL's output may be a test's stream rather than a TTY
   const out = output as unknown as NodeJS.WriteStream;
@@ -87,84 +93,20 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
   await write(out, `bundlebase ${bundle ? `— ${builder.url}` : '— in-memory bundle'}; HELP for commands\n`);
 
   const run = async (text: string): Promise<boolean> => {
-    const [, word = '', rest = ''] = /^\.?(\w+)\s*([\s\S]*)$/.exec(text) ?? [];
+    const command = leadingWord(text);
+    if (command === 'EXIT' || command === 'QUIT') return false;
+    if (command === 'HELP') {
+      await write(out, HELP);
+      return true;
+    }
     running = new AbortController();
+    const { signal } = running;
     try {
-      switch (word.toUpperCase()) {
-        case 'EXIT':
-        case 'QUIT':
-          return false;
-        case 'HELP':
-          await write(out, HELP);
-          break;
-        case 'SCHEMA':
-          await showSchema(builder, 'table', out);
-          break;
-        case 'SHOW':
-          await showRows(builder, 'table', rest ? Number.parseInt(rest, 10) : 20, running.signal, out, out);
-          break;
-        case 'COUNT':
-          await write(out, `${await countRows(builder)}\n`);
-          break;
-        case 'EXPLAIN':
-          await write(out, `${await builder.explain()}\n`);
-          break;
-        case 'HISTORY':
-          await showHistory(builder, 'table', out);
-          break;
-        case 'STATUS':
-          await showStatus(builder, out);
-          break;
-        case 'ATTACH':
-          await builder.attach(rest.replace(/^['"]|['"]$/g, ''));
-          await write(out, `Attached ${rest}\n`);
-          break;
-        case 'DETACH':
-          await builder.detach(rest.replace(/^['"]|['"]$/g, ''));
-          await write(out, `Detached ${rest}\n`);
-          break;
-        case 'RESTORE':
-          await builder.restore(/^\d+$/.test(rest) ? Number(rest) : rest);
-          await write(out, `Restored ${rest} (commit to keep it)\n`);
-          break;
-        case 'FILTER':
-          await builder.filter(rest);
-          await write(out, `Filter ${rest}\n`);
-          break;
-        case 'COMMIT':
-          await builder.commit(rest.replace(/^['"]|['"]$/g, '') || 'Commit from the REPL');
-          await write(out, `Committed ${builder.version}\n`);
-          break;
-        case 'UNDO':
-          await builder.undo();
-          await write(out, 'Undone\n');
-          break;
-        case 'DELETE':
-        case 'UPDATE':
-        case 'ALWAYS':
-        case 'ADD':
-        case 'CAST':
-        case 'NORMALIZE':
-        case 'DESCRIBE':
-          await runEditStatement(builder, text.replace(/^\./, ''), out);
-          break;
-        case 'RESET':
-          await builder.reset();
-          await write(out, 'All uncommitted changes dropped\n');
-          break;
-        default: {
-          const result = await builder.select(text);
-          try {
-            await showRows(result, 'table', undefined, running.signal, out, out);
-          } finally {
-            await result.close();
-          }
-        }
-      }
+      await executeStatements(text, builder, builder, (result) => printResult(result, 'table', signal, out, out));
       await refreshNames();
     } catch (err) {
       // a query cancelled with Ctrl-C was already reported as "Cancelled"
-      if (!running.signal.aborted) await write(out, `error: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}\n`);
+      if (!signal.aborted) await write(out, `error: ${errorLines(err)}\n`);
     } finally {
       running = undefined;
     }
@@ -193,4 +135,10 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
     await write(out, `Uncommitted changes dropped: a remote bundle has nowhere to stage them (COMMIT before leaving)\n`);
   }
   await builder.close();
+}
+
+/** An error for the terminal: a syntax error with its pointer line, anything else its first line (DuckDB's hints follow). */
+function errorLines(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return /^(?:Statement \d+ \([^)]*\): )?Syntax error/.test(message) ? message : message.split('\n')[0]!;
 }

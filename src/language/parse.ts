@@ -50,6 +50,31 @@ type StatementBody =
   | { type: 'describeData'; columns: string[] }
   | { type: 'select'; sql: string };
 
+/** Statements with no SQL in them: complete once they parse, so the REPL runs them at the end of their line. */
+const WITHOUT_SQL = new Set<Statement['type']>([
+  'attach', 'detach', 'replace', 'dropColumns', 'renameColumn', 'castColumn', 'normalizeColumnNames', 'dropView', 'renameView',
+  'createIndex', 'dropIndex', 'rebuildIndex', 'reindex', 'setName', 'setDescription', 'setConfig', 'commit', 'undo', 'reset',
+  'restore', 'show', 'describeData',
+]);
+
+/** True when `text` is one whole statement without SQL in it (SHOW …, COMMIT '…', ATTACH '…', EXPLAIN, …). */
+export function isCompleteWithoutSql(text: string): boolean {
+  try {
+    const statements = parse(text, {}) as Statement[];
+    const [only] = statements;
+    return statements.length === 1 && only !== undefined && (WITHOUT_SQL.has(only.type) || (only.type === 'explain' && only.sql === undefined));
+  } catch {
+    return false;
+  }
+}
+
+/** The words a statement starts with (the REPL's Tab completion offers them first). */
+export const STATEMENT_KEYWORDS = [
+  'ADD', 'ALWAYS', 'ATTACH', 'CAST', 'COMMIT', 'CREATE', 'DELETE', 'DESCRIBE', 'DETACH', 'DROP', 'EXPLAIN', 'FILTER', 'FULL',
+  'INNER', 'JOIN', 'LEFT', 'NORMALIZE', 'REBUILD', 'REINDEX', 'RENAME', 'REPLACE', 'RESET', 'RESTORE', 'RIGHT', 'SAVE', 'SELECT',
+  'SET', 'SHOW', 'UNDO', 'UPDATE', 'WITH',
+];
+
 interface GrammarFailure {
   message: string;
   expected: { type: string; text?: string; description?: string }[] | null;
