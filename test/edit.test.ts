@@ -193,6 +193,19 @@ describe('addColumn and castColumn', () => {
     await b.close();
   });
 
+  it('castColumn clean: matches of a pattern are removed from the text before the cast', async () => {
+    // code is the id as text, 'x<id>' for every 25th
+    const b = await create().attach(orders).castColumn('code', 'INTEGER', { clean: '[^0-9]' });
+    assert.deepEqual((await b.toColumns()).code, range(0, 100));
+    assert.equal(b.status().changes.at(-1)!.description, 'Cast column code to INTEGER (clean: [^0-9])');
+    const quoted = await create().attach(orders).castColumn('status', 'VARCHAR', { clean: "o|'" });
+    assert.deepEqual(new Set((await quoted.toColumns()).status), new Set(['pen', 'dne']));
+    await expectError(() => b.castColumn('status', 'INTEGER', { clean: '[0-9' }), 'INVALID_ARGUMENT', /clean pattern '\[0-9' is not a regular expression/);
+    await expectError(() => b.castColumn('status', 'INTEGER', { clean: '' }), 'INVALID_ARGUMENT', /clean pattern/);
+    assert.equal(b.status().changes.length, 2);
+    await Promise.all([b.close(), quoted.close()]);
+  });
+
   it('castColumn bad input records nothing', async () => {
     const b = await create().attach(orders);
     await expectError(() => b.castColumn('code', 'integr'), 'SQL_ERROR', /integr/);
@@ -246,7 +259,8 @@ describe('persistence, history and time travel', () => {
       .update({ status: "'closed'", 'code': "'c' || code" }, 'amount = 0')
       .update({ status: "'late'" }, undefined, [], { always: true })
       .addColumn('half', 'amount / 2')
-      .castColumn('score', 'DOUBLE', { lenient: true });
+      .castColumn('score', 'DOUBLE', { lenient: true })
+      .castColumn('status', 'VARCHAR', { clean: '[aeiou]' });
     const want = await b.toObjects();
     await b.commit('cleaned');
     const ops = operationsOf((await readCommit(bundleDir)).doc).slice(2);
@@ -257,19 +271,21 @@ describe('persistence, history and time travel', () => {
       { type: 'alwaysUpdate', setClause: "status = 'late'" },
       { type: 'addColumn', name: 'half', expression: 'amount / 2' },
       { type: 'castColumn', name: 'score', newType: 'DOUBLE', lenient: true },
+      { type: 'castColumn', name: 'status', newType: 'VARCHAR', clean: '[aeiou]' },
     ]);
     const r = await open(bundleDir);
     assert.deepEqual(await r.toObjects(), want);
     assert.deepEqual(r.operations().slice(2).map((o) => o.describe()), [
       'Delete rows where amount = $1', 'Always delete rows where id = 95', 'Update status, code where amount = 0',
       'Always update status', 'Add column half as amount / 2', 'Cast column score to DOUBLE (lenient)',
+      'Cast column status to VARCHAR (clean: [aeiou])',
     ]);
     // a plain delete recorded in an earlier commit leaves a source attached now alone (109 has amount 9);
     // the always update reaches it, the plain one (amount = 0: 100) does not
     const e = await r.extend().attach(later);
     const added = (await e.toObjects()).filter((row) => Number(row.id) >= 100);
     assert.deepEqual(added.map((row) => Number(row.id)), range(100, 110));
-    assert.deepEqual(new Set(added.map((row) => row.status)), new Set(['late']));
+    assert.deepEqual(new Set(added.map((row) => row.status)), new Set(['lt']));
     assert.equal(added[0]!.code, 'x100');
     await Promise.all([b.close(), r.close(), e.close()]);
   });
@@ -342,6 +358,8 @@ describe('persistence, history and time travel', () => {
     assert.equal(decode({ type: 'delete', tombstone: 'ab/cdef.tomb', where: 'a > 1' }).describe(), 'Delete rows where a > 1');
     await expectError(() => decode({ type: 'delete', tombstone: 'ab/cdef.tomb' }), 'IO_ERROR', /tombstone file \('ab\/cdef.tomb'\)/);
     await expectError(() => decode({ type: 'updateData', overlay: 'ab/cdef.update', where: 'a > 1' }), 'IO_ERROR', /overlay file \('ab\/cdef.update'\)/);
+    // upstream's first castColumn named the column `columnName`
+    assert.equal(decode({ type: 'castColumn', columnName: 'price', newType: 'INTEGER', clean: '[^0-9]' }).describe(), 'Cast column price to INTEGER (clean: [^0-9])');
     // upstream's CAST COLUMN takes Arrow type names (exact case: `Int8` is Arrow's 8-bit, DuckDB's `INT8` 64-bit)
     const b = await create().attach(orders).castColumn('id', 'Int64').castColumn('amount', 'Utf8').castColumn('score', 'Float32').castColumn('status', 'VARCHAR')
       .addColumn('small', '1').castColumn('small', 'Int8').addColumn('wide', '1').castColumn('wide', 'INT8');
@@ -462,7 +480,7 @@ describe('command line', () => {
     assert.match(await run('delete', bundleDir, 'amount >= $1', '-p', '8'), /Delete rows where amount >= \$1/);
     assert.match(await run('update', bundleDir, '--set', "status='closed'", '--set', 'amount=amount + 1', '--where', 'id < $1', '-p', '3'), /Update status, amount where id < \$1/);
     assert.match(await run('add-column', bundleDir, 'Double Amount', 'amount * 2'), /Add column Double Amount/);
-    assert.match(await run('cast-column', bundleDir, 'code', 'INTEGER', '--lenient'), /Cast column code to INTEGER \(lenient\)/);
+    assert.match(await run('cast-column', bundleDir, 'code', 'INTEGER', '--lenient', '--clean', '^c'), /Cast column code to INTEGER \(lenient, clean: \^c\)/);
     assert.match(await run('normalize-column-names', bundleDir), /Normalize column names/);
     assert.match(await run('delete', bundleDir, 'id = 99', '--always'), /Always delete rows where id = 99/);
     await run('commit', bundleDir, '-m', 'edits');

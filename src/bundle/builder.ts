@@ -374,10 +374,14 @@ export class BundleBuilder extends BundleBase {
 
   /**
    * Changes a column's type to the DuckDB type `type`. A value that cannot be converted fails the
-   * read (SQL_ERROR naming the column); with `lenient`, it becomes NULL instead.
+   * read (SQL_ERROR naming the column); with `lenient`, it becomes NULL instead. `clean`: a regular
+   * expression whose matches are removed from the value's text before the cast.
    */
-  castColumn(name: string, type: string, options: { lenient?: boolean } = {}): BuilderChain {
-    return this.record(() => [new CastColumn(requireNonEmpty(name, 'Column name'), requireNonEmpty(type, 'Type'), options?.lenient === true)]);
+  castColumn(name: string, type: string, options: { lenient?: boolean; clean?: string } = {}): BuilderChain {
+    return this.record(() => {
+      if (options?.clean !== undefined && typeof options.clean !== 'string') throw invalidArgument('The clean pattern of a cast must be a string');
+      return [new CastColumn(requireNonEmpty(name, 'Column name'), requireNonEmpty(type, 'Type'), options?.lenient === true, options?.clean)];
+    });
   }
 
   /**

@@ -180,7 +180,8 @@ function buildProgram(): Command {
     .action((bundle: string, name: string, expression: string) => change(bundle, (b) => b.addColumn(name, expression)));
   program.command('cast-column').argument('<bundle>').argument('<column>').argument('<type>', 'a DuckDB type, e.g. INTEGER, DOUBLE, DATE, DECIMAL(9,2)')
     .description("change a column's type").option('--lenient', 'values that do not convert become NULL (default: they fail the read)')
-    .action((bundle: string, column: string, type: string, o: { lenient?: boolean }) => change(bundle, (b) => b.castColumn(column, type, { lenient: o.lenient })));
+    .option('--clean <regex>', "remove every match from the value's text first, e.g. '[^0-9.]'")
+    .action((bundle: string, column: string, type: string, o: { lenient?: boolean; clean?: string }) => change(bundle, (b) => b.castColumn(column, type, { lenient: o.lenient, clean: o.clean })));
   program.command('normalize-column-names').argument('<bundle>').description('rename every column to lower snake case (see README)')
     .action((bundle: string) => change(bundle, (b) => b.normalizeColumnNames()));
   program.command('describe-data').argument('<bundle>').argument('[columns...]', 'columns to profile (default: all)')

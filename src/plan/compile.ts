@@ -95,7 +95,9 @@ function stepSql(step: Step, prev: string, context: StepContext, own: (sql: stri
       return `SELECT *, (${step.expression}) AS ${quoteIdent(step.name)} FROM ${prev}`;
     case 'castColumn': {
       const column = quoteIdent(step.name);
-      return `SELECT * REPLACE (${step.lenient ? 'TRY_CAST' : 'CAST'}(${column} AS ${step.type}) AS ${column}) FROM ${prev}`;
+      // `clean`: every match of the pattern removed from the value's text before the cast
+      const value = step.clean === undefined ? column : `regexp_replace(CAST(${column} AS VARCHAR), ${quoteLiteral(step.clean)}, '', 'g')`;
+      return `SELECT * REPLACE (${step.lenient ? 'TRY_CAST' : 'CAST'}(${value} AS ${step.type}) AS ${column}) FROM ${prev}`;
     }
     default:
       return unreachable(step);

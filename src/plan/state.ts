@@ -60,7 +60,7 @@ export type Step =
   /** Append a column computed by an expression. */
   | { readonly kind: 'addColumn'; readonly name: string; readonly expression: string }
   /** Change a column's type in place: CAST (a failing value fails the read), or TRY_CAST (NULL) when lenient. */
-  | { readonly kind: 'castColumn'; readonly name: string; readonly type: string; readonly lenient: boolean };
+  | { readonly kind: 'castColumn'; readonly name: string; readonly type: string; readonly lenient: boolean; readonly clean?: string };
 
 export type StepKind = Step['kind'];
 
