@@ -206,6 +206,32 @@ describe('function sources', () => {
     await b.close();
   });
 
+  it('Int64 and Float64 values of every JS shape arrive exactly, NULLs only where given, across chunks', async () => {
+    // numbers are written as two 32-bit words (no BigInt): signs, word boundaries and the safe range matter
+    const ints: unknown[] = [0, -0, 1, -1, 2 ** 31, -(2 ** 31), 2 ** 32, -(2 ** 32) - 1, -5e9, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1.7, -1.7, 2n ** 63n - 1n, -(2n ** 63n), '42', null, undefined, 2 ** 60];
+    const int = (i: number) => ints[i % ints.length];
+    const real = (i: number) => (i % 13 === 0 ? null : i % 17 === 0 ? '2.5' : i / 4 - 100);
+    // page 0 has NULLs in its first chunk, page 1 none in its chunk after: a chunk's validity must not carry over
+    const rowsOf = (page: number) => Array.from({ length: 2100 }, (_, k) => {
+      const i = page * 2100 + k;
+      return page === 1 && k >= 100 ? { i, n: i, x: i / 4 - 100 } : { i, n: int(i), x: real(i) };
+    });
+    const b = await create().defineFunction({
+      name: 'wide_numbers',
+      output: { i: 'Int32', n: 'Int64', x: 'Float64' },
+      fn: (page) => (page < 2 ? rowsOf(page) : null),
+    }).attach('function://wide_numbers');
+    const rows = await b.toObjects();
+    assert.equal(rows.length, 4200);
+    for (const row of rows) {
+      const source = rowsOf(Math.floor((row.i as number) / 2100))[(row.i as number) % 2100]!;
+      const n = source.n === null || source.n === undefined ? null : typeof source.n === 'bigint' ? source.n : BigInt(Math.trunc(Number(source.n)));
+      assert.equal(row.n, n, `n of row ${String(row.i)}`);
+      assert.equal(row.x, source.x === null ? null : Number(source.x), `x of row ${String(row.i)}`);
+    }
+    await b.close();
+  });
+
   it('accepts RecordBatches', async () => {
     const b = await create().defineFunction({
       name: 'batches',

@@ -117,11 +117,13 @@ class PageReader {
   private columns: unknown[][] = [];
   private offset = 0;
   private readonly names: string[];
+  private readonly normalizers: ((value: unknown) => unknown)[];
   private readonly schema: arrow.Schema;
 
   constructor(private readonly definition: FunctionDefinition) {
     const columns = outputColumns(definition.output, definition.name);
     this.names = columns.map((c) => c.name);
+    this.normalizers = columns.map((c) => normalizer(definition.output[c.name]!));
     this.schema = new arrow.Schema(columns.map((c) => new arrow.Field(c.name, c.arrow, true)));
   }
 
@@ -134,19 +136,22 @@ class PageReader {
     const rows = Math.min(CHUNK_ROWS, this.pending());
     output.rowCount = rows;
     if (rows === 0) return;
+    const start = this.offset;
     this.names.forEach((name, i) => {
       const vector = output.getColumnVector(i);
       const values = this.columns[i]!;
-      const { type } = vector;
-      const start = this.offset;
       const declared = this.definition.output[name]!;
+      const toValue = this.normalizers[i]!;
       // text goes in with one native call per chunk (the vector's own flush makes one per value)
       if (declared === 'Utf8' && !forceJs && assignStrings(rawVector(vector), values, start, rows)) return;
-      // normalize() already made the JS value these vectors store: no per-value converter call
-      if (DIRECT_TYPES.has(declared)) {
-        for (let r = 0; r < rows; r++) vector.setItem(r, values[start + r] as never);
+      if (declared === 'Int64') writeInt64(vector, values, start, rows, toValue);
+      else if (declared === 'Float64') writeFloat64(vector, values, start, rows, toValue);
+      else if (DIRECT_TYPES.has(declared)) {
+        // normalize() makes the JS value these vectors store: no per-value converter call
+        for (let r = 0; r < rows; r++) vector.setItem(r, toValue(values[start + r]) as never);
       } else {
-        for (let r = 0; r < rows; r++) vector.setItem(r, JSToDuckDBValueConverter(values[start + r] as never, type, JSToDuckDBValueConverter) as never);
+        const { type } = vector;
+        for (let r = 0; r < rows; r++) vector.setItem(r, JSToDuckDBValueConverter(toValue(values[start + r]) as never, type, JSToDuckDBValueConverter) as never);
       }
       vector.flush();
     });
@@ -159,20 +164,58 @@ class PageReader {
     if (result === null || result === undefined) {
       this.done = true;
       this.columns = [];
-    } else if (result instanceof arrow.RecordBatch) {
+      return;
+    }
+    // the columns keep the values as given; fill() normalizes only those not already of the stored JS type
+    if (result instanceof arrow.RecordBatch) {
       this.columns = this.names.map((n) => {
         const vector = result.getChild(n);
         if (!vector) throw invalidArgument(`RecordBatch from function '${this.definition.name}' has no column '${n}'`);
-        return Array.from(vector, normalizer(this.definition.output[n]!));
+        return Array.from(vector);
       });
     } else if (Array.isArray(result)) {
-      this.columns = this.names.map((n) => {
-        const toValue = normalizer(this.definition.output[n]!);
-        return result.map((row) => toValue(row[n]));
-      });
+      this.columns = this.names.map((n) => result.map((row) => row[n]));
     } else {
       throw invalidArgument(`Function '${this.definition.name}' returned ${typeof result}; expected rows, a RecordBatch or null`);
     }
+    // assignStrings takes strings and nulls only
+    this.names.forEach((n, i) => {
+      const values = this.columns[i]!;
+      if (this.definition.output[n] === 'Utf8' && !values.every((v) => typeof v === 'string' || v === null || v === undefined)) {
+        this.columns[i] = values.map(this.normalizers[i]!);
+      }
+    });
+  }
+}
+
+const TWO_32 = 2 ** 32;
+
+/**
+ * Int64 values of a chunk, written into the vector's buffer as two 32-bit words when they are safe
+ * integers (as a function's numbers nearly always are): no BigInt per value.
+ */
+function writeInt64(vector: DuckDBVector, values: readonly unknown[], start: number, rows: number, toValue: (v: unknown) => unknown): void {
+  const items = (vector as unknown as { items: BigInt64Array }).items;
+  const words = new Int32Array(items.buffer, items.byteOffset, rows * 2); // little-endian: low word first
+  for (let r = 0; r < rows; r++) {
+    const value = values[start + r];
+    const whole = typeof value === 'number' ? Math.trunc(value) : NaN;
+    if (whole >= -Number.MAX_SAFE_INTEGER && whole <= Number.MAX_SAFE_INTEGER) {
+      words[2 * r] = whole % TWO_32; // Int32Array keeps the low 32 bits
+      words[2 * r + 1] = Math.floor(whole / TWO_32);
+    } else {
+      vector.setItem(r, toValue(value) as never); // bigint, null, text, out of range: as before
+    }
+  }
+}
+
+/** Float64 values of a chunk, written into the vector's buffer; others go through the normalizer. */
+function writeFloat64(vector: DuckDBVector, values: readonly unknown[], start: number, rows: number, toValue: (v: unknown) => unknown): void {
+  const items = (vector as unknown as { items: Float64Array }).items;
+  for (let r = 0; r < rows; r++) {
+    const value = values[start + r];
+    if (typeof value === 'number') items[r] = value;
+    else vector.setItem(r, toValue(value) as never);
   }
 }
 
