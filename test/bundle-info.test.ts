@@ -88,6 +88,7 @@ describe('bundle_info tables in the library', () => {
     await expectError(async () => rowsOf(working, 'SELECT * FROM bundle_info.secrets'), 'NOT_FOUND', /bundle_info\.secrets.*history, status, blocks/);
     await expectError(async () => rowsOf(working, "SELECT * FROM bundle_info.history, read_csv('/etc/passwd')"), 'UNTRUSTED', /\/etc\/passwd/);
     assert.deepEqual(await rowsOf(working, "SELECT 'bundle_info.history' AS s"), [{ s: 'bundle_info.history' }], 'literals are never rewritten');
+    assert.deepEqual(await rowsOf(working, 'SELECT v.name FROM "bundle_info"."Views" v, BUNDLE_INFO."history" h WHERE h.id = 1'), [{ name: 'by_region' }], 'quoted and any case, as BI tools write names');
   });
 });
 
@@ -130,6 +131,9 @@ describe('views and bundle_info over the servers', () => {
     try {
       for (const t of TABLES) assert.ok((await c.query(`SELECT * FROM bundle_info.${t}`)).fields.length > 0, t);
       assert.deepEqual((await c.query('SELECT name FROM bundle_info.views')).rows, [{ name: 'by_region' }]);
+      assert.deepEqual((await c.query('SELECT count(*)::INTEGER AS n FROM "bundle_info"."history"')).rows, [{ n: 2 }], 'quoted, as BI tools write it');
+      await assert.rejects(c.query('SELECT * FROM memory.bundle_info.history'), /does not exist/);
+      await assert.rejects(c.query('SELECT * FROM main.bundle'), /does not exist/);
       assert.deepEqual((await c.query('SELECT "Column" FROM bundle_info.columns WHERE "Type" = $1', ['Utf8'])).rows, [{ Column: 'region' }]);
       assert.deepEqual((await c.query('SELECT total FROM by_region WHERE region = $1', ['east'])).rows, [{ total: 15 }]);
       await assert.rejects(c.query("SELECT * FROM bundle_info.history, read_csv('/etc/passwd')"), /read_csv.*not allowed/);

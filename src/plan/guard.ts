@@ -4,11 +4,11 @@ import { BundlebaseError } from '../errors.js';
  * Checks a network client's query, given DuckDB's own parse tree of it (`json_serialize_sql`),
  * so that it reaches nothing but the relations we serve: no keyword list that comments or quoting
  * can get past. Allowed: exactly one SELECT; base tables that are served relations or the
- * query's own CTEs or the server's catalog tables; no table functions (read_csv, range, query…) but unnest and generate_series, no replacement scans
+ * query's own CTEs or the server's catalog tables, or `schema.table` names in `qualifiedTables`; no table functions (read_csv, range, query…) but unnest and generate_series, no replacement scans
  * (`FROM 'file.csv'` parses as a table named `file.csv`), and no scalar function that reveals the
  * server's settings or environment or touches files.
  */
-export function checkClientQuery(parsed: unknown, relations: ReadonlySet<string>, catalogs: ReadonlySet<string> = new Set()): { parameterCount: number } {
+export function checkClientQuery(parsed: unknown, relations: ReadonlySet<string>, catalogs: ReadonlySet<string> = new Set(), qualifiedTables: ReadonlySet<string> = new Set()): { parameterCount: number } {
   const tree = parsed as { error?: boolean; error_type?: string; error_message?: string; statements?: unknown[] };
   if (tree.error) {
     if (tree.error_type === 'parser') throw new BundlebaseError('SQL_ERROR', `Parser Error: ${tree.error_message}`);
@@ -27,7 +27,11 @@ export function checkClientQuery(parsed: unknown, relations: ReadonlySet<string>
     if (node.type === 'BASE_TABLE') {
       const name = String(node.table_name);
       const qualified = Boolean(node.schema_name) || Boolean(node.catalog_name);
-      if (qualified || !(relations.has(name) || own.has(name) || catalogs.has(name))) {
+      // `schema.table` of the server's own schemas (bundle_info), never another catalog
+      const allowed = qualified
+        ? !node.catalog_name && qualifiedTables.has(`${String(node.schema_name)}.${name}`.toLowerCase())
+        : relations.has(name) || own.has(name) || catalogs.has(name);
+      if (!allowed) {
         throw new BundlebaseError('NOT_FOUND', `Table '${qualified ? `${node.catalog_name ? `${node.catalog_name}.` : ''}${node.schema_name}.${name}` : name}' does not exist; available: ${[...relations].join(', ')}`);
       }
     }

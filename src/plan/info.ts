@@ -1,5 +1,5 @@
 import type { Statement } from '../engine/engine.js';
-import { mapCode, quoteIdent, quoteLiteral } from './sql.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 
 /**
  * The `bundle_info` tables: a bundle's metadata (history, status, blocks, indexes, views, config,
@@ -36,22 +36,35 @@ export function infoRelation(name: string): string {
   return `${INFO_SCHEMA}.${name}`;
 }
 
-const QUALIFIED = /\bbundle_info\s*\.\s*(\w+)/gi;
+/**
+ * Literals, comments and quoted identifiers are matched first (and kept), so a reference is found
+ * in code only; `bundle_info` and the table may each be quoted (`"bundle_info"."history"`, as BI
+ * tools write names they listed).
+ */
+const REFERENCE = /'(?:[^']|'')*'|--[^\n]*|\/\*[\s\S]*?\*\/|(?:"bundle_info"|\bbundle_info\b)\s*\.\s*(?:"((?:[^"]|"")+)"|(\w+))|"(?:[^"]|"")*"/gi;
+
+/** `sql` with each `bundle_info.x` reference replaced by `replace(x)` (x in lower case). */
+function mapInfoReferences(sql: string, replace: (name: string, text: string) => string): string {
+  return sql.replace(REFERENCE, (text: string, quoted: string | undefined, plain: string | undefined) => {
+    const name = quoted?.replaceAll('""', '"') ?? plain;
+    return name === undefined ? text : replace(name.toLowerCase(), text);
+  });
+}
 
 /**
- * `bundle_info.history` → `"bundle_info.history"`: the tables are bound as relations of that
- * name (a CTE cannot be schema-qualified). Only code is rewritten, never literals.
+ * `bundle_info.history` → `"bundle_info.history"`: a library select binds the tables as relations
+ * of that name (a CTE cannot be schema-qualified). Only code is rewritten, never literals.
  */
 export function rewriteInfoNames(sql: string): string {
-  return mapCode(sql, (code) => code.replace(QUALIFIED, (_, name: string) => quoteIdent(infoRelation(name.toLowerCase()))));
+  return mapInfoReferences(sql, (name) => quoteIdent(infoRelation(name)));
 }
 
 /** The `bundle_info` tables `sql` names (in code), known or not, lower case. */
 export function infoNamesIn(sql: string): string[] {
   const names = new Set<string>();
-  mapCode(sql, (code) => {
-    for (const m of code.matchAll(QUALIFIED)) names.add(m[1]!.toLowerCase());
-    return code;
+  mapInfoReferences(sql, (name, text) => {
+    names.add(name);
+    return text;
   });
   return [...names];
 }
@@ -73,7 +86,13 @@ export function infoStatement(name: InfoTableName, rows: readonly (readonly Info
   return { sql: `SELECT ${items.join(', ')} FROM (VALUES ${values.join(', ')}) AS t(${aliases.join(', ')})`, params: [] };
 }
 
-/** Creates a `bundle_info` table from its statement in a server's own database, once (a served bundle does not change). */
+/** The schema `bundle_info` in a server's own database (its tables: {@link createInfoTable}). */
+export const CREATE_INFO_SCHEMA: Statement = { sql: `CREATE SCHEMA ${quoteIdent(INFO_SCHEMA)}`, params: [] };
+
+/**
+ * Creates `bundle_info.<name>` from its statement in a server's own database, once (a served bundle
+ * does not change): clients name it as they like, quoted or not, with no rewriting.
+ */
 export function createInfoTable(name: InfoTableName, stmt: Statement): Statement {
-  return { sql: `CREATE TABLE ${quoteIdent(infoRelation(name))} AS ${stmt.sql}`, params: stmt.params };
+  return { sql: `CREATE TABLE ${quoteIdent(INFO_SCHEMA)}.${quoteIdent(name)} AS ${stmt.sql}`, params: stmt.params };
 }

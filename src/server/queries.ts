@@ -11,11 +11,12 @@ import type { ParamValue } from '../engine/params.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { checkClientQuery } from '../plan/guard.js';
 import { composeClientQuery, EMPTY_RELATION, selectAll } from '../plan/statements.js';
-import { createInfoTable, infoRelation, INFO_SCHEMA, INFO_TABLE_NAMES, rewriteInfoNames } from '../plan/info.js';
+import { CREATE_INFO_SCHEMA, createInfoTable, infoRelation, INFO_SCHEMA, INFO_TABLE_NAMES } from '../plan/info.js';
 import { CATALOG_TABLES, catalogStatements, rewriteForCatalog, type ServedTable } from './catalog.js';
 
-/** What a client may read besides the bundle and its views: the catalogs and the bundle_info tables. */
-const CATALOG_NAMES: ReadonlySet<string> = new Set([...CATALOG_TABLES, ...INFO_TABLE_NAMES.map(infoRelation)]);
+const CATALOG_NAMES: ReadonlySet<string> = new Set(CATALOG_TABLES);
+/** The bundle_info tables, which clients name qualified (`bundle_info.history`). */
+const INFO_NAMES: ReadonlySet<string> = new Set(INFO_TABLE_NAMES.map(infoRelation));
 
 export interface Prepared {
   statement: Statement;
@@ -69,6 +70,7 @@ export class BundleQueries {
         const { schema } = await connection.describe(selectAll(r.statement), `Describing ${r.name}`);
         queries.tables.push({ name: r.name, schemaName: 'public', kind: r.name === 'bundle' ? 'TABLE' : 'VIEW', schema, description: r.name === 'bundle' ? bundle.description : undefined });
       }
+      await connection.execute(CREATE_INFO_SCHEMA, 'Creating the bundle_info tables');
       for (const [name, statement] of await bundle.infoStatements()) {
         await connection.execute(createInfoTable(name, statement), 'Creating the bundle_info tables');
         const { schema } = await connection.describe(selectAll(statement), `Describing bundle_info.${name}`);
@@ -87,8 +89,8 @@ export class BundleQueries {
    * parameters and the bundle's own are numbered after them, so no client text can name them.
    */
   private async compose(connection: EngineConnection, sql: string): Promise<{ statement: Statement; clientParams: number }> {
-    const text = rewriteInfoNames(rewriteForCatalog(sql.trim().replace(/;\s*$/, '')));
-    const { parameterCount } = checkClientQuery(await connection.parseTree(text), new Set(this.relations.map((r) => r.name)), CATALOG_NAMES);
+    const text = rewriteForCatalog(sql.trim().replace(/;\s*$/, ''));
+    const { parameterCount } = checkClientQuery(await connection.parseTree(text), new Set(this.relations.map((r) => r.name)), CATALOG_NAMES, INFO_NAMES);
     return { statement: composeClientQuery(this.relations, text, parameterCount), clientParams: parameterCount };
   }
 
