@@ -306,6 +306,7 @@ function buildProgram(): Command {
     .option('--spill-dir <dir>', 'where DuckDB spills (default: a private temp dir)')
     .option('--max-connections <n>', 'client connections at once (default 100)', int)
     .option('--max-queries <n>', 'queries running at once (default 16)', int)
+    .option('--writable', 'let authenticated clients run the statement language and commit (needs a password)')
     .action(async (bundle: string, o: ServeFlags) => {
       const { serve } = await import('../server/index.js');
       const ports = o.pgPort === undefined && o.flightPort === undefined ? { pgPort: 5433, flightPort: 50051 } : { pgPort: o.pgPort, flightPort: o.flightPort };
@@ -313,6 +314,7 @@ function buildProgram(): Command {
       const servers = await serve(bundle, {
         ...ports,
         trust: currentTrust(),
+        writable: o.writable,
         host: o.host,
         password: o.password,
         passwordFile: o.passwordFile,
@@ -367,6 +369,7 @@ function assignments(values: readonly string[]): Record<string, string> {
 }
 
 interface ServeFlags {
+  writable?: boolean;
   pgPort?: number;
   flightPort?: number;
   host: string;

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { BundlebaseError } from '../errors.js';
+import { BundleWrites } from './writes.js';
 import type { ServerLimits } from './limits.js';
 import type { EngineConnection } from '../engine/engine.js';
 import { readFile } from 'node:fs/promises';
@@ -87,7 +88,13 @@ export interface FlightServerOptions {
   tls?: { cert: string; key: string };
   /** Resource limits (see limits.ts); the defaults when absent. */
   limits?: ServerLimits;
+  /** serve --writable: clients may run the statement language. */
+  writes?: BundleWrites;
 }
+
+/** Tickets of statement results kept for the DoGet that follows their GetFlightInfo. */
+const RESULT_TICKET = 'bundlebase-result:';
+const MAX_KEPT_RESULTS = 100;
 
 /** Serves `queries` over Arrow Flight SQL (gRPC) until `close()`. */
 export async function startFlightServer(queries: BundleQueries, options: FlightServerOptions = {}): Promise<RunningServer> {
@@ -102,6 +109,8 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
   /** Prepared statements by handle: their SQL (binding happens when they are executed); LRU order. */
   const statements = new Map<string, string>();
   const throttle = new AuthThrottle();
+  /** Results of statements run by GetFlightInfo, until their DoGet takes them. */
+  const results = new Map<string, arrow.Table>();
   /** Connections of calls in flight: one each, so calls never share a DuckDB connection's single result. */
   const open = new Set<EngineConnection>();
 
@@ -177,6 +186,11 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
     }
     if (name === 'CommandStatementQuery' || name === 'TicketStatementQuery') {
       const sql = name === 'CommandStatementQuery' ? String(value.query) : Buffer.from(value.statement_handle as Uint8Array).toString();
+      const result = results.get(sql);
+      if (result) {
+        results.delete(sql);
+        return { schema: result.schema, tables: result };
+      }
       const prepared = await queries.prepare(connection, sql);
       return { schema: prepared.schema, prepared };
     }
@@ -207,6 +221,24 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
       try {
         await authorize(call);
         const descriptor = call.request;
+        const command = unpackCommand(descriptor.cmd);
+        const text = command.name === 'CommandStatementQuery'
+          ? String(command.value.query)
+          : command.name === 'CommandPreparedStatementQuery'
+            ? statementSql(Buffer.from(command.value.prepared_statement_handle as Uint8Array).toString())
+            : undefined;
+        if (options.writes && text !== undefined && BundleWrites.statementsOf(text)) {
+          // statements of the language run here, once; the DoGet that follows fetches their result
+          const header = String(call.metadata.get('authorization')[0] ?? '');
+          const session = header.startsWith('Bearer ') ? header : undefined;
+          const result = await options.writes.run(session ?? descriptor, text).finally(() => (session ? undefined : options.writes?.end(descriptor)));
+          const handle = `${RESULT_TICKET}${randomUUID()}`;
+          results.set(handle, result);
+          if (results.size > MAX_KEPT_RESULTS) results.delete(results.keys().next().value!);
+          const ticket = packCommand('TicketStatementQuery', { statement_handle: Buffer.from(handle) });
+          callback(null, { schema: schemaBytes(result.schema), flight_descriptor: descriptor, endpoint: [{ ticket: { ticket }, location: [] }], total_records: String(result.numRows), total_bytes: '-1', ordered: false });
+          return;
+        }
         const { schema } = await withConnection((c) => plan(c, descriptor.cmd));
         const { name, value } = unpackCommand(descriptor.cmd);
         const sql = name === 'CommandStatementQuery'
@@ -286,7 +318,10 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
         const { type, body } = call.request;
         if (type === 'CreatePreparedStatement') {
           const sql = String(unpackCommand(body).value.query);
-          const prepared = await withConnection((c) => queries.prepare(c, sql)); // binds now: errors surface at prepare
+          // statements of the language run when executed (GetFlightInfo); a query binds now: errors surface at prepare
+          const prepared = options.writes && BundleWrites.statementsOf(sql)
+            ? { schema: BundleWrites.RESULT_SCHEMA, parameterTypes: [] }
+            : await withConnection((c) => queries.prepare(c, sql));
           const handle = randomUUID();
           rememberStatement(handle, sql);
           const parameters = new arrow.Schema(prepared.parameterTypes.map((t, i) => new arrow.Field(`$${i + 1}`, t?.arrow ?? new arrow.Utf8(), true)));

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { errorMessage, invalidArgument, notFound } from '../errors.js';
 import { startPgServer, type RunningServer } from './pg.js';
 import { BundleQueries } from './queries.js';
+import { BundleWrites } from './writes.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import type { Trust } from '../bundle/load.js';
 
@@ -31,6 +32,11 @@ export interface ServeOptions {
   trust?: Trust;
   /** Resource limits; unset fields keep {@link DEFAULT_LIMITS}. */
   limits?: Partial<ServerLimits>;
+  /**
+   * Let authenticated clients run the statement language (README, "Statements"), each session
+   * committing as the library does; needs a password. Default false: read-only.
+   */
+  writable?: boolean;
 }
 
 export interface Servers {
@@ -58,22 +64,28 @@ export async function serve(url: string, options: ServeOptions = {}): Promise<Se
   const queries = await BundleQueries.open(url, limits, { trust: options.trust });
   const password = options.passwordFile !== undefined ? await readPasswordFile(options.passwordFile) : (options.password ?? process.env.BUNDLEBASE_PASSWORD ?? undefined);
   if (password === '') throw invalidArgument('An empty password would let anyone in: give a real one, or none to serve without authentication');
+  if (options.writable && password === undefined) {
+    await queries.close();
+    throw invalidArgument('A writable server needs a password (--password-file, $BUNDLEBASE_PASSWORD or --password): anyone reaching the port could change the bundle');
+  }
+  const writes = options.writable ? new BundleWrites(queries.bundle.url, options.trust, () => queries.reload()) : undefined;
   const running: RunningServer[] = [];
   const servers: Servers = {
     close: async () => {
       await Promise.all(running.map((s) => s.close()));
+      await writes?.close();
       await queries.close();
     },
   };
   try {
     if (options.pgPort !== undefined) {
-      const pg = await startPgServer(queries, { host: options.host, port: options.pgPort, password, tls: options.tls, limits });
+      const pg = await startPgServer(queries, { host: options.host, port: options.pgPort, password, tls: options.tls, limits, writes });
       running.push(pg);
       servers.pgPort = pg.port;
     }
     if (options.flightPort !== undefined) {
       const { startFlightServer } = await import('./flight.js');
-      const flight = await startFlightServer(queries, { host: options.host, port: options.flightPort, password, tls: options.tls, limits });
+      const flight = await startFlightServer(queries, { host: options.host, port: options.flightPort, password, tls: options.tls, limits, writes });
       running.push(flight);
       servers.flightPort = flight.port;
     }

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { hashMd5Password, PostgresConnection } from 'pg-gateway';
 import type * as arrow from 'apache-arrow';
 import { BundlebaseError } from '../errors.js';
+import { BundleWrites } from './writes.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { AuthThrottle, secretsEqual } from './auth.js';
 import type { EngineConnection } from '../engine/engine.js';
@@ -21,6 +22,8 @@ export interface PgServerOptions {
   tls?: { cert: string; key: string };
   /** Resource limits (see limits.ts); the defaults when absent. */
   limits?: ServerLimits;
+  /** serve --writable: clients may run the statement language. */
+  writes?: BundleWrites;
 }
 
 export interface RunningServer {
@@ -36,6 +39,7 @@ function sqlState(err: unknown): string {
   if (err instanceof BundlebaseError && err.code === 'NOT_FOUND') return '42P01';
   if (err instanceof BundlebaseError && err.code === 'TIMEOUT') return '57014';
   if (err instanceof BundlebaseError && err.code === 'BUSY') return '53300';
+  if (err instanceof BundlebaseError && err.code === 'CONFLICT') return '40001';
   if (/Permission Error/.test(message)) return '42501';
   if (/Parser Error|syntax error/i.test(message)) return '42601';
   if (/Table with name .* does not exist|Catalog Error/.test(message)) return '42P01';
@@ -45,8 +49,11 @@ function sqlState(err: unknown): string {
   return 'XX000';
 }
 
-/** A parsed statement: a query, or a session command that changes nothing here (its tag). */
-type Planned = { prepared: Prepared; tag?: undefined } | { tag: string; prepared?: undefined };
+/**
+ * A parsed statement: a query, a session command that changes nothing here (its tag), or
+ * statements of the language run by a writable server (their result).
+ */
+type Planned = { prepared: Prepared; tag?: undefined; result?: undefined } | { tag: string; prepared?: undefined; result?: undefined } | { result: arrow.Table; prepared?: undefined; tag?: undefined };
 
 interface Portal {
   planned: Planned;
@@ -81,6 +88,7 @@ class Session {
   private readonly portals = new Map<string, Portal>();
   private failed = false; // extended protocol: skip to Sync after an error
   private connection: Promise<EngineConnection> | undefined;
+  private generation = 0;
   private readonly closed = new AbortController();
 
   constructor(
@@ -89,14 +97,22 @@ class Session {
     private readonly writer: Writer,
     private readonly reader: Reader,
     private readonly maxMessageBytes: number,
+    private readonly writes?: BundleWrites,
   ) {
     socket.on('close', () => {
       this.closed.abort();
       void this.connection?.then((c) => c.close(), () => undefined);
+      void this.writes?.end(this);
     });
   }
 
   private engine(): Promise<EngineConnection> {
+    if (this.generation !== this.queries.generation) {
+      // a client committed: read the new version from now on
+      void this.connection?.then((c) => c.close(), () => undefined);
+      this.connection = undefined;
+      this.generation = this.queries.generation;
+    }
     this.connection ??= this.queries.connect();
     return this.connection;
   }
@@ -143,9 +159,10 @@ class Session {
     });
   }
 
-  /** RowDescription of a query; NoData of a session command. */
+  /** RowDescription of a query or statements' result; NoData of a session command. */
   private describeResult(planned: Planned): Buffer {
-    return planned.prepared ? this.rowDescription(planned.prepared.schema) : this.message('n');
+    const schema = planned.prepared?.schema ?? planned.result?.schema;
+    return schema ? this.rowDescription(schema) : this.message('n');
   }
 
   /** Streams the rows of a prepared query as DataRow messages; returns the row count. */
@@ -185,13 +202,15 @@ class Session {
   }
 
   private async plan(sql: string): Promise<Planned> {
+    if (this.writes && BundleWrites.statementsOf(sql)) return { result: await this.writes.run(this, sql) };
     const tag = sessionCommandTag(sql);
     return tag !== undefined ? { tag } : { prepared: await this.queries.prepare(await this.engine(), sql) };
   }
 
   /** Runs a planned statement: its rows, then CommandComplete. */
   private async execute(planned: Planned, values: (string | null)[]): Promise<void> {
-    const tag = planned.prepared ? `SELECT ${await this.sendRows(planned.prepared, values)}` : planned.tag;
+    if (planned.result) for (const batch of planned.result.batches) await this.send(this.dataRows(batch));
+    const tag = planned.prepared ? `SELECT ${await this.sendRows(planned.prepared, values)}` : planned.result ? `SELECT ${planned.result.numRows}` : planned.tag;
     await this.send(this.message('C', (w) => w.addCString(tag)));
   }
 
@@ -201,7 +220,7 @@ class Session {
         await this.send(this.message('I'));
       } else {
         const planned = await this.plan(sql);
-        if (planned.prepared) await this.send(this.rowDescription(planned.prepared.schema));
+        if (!planned.tag) await this.send(this.describeResult(planned));
         await this.execute(planned, []);
       }
     } catch (err) {
@@ -441,7 +460,7 @@ export async function startPgServer(queries: BundleQueries, options: PgServerOpt
         for (const [key, value] of [['client_encoding', 'UTF8'], ['server_encoding', 'UTF8'], ['DateStyle', 'ISO, MDY'], ['integer_datetimes', 'on'], ['standard_conforming_strings', 'on'], ['TimeZone', 'UTC']]) {
           client.write(w.addCString(key!).addCString(value!).flush('S'.charCodeAt(0)));
         }
-        new Session(client, queries, w, connection.reader, limits.maxMessageBytes).start();
+        new Session(client, queries, w, connection.reader, limits.maxMessageBytes, options.writes).start();
       },
     });
   });

@@ -31,16 +31,19 @@ export interface Prepared {
  */
 export class BundleQueries {
   private readonly slots: Slots;
-  /** The private spill directory made for this server, removed at close. */
-  private ownSpillDirectory: string | undefined;
+  /** The private spill directories made for this server, removed at close. */
+  private ownSpillDirectories: string[] = [];
+  private trust: Trust | undefined;
+  /** Counts reloads: a connection made before the last one reads the version before it. */
+  generation = 0;
 
   private constructor(
     private readonly limits: ServerLimits,
-    readonly bundle: Bundle,
-    private readonly relations: { name: string; statement: Statement }[],
-    private readonly database: EngineDatabase,
+    public bundle: Bundle,
+    private relations: { name: string; statement: Statement }[],
+    private database: EngineDatabase,
     /** What the catalogs list: the bundle (a table) and its views, with their columns. */
-    readonly tables: ServedTable[],
+    public tables: ServedTable[],
   ) {
     this.slots = new Slots(limits.maxConcurrentQueries);
   }
@@ -63,7 +66,8 @@ export class BundleQueries {
     const spillDirectory = limits.spillDirectory ?? (await mkdtemp(path.join(os.tmpdir(), 'bundlebase-spill-')));
     const database = await EngineDatabase.restricted({ directories: [], files: [...files] }, { memoryLimit: limits.memoryLimit, threads: limits.threads, spillDirectory });
     const queries = new BundleQueries(limits, bundle, relations, database, []);
-    if (limits.spillDirectory === undefined) queries.ownSpillDirectory = spillDirectory;
+    if (limits.spillDirectory === undefined) queries.ownSpillDirectories.push(spillDirectory);
+    queries.trust = options.trust;
     const connection = await database.connect();
     try {
       for (const r of relations) {
@@ -142,9 +146,22 @@ export class BundleQueries {
     }
   }
 
+  /**
+   * Serves the bundle's newest commit from now on (serve --writable, after a client's COMMIT): a
+   * new sandboxed database for it; queries already running finish on the one they started in.
+   */
+  async reload(): Promise<void> {
+    const fresh = await BundleQueries.open(this.bundle.url, this.limits, { trust: this.trust });
+    const old = this.bundle;
+    ({ bundle: this.bundle, relations: this.relations, database: this.database, tables: this.tables } = fresh);
+    this.ownSpillDirectories.push(...fresh.ownSpillDirectories);
+    this.generation++;
+    await old.close();
+  }
+
   async close(): Promise<void> {
     await this.bundle.close();
-    if (this.ownSpillDirectory) await rm(this.ownSpillDirectory, { recursive: true, force: true });
+    await Promise.all(this.ownSpillDirectories.map((d) => rm(d, { recursive: true, force: true })));
   }
 }
 
