@@ -38,7 +38,7 @@ function languageSteps(): { sql: string; apply: (b: BundleBuilder) => PromiseLik
     { sql: `ALWAYS UPDATE bundle SET ssn = 'hidden' WHERE id = 5`, apply: (b) => b.update({ ssn: "'hidden'" }, 'id = 5', [], { always: true }) },
     { sql: 'ADD COLUMN double_age AS age * 2', apply: (b) => b.addColumn('double_age', 'age * 2') },
     { sql: 'CAST COLUMN double_age TO BIGINT', apply: (b) => b.castColumn('double_age', 'BIGINT') },
-    { sql: 'CAST COLUMN ssn TO INTEGER LENIENT', apply: (b) => b.castColumn('ssn', 'INTEGER', { lenient: true }) },
+    { sql: `CAST COLUMN ssn TO INTEGER CLEAN '[^0-9]' LENIENT`, apply: (b) => b.castColumn('ssn', 'INTEGER', { lenient: true, clean: '[^0-9]' }) },
     { sql: 'RENAME COLUMN name TO "Full Name"', apply: (b) => b.renameColumn('name', 'Full Name') },
     { sql: 'NORMALIZE COLUMN NAMES', apply: (b) => b.normalizeColumnNames() },
     { sql: 'DROP COLUMN ssn', apply: (b) => b.removeColumns(['ssn']) },

@@ -34,7 +34,7 @@ export interface StatementWriter<View extends BundleBase> {
   addColumn(name: string, expression: string): PromiseLike<unknown>;
   removeColumns(names: string[]): PromiseLike<unknown>;
   renameColumn(from: string, to: string): PromiseLike<unknown>;
-  castColumn(name: string, type: string, options: { lenient: boolean }): PromiseLike<unknown>;
+  castColumn(name: string, type: string, options: { lenient: boolean; clean?: string }): PromiseLike<unknown>;
   normalizeColumnNames(): PromiseLike<unknown>;
   join(name: string, url: string, on: string, how: string): PromiseLike<unknown>;
   createView(name: string, view: View): PromiseLike<unknown>;
@@ -145,7 +145,7 @@ async function write<View extends BundleBase>(statement: WriteStatement, reader:
     case 'renameColumn':
       return described(writer.renameColumn(statement.from, statement.to));
     case 'castColumn':
-      return described(writer.castColumn(statement.name, statement.to, { lenient: statement.lenient }));
+      return described(writer.castColumn(statement.name, statement.to, { lenient: statement.lenient, clean: statement.clean }));
     case 'normalizeColumnNames':
       return described(writer.normalizeColumnNames());
     case 'join':

@@ -21,7 +21,7 @@ Statements without SQL in them (SHOW …, COMMIT '…', ATTACH '…', UNDO, …)
   FILTER WHERE <cond>                    [ALWAYS] DELETE FROM bundle WHERE <cond>
   [ALWAYS] UPDATE bundle SET <col> = <expr>, … [WHERE <cond>]     (ALWAYS: also sources attached later)
   ADD COLUMN <name> AS <expr>            DROP COLUMN <name>, …           RENAME COLUMN <a> TO <b>
-  CAST COLUMN <col> TO <type> [LENIENT]  NORMALIZE COLUMN NAMES
+  CAST COLUMN <col> TO <type> [CLEAN '<regex>'] [LENIENT]            NORMALIZE COLUMN NAMES
   [INNER | LEFT | RIGHT | FULL] JOIN '<url>' AS <name> ON <cond>
   CREATE VIEW <name> AS <select>         DROP VIEW <name>                RENAME VIEW <a> TO <b>
   CREATE INDEX ON <col>                  DROP INDEX <col>                REBUILD INDEX ON <col>    REINDEX

@@ -28,7 +28,7 @@ type StatementBody =
   | { type: 'addColumn'; name: string; expression: string }
   | { type: 'dropColumns'; names: string[] }
   | { type: 'renameColumn'; from: string; to: string }
-  | { type: 'castColumn'; name: string; to: string; lenient: boolean }
+  | { type: 'castColumn'; name: string; to: string; lenient: boolean; clean?: string }
   | { type: 'normalizeColumnNames' }
   | { type: 'join'; how: 'inner' | 'left' | 'right' | 'full'; url: string; name: string; on: string }
   | { type: 'createView'; name: string; sql: string }
