@@ -48,6 +48,10 @@ describe('serve --writable', () => {
     await assert.rejects(client.query(`SET NAME 'x'; COMMIT 'x'`), (err: { code?: string }) => err.code !== undefined);
     assert.equal((await client.query('SELECT count(*)::INTEGER AS n FROM bundle')).rows[0].n, 3);
     await client.end();
+    const { updateCommand } = await import('./support/flight-raw.mjs');
+    const flight = await serve(bundleDir, { flightPort: 0, password: PASSWORD });
+    await assert.rejects(updateCommand(flight.flightPort!, PASSWORD, `SET NAME 'x'`), (err: { code: number; details: string }) => err.code === 7 && /read-only/.test(err.details));
+    await flight.close();
     await readOnly.close();
   });
 
@@ -99,7 +103,16 @@ describe('serve --writable', () => {
     await assert.rejects(psql.query(`ATTACH '../outside.csv'; COMMIT 'x'`), (err: { code?: string; message: string }) => err.code === '42501' && /inside the bundle's directory.*'\.\.\/outside\.csv'/.test(err.message));
     await assert.rejects(psql.query(`ATTACH 'more.csv'; SELECT 1`), /Run 'SELECT 1' on its own/);
     await psql.end();
-    const history = (await open(bundleDir)).history();
+    let history = (await open(bundleDir)).history();
     assert.equal(history.at(-1)?.message, 'more', 'nothing refused was committed');
+    // executeUpdate: DoPut of a CommandStatementUpdate answers how many statements ran
+    const { updateCommand } = await import('./support/flight-raw.mjs');
+    assert.equal(await updateCommand(servers.flightPort!, PASSWORD, `SET DESCRIPTION 'via DoPut'; COMMIT 'update'`), 2);
+    const updated = await open(bundleDir);
+    assert.equal(updated.description, 'via DoPut');
+    await updated.close();
+    await assert.rejects(updateCommand(servers.flightPort!, PASSWORD, `ATTACH '/etc/passwd'`), (err: { code: number; details: string }) => err.code === 7 && /inside the bundle/.test(err.details));
+    history = (await open(bundleDir)).history();
+    assert.equal(history.at(-1)?.message, 'update');
   });
 });

@@ -311,7 +311,31 @@ export async function startFlightServer(queries: BundleQueries, options: FlightS
       call.write({ type: 'ClosePreparedStatement', description: 'Close a prepared query' });
       call.end();
     },
-    DoPut: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: 'The bundle is read-only' }),
+    // Flight SQL's update (executeUpdate): statements of the language on a writable server
+    DoPut: (call: grpc.ServerDuplexStream<{ flight_descriptor?: { cmd?: Buffer } }, unknown>) => {
+      let started = false;
+      call.on('data', (data: { flight_descriptor?: { cmd?: Buffer } }) => {
+        if (started) return;
+        started = true;
+        void (async () => {
+          try {
+            await authorize(call);
+            if (!options.writes) throw new BundlebaseError('READ_ONLY', 'The bundle is read-only (serve --writable lets clients change it)');
+            const { name, value } = unpackCommand(data.flight_descriptor?.cmd ?? Buffer.alloc(0));
+            const sql = String(value.query);
+            if (name !== 'CommandStatementUpdate' || !BundleWrites.statementsOf(sql)) throw new BundlebaseError('INVALID_ARGUMENT', 'DoPut takes statements of the bundle statement language (CommandStatementUpdate)');
+            const header = String(call.metadata.get('authorization')[0] ?? '');
+            const session = header.startsWith('Bearer ') ? header : undefined;
+            const result = await options.writes.run(session ?? call, sql).finally(() => (session ? undefined : options.writes?.end(call)));
+            const counted = message('DoPutUpdateResult');
+            call.write({ app_metadata: Buffer.from(counted.encode(counted.create({ record_count: result.numRows })).finish()) });
+            call.end();
+          } catch (err) {
+            call.emit('error', fail(err));
+          }
+        })();
+      });
+    },
     DoAction: async (call: grpc.ServerWritableStream<{ type: string; body: Buffer }, unknown>) => {
       try {
         await authorize(call);

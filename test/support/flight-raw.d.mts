@@ -5,3 +5,4 @@ export function statementCommand(sql: string): Buffer;
 export function basicAuth(password: string, user?: string): grpc.Metadata;
 export function sqlCommand(name: string, value?: object): Buffer;
 export function fetchCommand(port: number | string, password: string, cmd: Buffer): Promise<Buffer>;
+export function updateCommand(port: number | string, password: string, sql: string): Promise<number>;

@@ -63,6 +63,30 @@ export async function fetchCommand(port, password, cmd) {
   }
 }
 
+/**
+ * Sends statements as Flight SQL's executeUpdate does (DoPut of a CommandStatementUpdate);
+ * resolves to the DoPutUpdateResult's record_count, rejects with the server's gRPC status.
+ */
+export async function updateCommand(port, password, sql) {
+  const client = flightService(port);
+  try {
+    return await new Promise((resolve, reject) => {
+      const stream = client.DoPut(basicAuth(password));
+      let count;
+      stream.on('data', (result) => {
+        const decoded = root.lookupType('arrow.flight.protocol.DoPutUpdateResult').decode(result.app_metadata);
+        count = Number(decoded.record_count);
+      });
+      stream.on('end', () => resolve(count));
+      stream.on('error', reject);
+      stream.write({ flight_descriptor: { type: 'CMD', cmd: sqlCommand('CommandStatementUpdate', { query: sql }) } });
+      stream.end();
+    });
+  } finally {
+    client.close();
+  }
+}
+
 /** An IPC message header with its continuation marker, length and padding to 8 bytes. */
 function framed(header) {
   const padded = Math.ceil(header.length / 8) * 8;
