@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'IO_ERROR'
   | 'CLOSED'
   | 'SOURCE_CHANGED'
+  | 'DATA_CORRUPT'
   | 'READ_ONLY'
   | 'TIMEOUT'
   | 'BUSY'

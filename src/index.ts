@@ -7,6 +7,8 @@ export type { ConfigInput } from './storage/config.js';
 export type { Trust } from './bundle/load.js';
 export type { Change, ColumnProfile, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, Progress, ProgressListener, SchemaChange, Status, StreamOptions } from './bundle/types.js';
 export type { ExportTarOptions } from './bundle/pack.js';
+export type { DataCheck, DataProblem } from './bundle/sources.js';
+export type { SaveAs } from './bundle/stored.js';
 export type { PushOptions, PushResult } from './bundle/push.js';
 export type { StatementResult } from './bundle/execute.js';
 export type { Statement } from './language/parse.js';

@@ -153,12 +153,12 @@ export async function startFlightReader(port: number, password: string, sql: str
   return child;
 }
 
-/** Runs the built `bundlebase` command with extra environment; never throws: exit code and output. */
-export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the built `bundlebase` command with extra environment (in `cwd`); never throws: exit code and output. */
+export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   const { execFile } = await import('node:child_process');
   const { promisify } = await import('node:util');
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.resolve('dist/cli/main.js'), ...args], { env: { ...process.env, BUNDLEBASE_AUTHOR: 'cli-test', ...env } });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [path.resolve('dist/cli/main.js'), ...args], { cwd, env: { ...process.env, BUNDLEBASE_AUTHOR: 'cli-test', ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

@@ -6,6 +6,9 @@ import { before, describe, it } from 'node:test';
 import { create, open, type BundleBuilder } from '../src/index.js';
 import { duck, expectError, tempDir, writeFixture } from './helpers.js';
 
+/** Indexes narrow CSV and JSON read in place (a stored Parquet copy needs none): reference them. */
+const REF = { saveAs: 'ref' } as const;
+
 let dir: string;
 let csv: string;
 let json: string;
@@ -23,20 +26,20 @@ before(async () => {
 
 /** The same query on an unindexed bundle: the expected rows. */
 async function expected(where: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
-  const b = await create().attach(csv).attach(json).attach(parquet).filter(where, params as never);
+  const b = await create().attach(csv, REF).attach(json, REF).attach(parquet).filter(where, params as never);
   const rows = await b.toObjects();
   await b.close();
   return rows.sort((x, y) => Number(x.id) - Number(y.id));
 }
 
 async function indexed(column = 'id'): Promise<BundleBuilder> {
-  return create().attach(csv).attach(json).attach(parquet).createIndex(column);
+  return create().attach(csv, REF).attach(json, REF).attach(parquet).createIndex(column);
 }
 
 describe('indexes', () => {
   it('createIndex is one change: createIndex then indexBlocks, with an idx_<id>_<uuid>.idx file', async () => {
     const bundleDir = path.join(dir, 'ix-format');
-    const b = await create(bundleDir).attach(csv).attach(json).attach(parquet).createIndex('id');
+    const b = await create(bundleDir).attach(csv, REF).attach(json, REF).attach(parquet).createIndex('id');
     const change = b.status().changes.at(-1)!;
     assert.equal(change.description, 'Create index on id');
     assert.deepEqual(change.operations.map((o) => o.type), ['createIndex', 'indexBlocks']);
@@ -88,7 +91,7 @@ describe('indexes', () => {
 
   it('a number against a text column reads the block in full (DuckDB casts the column)', async () => {
     const file = await writeFixture(path.join(dir, 'codes.csv'), `SELECT lpad(i::VARCHAR, 3, '0') AS code FROM range(50) t(i)`);
-    const b = await create().attach(file, { format: 'csv' }).createIndex('code');
+    const b = await create().attach(file, { format: 'csv', ...REF }).createIndex('code');
     assert.equal(String((await b.schema()).fields[0]!.type), 'Utf8', "the sniffer keeps '007' as text");
     // DuckDB compares by casting the column: '007' = 7; a text lookup of '7' would find nothing
     await b.filter('code = 7');
@@ -109,8 +112,8 @@ describe('indexes', () => {
   });
 
   it('reads only candidate records: explain shows the narrowed CSV scan', async () => {
-    const plain = await create().attach(csv).filter('id = 42');
-    const b = await create().attach(csv).createIndex('id').filter('id = 42');
+    const plain = await create().attach(csv, REF).filter('id = 42');
+    const b = await create().attach(csv, REF).createIndex('id').filter('id = 42');
     const estimate = (plan: string) => Number(/READ_CSV[\s\S]*?~([\d,]+) rows/.exec(plan)![1]!.replaceAll(',', ''));
     const full = estimate(await plain.explain());
     const narrowed = estimate(await b.explain());
@@ -122,10 +125,10 @@ describe('indexes', () => {
 
   it('persists through commit and open; blocks attached later are read in full until reindex()', async () => {
     const bundleDir = path.join(dir, 'ix-persist');
-    const b = await create(bundleDir).attach(csv).createIndex('id');
+    const b = await create(bundleDir).attach(csv, REF).createIndex('id');
     await b.commit('indexed');
     const later = await writeFixture(path.join(dir, 'later.csv'), PEOPLE(100, 50_000));
-    const e = await (await open(bundleDir)).extend().attach(later).filter('id IN (3, 50003)');
+    const e = await (await open(bundleDir)).extend().attach(later, REF).filter('id IN (3, 50003)');
     assert.deepEqual((await e.toColumns()).id!.map(Number), [3, 50003], 'the unindexed block is still read');
     await e.reindex();
     assert.deepEqual(e.status().changes.at(-1)!.operations.map((o) => o.type), ['indexBlocks']);
@@ -139,7 +142,7 @@ describe('indexes', () => {
 
   it('a stale index is never used to return wrong rows', async () => {
     const file = await writeFixture(path.join(dir, 'stale.csv'), PEOPLE(1000));
-    const b = await create().attach(file).createIndex('id');
+    const b = await create().attach(file, REF).createIndex('id');
     await appendFile(file, '5000,late,1,1.5\n');
     const later = new Date(Date.now() + 60_000);
     await utimes(file, later, later);
@@ -166,7 +169,7 @@ describe('indexes', () => {
 
   it('reports its progress while building', async () => {
     const seen: number[] = [];
-    const b = await create().attach(csv).attach(json).createIndex('id', { onProgress: (p) => seen.push(p.percentage) });
+    const b = await create().attach(csv, REF).attach(json, REF).createIndex('id', { onProgress: (p) => seen.push(p.percentage) });
     assert.ok(seen.length >= 2, 'called during the build and at the end');
     assert.equal(seen.at(-1), 100);
     assert.ok(seen.every((p, i) => i === 0 || p >= seen[i - 1]!), 'never goes backwards');
@@ -176,7 +179,7 @@ describe('indexes', () => {
   it('refuses column types it cannot index', async () => {
     const dated = path.join(dir, 'dated.csv');
     await duck(`COPY (SELECT DATE '2024-01-01' + i::INTEGER AS day FROM range(10) t(i)) TO '${dated}' (HEADER)`);
-    const b = await create().attach(dated);
+    const b = await create().attach(dated, REF);
     await expectError(() => b.createIndex('day'), 'INVALID_ARGUMENT', /Cannot index column 'day' of type DATE/);
     await b.close();
   });

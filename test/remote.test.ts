@@ -407,7 +407,7 @@ describe('push and pull', () => {
     await b.commit('indexed in a bucket');
     await b.close();
     const local = path.join(dir, 'indexed-local');
-    await (await create(local).attach(csv).createIndex('id')).commit('indexed locally');
+    await (await create(local).attach(csv, { saveAs: 'ref' }).createIndex('id')).commit('indexed locally');
     await (await open(local)).push('azure://bundles/indexed-pushed', { config: azureConfig });
     const container = BlobServiceClient.fromConnectionString(azuriteConnection(azurite.port)).getContainerClient('bundles');
     for (const prefix of ['indexed/', 'indexed-pushed/']) {

@@ -24,6 +24,7 @@ const cli = (env: NodeJS.ProcessEnv, ...args: string[]) => runCli(args, env);
 
 let dir: string;
 let secret: string;
+// every source here is referenced (saveAs 'ref'): these tests are about what a bundle may read in place
 /** A bundle whose source lies outside it, in a sibling directory (`../victim/private.csv`). */
 let outside: string;
 /** A bundle whose source is inside its own directory. */
@@ -34,13 +35,13 @@ before(async () => {
   await mkdir(path.join(dir, 'victim'));
   secret = await writeFixture(path.join(dir, 'victim', 'private.csv'), "SELECT 1 AS id, 'top secret' AS note");
   outside = path.join(dir, 'outside');
-  const b = await create(outside).attach('../victim/private.csv');
+  const b = await create(outside).attach('../victim/private.csv', { saveAs: 'ref' });
   await b.commit('a source outside the bundle');
   await b.close();
   inside = path.join(dir, 'inside');
   await mkdir(inside);
   await writeFixture(path.join(inside, 'data.parquet'), 'SELECT i AS id FROM range(5) t(i)');
-  const c = await create(inside).attach('data.parquet');
+  const c = await create(inside).attach('data.parquet', { saveAs: 'ref' });
   await c.commit('a source inside the bundle');
   await c.close();
 });
@@ -86,7 +87,7 @@ describe('opening a bundle someone sent you', () => {
     const linked = path.join(dir, 'linked');
     await mkdir(linked);
     await writeFixture(path.join(linked, 'data.csv'), 'SELECT 1 AS id');
-    const b = await create(linked).attach('data.csv');
+    const b = await create(linked).attach('data.csv', { saveAs: 'ref' });
     await b.commit('inside');
     await b.close();
     // the sender swaps the file for a link to a file of the receiver's
@@ -126,7 +127,7 @@ describe('opening a bundle someone sent you', () => {
 
   it('a view inherits the trust its bundle was opened with', async () => {
     const parent = path.join(dir, 'with-view');
-    const b = await create(parent).attach(secret);
+    const b = await create(parent).attach(secret, { saveAs: 'ref' });
     await b.createView('notes', await b.select('SELECT note FROM bundle'));
     await b.commit('a view over an outside source');
     await b.close();

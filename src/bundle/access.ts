@@ -5,7 +5,7 @@ import { BundlebaseError } from '../errors.js';
 import { attachedBlocks } from '../operations/blocks.js';
 import type { Operation } from '../operations/operation.js';
 import { isInside as inside, schemeOf } from '../storage/location.js';
-import { isRemoteObject, localCopy } from '../storage/remote.js';
+import { isRemoteObject, localCopy, storedCopy } from '../storage/remote.js';
 import { isTrustedSource } from '../storage/trust.js';
 import { chainSettings, type LoadedBundle, type Trust } from './load.js';
 
@@ -54,12 +54,15 @@ export async function readAccess(
     const location = op.location;
     if (isRemoteObject(location)) {
       // fetched into the content cache (once per version), checked against the recorded version
-      files.add((await localCopy(location, settings, op.fields.version)).file);
+      const hash = op.stored ? op.fields.hash : undefined;
+      files.add(hash !== undefined ? await storedCopy(location, settings, hash) : (await localCopy(location, settings, op.fields.version)).file);
       continue;
     }
     if (schemeOf(location) !== undefined) throw untrusted(loaded, op.source, location, 'is a URL of a kind bundlebase cannot read');
     const resolved = await real(location);
     if (realDirectories.some((d) => inside(resolved, d))) continue;
+    // an in-memory bundle's stored copies live in the process's private temporary directory
+    if (op.stored && inside(resolved, await real(privateTempDir()))) continue;
     if (trusted.some((t) => t === resolved || inside(resolved, t)) || (await isTrustedSource(location))) {
       files.add(location);
       if (resolved !== location) files.add(resolved);

@@ -16,7 +16,8 @@ import { allCommits, asOf, chainSettings, committedOperations, loadBundle, versi
 import { readAccess } from './access.js';
 import type { ExportTarOptions } from './pack.js';
 import { exportTarFrom, pushBundle, type PushOptions, type PushResult } from './push.js';
-import { fetchIndexFiles, registerFunctions, verifySources } from './sources.js';
+import { checkData, fetchIndexFiles, registerFunctions, verifySources, type DataCheck } from './sources.js';
+import { holdStore, releaseStore } from './stored.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Change, ColumnProfile, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
 
@@ -35,7 +36,9 @@ export abstract class BundleBase implements AsyncDisposable {
   private readonly descriptions = new Map<string, Promise<Description>>();
   private closed = false;
 
-  protected constructor(protected loaded: LoadedBundle) {}
+  protected constructor(protected loaded: LoadedBundle) {
+    holdStore(loaded.store); // an in-memory bundle's stored files live while a handle is open
+  }
 
   /** Every operation in effect, in order. */
   protected abstract effectiveOperations(): Operation[];
@@ -365,6 +368,18 @@ export abstract class BundleBase implements AsyncDisposable {
   }
 
   /**
+   * Checks the data this bundle reads: re-hashes every stored file of every version and checks
+   * every referenced local source of the current state. `ok` when nothing is wrong; else each
+   * problem names the source, its block, the file and what is wrong (missing, corrupt, changed).
+   */
+  async verifyData(): Promise<DataCheck> {
+    this.assertOpen();
+    await this.settled();
+    const current = this.effectiveOperations();
+    return checkData([...committedOperations(this.loaded), ...current], current);
+  }
+
+  /**
    * Writes the committed bundle as one .tar / .tar.gz: its whole from-chain with views, index and
    * stored files, and the local files its referenced sources read. `open('x.tar')` reads it.
    */
@@ -476,6 +491,7 @@ export abstract class BundleBase implements AsyncDisposable {
     this.meta = undefined;
     this.retired.length = 0;
     for (const c of await Promise.all(connections.map((p) => p.catch(() => undefined)))) c?.close();
+    await releaseStore(this.loaded.store);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -6,7 +6,7 @@ import { RebuildIndex } from '../operations/rebuildIndex.js';
 import { validateParams, type ParamValue } from '../engine/params.js';
 import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import { defineSourceFunction, outputColumns, type FunctionDefinition } from '../engine/functions.js';
-import { AttachBlock, detectFormat } from '../operations/attachBlock.js';
+import { AttachBlock, detectFormat, isFunctionSource } from '../operations/attachBlock.js';
 import { attachedBlocks } from '../operations/blocks.js';
 import { DetachBlock } from '../operations/detachBlock.js';
 import { ReplaceBlock } from '../operations/replaceBlock.js';
@@ -39,6 +39,7 @@ import { executeStatements, type StatementResult } from './execute.js';
 import { Chain, forwardCalls } from './chain.js';
 import { fromStaged, initializeBundle, toStaged, writeCommit, type RecordedChange, type StagedChange } from './commit.js';
 import { inspectBlock, type AttachOptions } from './inspect.js';
+import { checkSaveAs, storeDirOf } from './stored.js';
 import { allCommits, bindRestores, chainSettings, committedOperations, newBundle, requireVersion, type LoadedBundle } from './load.js';
 import type { Change, ProgressListener, Status } from './types.js';
 
@@ -113,6 +114,7 @@ export class BundleBuilder extends BundleBase {
   }
 
   private async validate(operations: Operation[], description: string): Promise<void> {
+    await this.database(); // refuses untrusted sources, and fetches remote ones, before compiling
     const stmt = await this.compileWithLayouts(this.plan(operations), description);
     if (!stmt) return;
     const { parameterCount } = await this.describe(stmt, description).catch((err) => {
@@ -167,11 +169,13 @@ export class BundleBuilder extends BundleBase {
   private attachBlock(url: string, packId: string, options: AttachOptions, replacing?: AttachBlock): Promise<AttachBlock> {
     detectFormat(requireNonEmpty(url, 'Attach URL'), options.format); // bad input first
     checkSourceScheme(url);
+    checkSaveAs(options.saveAs);
     const location = resolveSource(url, this.loaded.store.dir);
-    const same = this.blocks().find((op) => op !== replacing && op.format !== 'function' && op.location === location);
+    const same = this.blocks().find((op) => op !== replacing && !isFunctionSource(op.source) && op.sourceLocation === location);
     // the same file twice doubles its rows, which is never what attaching it again meant
     if (same) throw invalidArgument(`'${url}' is already attached (${same.source}); attaching it again would double its rows`);
-    return inspectBlock(url, shortId(), packId, options, this.loaded.store.dir, (files) => this.database(files), chainSettings(this.loaded, this.effectiveOperations()));
+    const target = { baseDir: this.loaded.store.dir, storeDir: storeDirOf(this.loaded.store) };
+    return inspectBlock(url, shortId(), packId, options, target, (files) => this.database(files), chainSettings(this.loaded, this.effectiveOperations()));
   }
 
   /** Every block attached now (detached and replaced ones left out), as recorded. */
@@ -185,7 +189,7 @@ export class BundleBuilder extends BundleBase {
     const blocks = this.blocks();
     const location = resolveSource(source, this.loaded.store.dir);
     // the same file named another way (absolute, or relative to the bundle) is the same source
-    const found = blocks.find((b) => b.source === source) ?? blocks.find((b) => b.fields.id === source) ?? blocks.find((b) => b.format !== 'function' && b.location === location);
+    const found = blocks.find((b) => b.source === source) ?? blocks.find((b) => b.fields.id === source) ?? blocks.find((b) => !isFunctionSource(b.source) && b.sourceLocation === location);
     if (found) return found;
     const attached = blocks.map((b) => `${b.source} (block ${b.fields.id})`).join(', ');
     throw notFound(`No source '${source}' is attached to ${this.url}; attached: ${attached || 'none'}`);

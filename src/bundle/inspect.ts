@@ -1,5 +1,8 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { typeName } from '../arrow/types.js';
-import type { EngineConnection, EngineDatabase } from '../engine/engine.js';
+import { BundlebaseError } from '../errors.js';
+import type { EngineConnection, EngineDatabase, ProgressListener } from '../engine/engine.js';
 import { ensureTableFunction, functionTableName } from '../engine/functions.js';
 import { AttachBlock, detectFormat, functionName, type AttachBlockFields, type SchemaField } from '../operations/attachBlock.js';
 import { readSource, sourceRowCount } from '../plan/statements.js';
@@ -8,11 +11,28 @@ import { requireNonEmpty, resolveSource, schemeOf, stampFile } from '../storage/
 import type { Settings } from '../storage/config.js';
 import { isRemoteObject, localCopy, type LocalCopy } from '../storage/remote.js';
 import { recordTrustedSource } from '../storage/trust.js';
+import { checkSaveAs, storageFor, storeSource, type SaveAs } from './stored.js';
 
 export interface AttachOptions extends CsvOptions {
   format?: 'parquet' | 'csv' | 'json';
   /** Attach into the named join instead of the base pack. */
   join?: string;
+  /**
+   * How to keep the source (see stored.ts): `auto` (default for files: CSV/TSV/JSON stored as
+   * Parquet, Parquet copied), `copy`, `parquet`, or `ref` (read in place; default for `function://`
+   * and remote objects).
+   */
+  saveAs?: SaveAs;
+  /** Called while a source is stored (copied: bytes; converted: DuckDB's progress). */
+  onProgress?: ProgressListener;
+}
+
+/** Where a bundle records and stores its sources. */
+export interface AttachTarget {
+  /** The bundle's directory: relative sources resolve against it (undefined in memory or a bucket). */
+  baseDir: string | undefined;
+  /** Where stored data goes: the bundle's directory, an in-memory bundle's temporary one, or none (a bucket). */
+  storeDir: string | undefined;
 }
 
 /**
@@ -24,31 +44,54 @@ export async function inspectBlock(
   id: string,
   packId: string,
   options: AttachOptions,
-  baseDir: string | undefined,
+  target: AttachTarget,
   database: (extraFiles: string[]) => Promise<EngineDatabase>,
   settings: Settings,
 ): Promise<AttachBlock> {
   requireNonEmpty(url, 'Attach URL');
   const format = detectFormat(url, options.format);
+  const saveAs = checkSaveAs(options.saveAs);
+  const { baseDir } = target;
   const csv = pickCsv(options);
   const location = resolveSource(url, baseDir);
   const local = format !== 'function' && schemeOf(location) === undefined;
+  const isRemote = format !== 'function' && isRemoteObject(location);
+  const storage = storageFor(saveAs, { format }, url, isRemote, target.storeDir !== undefined);
   // a source in a bucket or on a web server is read from its copy in the content cache
-  const remote = format !== 'function' && isRemoteObject(location) ? await localCopy(location, settings) : undefined;
+  const remote = isRemote ? await localCopy(location, settings) : undefined;
   const readable = remote ? [remote.file] : local ? [location] : [];
-  const source = await inspectSource(await database(readable), url, format, csv, baseDir, remote);
-  // the user attached it here, so reopening this bundle on this machine may read it (access.ts)
-  if (local) await recordTrustedSource(location);
+  let facts: SourceFacts;
+  if (storage === 'ref' || target.storeDir === undefined) {
+    facts = await inspectSource(await database(readable), url, format, csv, baseDir, remote);
+    // the user attached it here, so reopening this bundle on this machine may read it (access.ts)
+    if (local) await recordTrustedSource(location);
+  } else {
+    // the original's stamp is kept for the record; reads never look at the original again
+    const stamp = remote ? { version: remote.version, bytes: remote.bytes } : local ? await stampFile(location) : undefined;
+    const read = remote?.file ?? (format === 'function' ? functionTableName(functionName(url)) : location);
+    const dir = target.storeDir;
+    const stored = await storeSource({ dir, source: url, block: { id: '', packId: '', location: read, format, csv }, storage, database, onProgress: options.onProgress });
+    const copy = path.join(dir, ...stored.path.split('/'));
+    // what reads will see is the stored copy: its schema and (Parquet: from metadata) its rows
+    const inspected = await inspectSource(await database([copy]), copy, detectFormat(copy), storage === 'copy' ? csv : undefined, undefined, undefined).catch(async (err: unknown) => {
+      // a copy that does not read as its format: keep nothing, and name the source, not the copy
+      await rm(copy, { force: true });
+      throw err instanceof BundlebaseError ? new BundlebaseError(err.code, err.message.replaceAll(copy, location).replace(`Attach ${location}`, `Attach ${url}`), { cause: err }) : err;
+    });
+    facts = { ...inspected, version: stamp?.version, bytes: stamp?.bytes, location: dir === baseDir ? stored.path : copy, hash: stored.hash };
+  }
   const fields: AttachBlockFields = {
     source: url,
-    version: source.version,
+    version: facts.version,
     id,
     packId,
-    numRows: source.numRows,
-    bytes: source.bytes,
-    schema: { fields: source.fields },
+    numRows: facts.numRows,
+    bytes: facts.bytes,
+    schema: { fields: facts.fields },
     format: options.format,
     csv,
+    location: facts.location,
+    hash: facts.hash,
   };
   return new AttachBlock(fields, { baseDir });
 }
@@ -66,6 +109,9 @@ interface SourceFacts {
   bytes?: number;
   numRows?: number;
   fields: SchemaField[];
+  /** The stored copy, when the source was stored (AttachBlockFields). */
+  location?: string;
+  hash?: string;
 }
 
 /**

@@ -35,7 +35,8 @@ export async function exportArchive(loaded: LoadedBundle, target: string, option
     if (block.format === 'function' || schemeOf(location) !== undefined) continue;
     // a source only older versions read may be gone (the current ones were checked above)
     if (!(await stat(location).then((s) => s.isFile(), () => false))) continue;
-    if (block.fields.version !== undefined) stamps.set(location, block.fields.version);
+    // a referenced source keeps its recorded stamp when unpacked (a stored copy is checked by its hash)
+    if (block.fields.version !== undefined && !block.stored) stamps.set(location, block.fields.version);
     if (!directories.some((d) => isInside(location, d))) files.add(location);
   }
   const base = loaded.archive?.root ?? '/';

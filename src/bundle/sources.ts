@@ -1,12 +1,14 @@
-import { BundlebaseError } from '../errors.js';
+import { BundlebaseError, notFound } from '../errors.js';
 import type { EngineDatabase } from '../engine/engine.js';
 import { ensureTableFunction } from '../engine/functions.js';
-import { functionName } from '../operations/attachBlock.js';
-import { attachedBlocks } from '../operations/blocks.js';
+import { stat } from 'node:fs/promises';
+import { functionName, type AttachBlock } from '../operations/attachBlock.js';
+import { attachedBlocks, recordedBlocks } from '../operations/blocks.js';
 import type { Operation } from '../operations/operation.js';
 import type { PlanState } from '../plan/state.js';
 import type { Settings } from '../storage/config.js';
-import { sameStamp, stampFile } from '../storage/location.js';
+import { hashFile } from '../storage/content.js';
+import { sameStamp, schemeOf, stampFile } from '../storage/location.js';
 import { isRemoteObject, localCopy } from '../storage/remote.js';
 
 /** Registers the function sources of `operations` on `database`, which will read them. */
@@ -16,23 +18,117 @@ export async function registerFunctions(operations: readonly Operation[], databa
 }
 
 /**
- * Refuses to read a bundle whose local source files changed or vanished since they were attached:
- * the data would silently differ from what was committed.
+ * Refuses to read a bundle whose data would silently differ from what was committed: a referenced
+ * local source that changed or vanished since it was attached (SOURCE_CHANGED / NOT_FOUND), or a
+ * stored copy that is missing or damaged (NOT_FOUND / DATA_CORRUPT; verified once per process
+ * while the file is unchanged on disk).
  */
 export async function verifySources(operations: readonly Operation[]): Promise<void> {
-  const checks = attachedBlocks(operations)
-    .filter((op) => op.format !== 'function' && op.fields.version !== undefined)
-    .filter((op) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(op.location))
-    .map(async (op) => {
-      const stamp = await stampFile(op.location);
-      if (!sameStamp(op.fields.version ?? '', stamp.version)) {
-        throw new BundlebaseError(
-          'SOURCE_CHANGED',
-          `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it`,
-        );
-      }
-    });
+  const local = attachedBlocks(operations).filter((op) => op.format !== 'function' && schemeOf(op.location) === undefined);
+  const checks = local.map(async (op) => {
+    if (op.stored) return verifyStored(op);
+    if (op.fields.version === undefined) return;
+    const stamp = await stampFile(op.location);
+    if (!sameStamp(op.fields.version, stamp.version)) {
+      throw new BundlebaseError(
+        'SOURCE_CHANGED',
+        `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it`,
+      );
+    }
+  });
   await Promise.all(checks);
+}
+
+/** Stored files whose hash was checked in this process, by file and its state on disk then. */
+const verifiedStored = new Map<string, Promise<void>>();
+
+function verifyStored(op: AttachBlock): Promise<void> {
+  const file = op.location;
+  return stat(file).then(
+    (s) => {
+      const key = `${file}\n${s.size}-${s.mtimeMs}-${s.ino}`;
+      let check = verifiedStored.get(key);
+      if (!check) {
+        check = storedProblem(op).then((problem) => {
+          if (problem) throw new BundlebaseError('DATA_CORRUPT', `${describeProblem(problem)}; run verifyData() (command line: bundlebase verify) to list every damaged file`);
+        });
+        verifiedStored.set(key, check);
+        check.catch(() => verifiedStored.delete(key));
+      }
+      return check;
+    },
+    (err: unknown) => {
+      throw notFound(`The stored copy of source '${op.source}' (${file}) is missing: restore the bundle directory from a copy, or replace the source`, err);
+    },
+  );
+}
+
+/** What is wrong with the data a bundle reads, as `verifyData()` reports it. */
+export interface DataProblem {
+  /** The source as attached. */
+  source: string;
+  /** Its block id. */
+  block: string;
+  /** The file checked: the stored copy, or the referenced source. */
+  file: string;
+  /** `missing`: not there; `corrupt`: a stored copy whose hash differs; `changed`: a referenced source rewritten since attach. */
+  kind: 'missing' | 'corrupt' | 'changed';
+  /** The recorded SHA-256 (stored) or stamp `<size>-<mtime>` (referenced). */
+  expected: string;
+  /** What it is now (null when missing). */
+  actual: string | null;
+}
+
+export interface DataCheck {
+  ok: boolean;
+  problems: DataProblem[];
+}
+
+/**
+ * Re-hashes every stored file the bundle's versions read (`recorded`: every operation of its
+ * history) and checks every local source the current state (`current`) references, in place.
+ */
+export async function checkData(recorded: readonly Operation[], current: readonly Operation[]): Promise<DataCheck> {
+  const seen = new Set<string>();
+  const problems: DataProblem[] = [];
+  const local = (op: AttachBlock) => op.format !== 'function' && schemeOf(op.location) === undefined;
+  for (const op of recordedBlocks(recorded).filter((b) => b.stored && local(b))) {
+    if (seen.has(op.location)) continue;
+    seen.add(op.location);
+    const problem = await storedProblem(op);
+    if (problem) problems.push(problem);
+  }
+  for (const op of attachedBlocks(current).filter((b) => !b.stored && local(b))) {
+    const expected = op.fields.version;
+    if (expected === undefined) continue;
+    const base = { source: op.source, block: op.fields.id, file: op.location, expected };
+    const actual = await stampFile(op.location).then((s) => s.version, () => null);
+    if (actual === null) problems.push({ ...base, kind: 'missing', actual });
+    else if (!sameStamp(expected, actual)) problems.push({ ...base, kind: 'changed', actual });
+  }
+  return { ok: problems.length === 0, problems };
+}
+
+/** A stored copy's problem (missing, or its bytes no longer hash to the recorded SHA-256), if any. */
+async function storedProblem(op: AttachBlock): Promise<DataProblem | undefined> {
+  const base = { source: op.source, block: op.fields.id, file: op.location, expected: op.fields.hash ?? '' };
+  const actual = await hashFile(op.location).catch((err: unknown) => {
+    if (err instanceof BundlebaseError && err.code === 'NOT_FOUND') return null;
+    throw err;
+  });
+  if (actual === null) return { ...base, kind: 'missing', actual };
+  return actual === base.expected ? undefined : { ...base, kind: 'corrupt', actual };
+}
+
+export function describeProblem(p: DataProblem): string {
+  switch (p.kind) {
+    case 'missing':
+      return `${p.file} (source '${p.source}', block ${p.block}) is missing`;
+    case 'corrupt':
+      return `${p.file} (stored copy of source '${p.source}', block ${p.block}) is damaged: its SHA-256 is ${p.actual}, recorded ${p.expected}`;
+    case 'changed':
+      return `${p.file} (source '${p.source}', block ${p.block}) changed since it was attached (recorded ${p.expected}, now ${p.actual})`;
+  }
 }
 
 /** Index files of a bundle in a bucket or on a web server, fetched into the cache (once: they never change) and read there. */

@@ -5,7 +5,11 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { Bundle, BundleBuilder } from '../bundle/builder.js';
 import type { ParamValue } from '../engine/params.js';
 import { BundlebaseError } from '../errors.js';
-import { schemeOf } from '../storage/location.js';
+import type { AttachOptions } from '../bundle/inspect.js';
+import { describeProblem } from '../bundle/sources.js';
+import type { SaveAs } from '../bundle/stored.js';
+import type { ProgressListener } from '../bundle/types.js';
+import { isInside, localPath, schemeOf } from '../storage/location.js';
 import { executeStatements } from '../bundle/execute.js';
 import { countRows, printResult, showDiff, showHistory, showProfile, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
@@ -124,12 +128,13 @@ function buildProgram(): Command {
       await write(out, `Created bundle ${b.url} (id ${b.id})\n`);
       await b.close();
     });
-  program.command('attach').argument('<bundle>').argument('<url>', 'Parquet, CSV or JSON file (relative to the bundle)').description('attach a data source')
+  program.command('attach').argument('<bundle>').argument('<url>', 'Parquet, CSV or JSON file (a path from the current directory) or URL').description('attach a data source (stored in the bundle unless --save-as ref)')
     .addOption(new Option('--format <format>', 'source format').choices(['parquet', 'csv', 'json']))
     .option('--delimiter <char>', 'CSV delimiter').option('--quote <char>', 'CSV quote character').option('--no-header', 'the CSV has no header line')
     .option('--join <name>', 'attach into this join')
-    .action((bundle: string, url: string, o: { format?: 'parquet' | 'csv' | 'json'; delimiter?: string; quote?: string; header: boolean; join?: string }) =>
-      change(bundle, (b) => b.attach(url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined, join: o.join })));
+    .addOption(saveAsOption())
+    .action((bundle: string, url: string, o: AttachFlags & { join?: string }) =>
+      storing(url, o.saveAs, (onProgress) => change(bundle, (b) => b.attach(sourceArgument(bundle, url), { ...attachOptions(o), join: o.join, onProgress }))));
   /** A source as the user typed it, or else the file it names from the current directory (as shells mean paths). */
   const bySource = async (source: string, apply: (source: string) => PromiseLike<unknown>) => {
     try {
@@ -146,8 +151,16 @@ function buildProgram(): Command {
     .description('swap an attached source for another one')
     .addOption(new Option('--format <format>', 'format of the new source').choices(['parquet', 'csv', 'json']))
     .option('--delimiter <char>', 'CSV delimiter').option('--quote <char>', 'CSV quote character').option('--no-header', 'the CSV has no header line')
-    .action((bundle: string, source: string, url: string, o: { format?: 'parquet' | 'csv' | 'json'; delimiter?: string; quote?: string; header: boolean }) =>
-      change(bundle, (b) => bySource(source, (s) => b.replace(s, url, { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined }))));
+    .addOption(saveAsOption())
+    .action((bundle: string, source: string, url: string, o: AttachFlags) =>
+      storing(url, o.saveAs, (onProgress) => change(bundle, (b) => bySource(source, (s) => b.replace(s, sourceArgument(bundle, url), { ...attachOptions(o), onProgress })))));
+  program.command('verify').argument('<bundle>').description('re-hash the stored data and check the referenced sources (exit 1 when any is missing, damaged or changed)')
+    .action((bundle: string) => read(bundle, async (b) => {
+      const { ok, problems } = await b.verifyData();
+      if (ok) return write(out, `${b.url}: every stored file and referenced source is intact\n`);
+      for (const p of problems) await write(out, `${p.kind}: ${describeProblem(p)}\n`);
+      throw new BundlebaseError('DATA_CORRUPT', `${problems.length} problem(s) in the data of ${b.url}`);
+    }));
   program.command('restore').argument('<bundle>').argument('<version>', 'a committed version (12 hex or commit number; see bundlebase history)')
     .description("make an earlier version's pipeline current (a new change to commit; history keeps everything)")
     .action((bundle: string, version: string) => change(bundle, (b) => b.restore(/^\d+$/.test(version) ? Number(version) : version)));
@@ -349,6 +362,45 @@ function buildProgram(): Command {
       await startRepl(bundle);
     });
   return program;
+}
+
+interface AttachFlags {
+  format?: 'parquet' | 'csv' | 'json';
+  delimiter?: string;
+  quote?: string;
+  header: boolean;
+  saveAs?: SaveAs;
+}
+
+function attachOptions(o: AttachFlags): AttachOptions {
+  return { format: o.format, delimiter: o.delimiter, quote: o.quote, header: o.header === false ? false : undefined, saveAs: o.saveAs };
+}
+
+const saveAsOption = () =>
+  new Option('--save-as <how>', 'auto: store CSV/JSON as Parquet, copy Parquet (default for files); copy: store as is; parquet: always convert; ref: read in place').choices(['auto', 'copy', 'parquet', 'ref']);
+
+/**
+ * A source path as a command line means it: from the current directory. The library resolves
+ * relative paths against the bundle, so it is given one relative to the bundle when the file lies
+ * inside the bundle's directory (the bundle can then move), else the absolute path; URLs as typed.
+ */
+function sourceArgument(bundle: string, url: string): string {
+  if (schemeOf(url) !== undefined) return url;
+  const file = path.resolve(url);
+  const dir = localPath(bundle);
+  return dir !== undefined && isInside(file, dir) ? path.relative(dir, file) : file;
+}
+
+/** Runs an attach with a progress bar (on a terminal) while its source is stored. */
+async function storing(url: string, saveAs: SaveAs | undefined, attach: (onProgress?: ProgressListener) => Promise<void>): Promise<void> {
+  // a Parquet file is copied (bytes), anything else converted by DuckDB (rows)
+  const bytes = saveAs === 'copy' || (saveAs !== 'parquet' && /\.(parquet|pq)$/i.test(url));
+  const bar = progressBar(`Storing ${path.basename(url)}`, process.stderr, bytes ? 'bytes' : 'rows');
+  try {
+    await attach(bar.onProgress);
+  } finally {
+    bar.stop();
+  }
 }
 
 interface EditFlags {

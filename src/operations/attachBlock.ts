@@ -23,6 +23,12 @@ export interface AttachBlockFields {
   /** Only written when given explicitly: the extension decides otherwise. */
   format?: SourceFormat;
   csv?: CsvOptions;
+  /**
+   * The stored copy read instead of `source` (saveAs other than 'ref'): relative to the bundle's
+   * directory (absolute for an in-memory bundle), named by `hash`, its SHA-256.
+   */
+  location?: string;
+  hash?: string;
 }
 
 const EXTENSIONS: [RegExp, SourceFormat][] = [
@@ -44,12 +50,16 @@ export function detectFormat(source: string, explicit?: string): SourceFormat {
     }
     return explicit as SourceFormat;
   }
-  if (/^function:\/\//i.test(source)) return 'function';
+  if (isFunctionSource(source)) return 'function';
   const found = EXTENSIONS.find(([re]) => re.test(source.replace(/[?#].*$/, '')));
   if (!found) {
     throw invalidArgument(`Cannot tell the format of '${source}' from its extension: give its format (parquet, csv or json; command line: --format)`);
   }
   return found[1];
+}
+
+export function isFunctionSource(source: string): boolean {
+  return /^function:\/\//i.test(source);
 }
 
 /** `function://name` → `name`. */
@@ -85,6 +95,8 @@ export class AttachBlock implements Operation {
         }), type),
       },
       layout: optionalString(op, 'layout'),
+      location: optionalString(op, 'location'),
+      hash: optionalString(op, 'hash'),
       format: format === undefined ? undefined : detectFormat(String(op.source), format),
       csv: csv && {
         delimiter: optionalString(csv, 'delimiter', type),
@@ -99,13 +111,35 @@ export class AttachBlock implements Operation {
     return this.fields.source;
   }
 
-  /** Absolute path or URL the engine reads. */
-  get location(): string {
-    return resolveSource(this.fields.source, this.context.baseDir, this.context.root, this.context.baseUrl);
+  /** Whether the block is read from a copy stored in the bundle (never from its source again). */
+  get stored(): boolean {
+    return this.storedCopy !== undefined;
   }
 
+  /** The stored copy as recorded, when there is one (a location without its hash is not one). */
+  private get storedCopy(): string | undefined {
+    return this.fields.hash === undefined ? undefined : this.fields.location;
+  }
+
+  /** Absolute path or URL the engine reads: the stored copy, else the source. */
+  get location(): string {
+    const stored = this.storedCopy;
+    return stored === undefined ? this.sourceLocation : this.resolve(stored);
+  }
+
+  /** Where the source as attached is (for a stored block: where it was copied from). */
+  get sourceLocation(): string {
+    return this.resolve(this.fields.source);
+  }
+
+  private resolve(recorded: string): string {
+    return resolveSource(recorded, this.context.baseDir, this.context.root, this.context.baseUrl);
+  }
+
+  /** The format read: the stored copy's (named by its extension), else the source's. */
   get format(): SourceFormat {
-    return detectFormat(this.fields.source, this.fields.format);
+    const stored = this.storedCopy;
+    return stored === undefined ? detectFormat(this.fields.source, this.fields.format) : detectFormat(stored);
   }
 
   describe(): string {
@@ -126,6 +160,8 @@ export class AttachBlock implements Operation {
       layout: f.layout,
       format: f.format,
       csv: f.csv,
+      location: f.location,
+      hash: f.hash,
     });
   }
 
@@ -140,7 +176,7 @@ export class AttachBlock implements Operation {
     return {
       id: this.fields.id,
       packId: this.fields.packId,
-      location: this.format === 'function' ? functionTableName(functionName(this.fields.source)) : readableLocation(this.location, this.fields.version),
+      location: this.format === 'function' ? functionTableName(functionName(this.fields.source)) : readableLocation(this.location, this.fields.hash ?? this.fields.version),
       format: this.format,
       csv: this.fields.csv,
       numRows: this.fields.numRows,

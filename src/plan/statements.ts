@@ -43,6 +43,14 @@ export function readSource(block: SourceBlock): string {
   return `SELECT * FROM ${sourceSql(block)}`;
 }
 
+/**
+ * Every row of one source written to `target` as Parquet (zstd): how attach stores CSV and JSON
+ * in a bundle, and materialises a function source. DuckDB streams it from the reader to the file.
+ */
+export function convertToParquet(block: SourceBlock, target: string): Statement {
+  return { sql: `COPY (${readSource(block)}) TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd)`, params: [] };
+}
+
 /** The rows of one source: Parquet from its metadata (no scan), others by one counting pass. */
 export function sourceRowCount(block: SourceBlock): Statement {
   const sql = block.format === 'parquet'

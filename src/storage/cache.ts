@@ -3,9 +3,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage, fsErrorCode, invalidArgument, ioError } from '../errors.js';
+import { hashingStream } from './content.js';
 
 /** Where downloaded and unpacked content is kept: `$BUNDLEBASE_CACHE`, else the user's cache directory. */
 export function cacheDir(): string {
@@ -108,21 +109,16 @@ async function download(file: string, lock: string, request: CacheRequest): Prom
   const tmp = path.join(path.dirname(file), `.tmp-${randomUUID()}`);
   let refreshed = Date.now();
   try {
-    const hash = createHash('sha256');
-    const hashing = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        // show the waiting processes that this download is alive
-        if (Date.now() - refreshed > LOCK_REFRESH_MS) {
-          refreshed = Date.now();
-          const now = new Date();
-          void utimes(lock, now, now).catch(() => undefined);
-        }
-        done(null, chunk);
-      },
+    // show the waiting processes that this download is alive
+    const tap = hashingStream(() => {
+      if (Date.now() - refreshed > LOCK_REFRESH_MS) {
+        refreshed = Date.now();
+        const now = new Date();
+        void utimes(lock, now, now).catch(() => undefined);
+      }
     });
-    await pipeline(await request.open(), hashing, createWriteStream(tmp, { flags: 'wx' }));
-    const digest = hash.digest('hex');
+    await pipeline(await request.open(), tap.stream, createWriteStream(tmp, { flags: 'wx' }));
+    const digest = tap.digest();
     if (SHA256.test(request.key) && digest !== request.key) {
       throw ioError(`Downloaded ${request.what} does not match its recorded hash (expected ${request.key}, got ${digest}): the stored file is damaged`);
     }

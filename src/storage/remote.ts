@@ -43,11 +43,9 @@ export function isRemoteObject(url: string): boolean {
  * since is SOURCE_CHANGED, like a local file rewritten after attach.
  */
 export async function localCopy(url: string, settings: Settings, expectedVersion?: string): Promise<LocalCopy> {
-  const location = objectLocation(url);
-  if (!location || location.prefix === '') throw notFound(`'${url}' names no object`);
-  const key = location.prefix;
+  const { backend: reach, key } = objectOf(url, settings);
   try {
-    const backend = await backendFor({ ...location, prefix: '' }, url, settings);
+    const backend = await reach();
     const info = await backend.head(key);
     if (!info) throw notFound(`Source '${url}' does not exist`);
     if (expectedVersion !== undefined && !sameVersion(expectedVersion, info)) {
@@ -71,4 +69,35 @@ export async function localCopy(url: string, settings: Settings, expectedVersion
   } catch (err) {
     throw remoteError(err, url);
   }
+}
+
+/**
+ * A file stored inside a bundle in a bucket or on a web server (content-addressed data), as a local
+ * copy in the content cache: keyed by its SHA-256 `hash`, so it is downloaded once and checked
+ * against the hash on the way in.
+ */
+export async function storedCopy(url: string, settings: Settings, hash: string): Promise<string> {
+  const { backend, key } = objectOf(url, settings);
+  try {
+    const file = await cached({
+      key: hash,
+      what: url,
+      open: async () => {
+        const body = await (await backend()).download(key);
+        if (!body) throw notFound(`Stored file '${url}' does not exist`);
+        return body;
+      },
+    });
+    copies.set(`${url}\n${hash}`, file);
+    return file;
+  } catch (err) {
+    throw remoteError(err, url);
+  }
+}
+
+/** The object `url` names: its key and (on first use) the backend reaching its bucket. */
+function objectOf(url: string, settings: Settings) {
+  const location = objectLocation(url);
+  if (!location || location.prefix === '') throw notFound(`'${url}' names no object`);
+  return { key: location.prefix, backend: () => backendFor({ ...location, prefix: '' }, url, settings) };
 }
