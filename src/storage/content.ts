@@ -86,7 +86,7 @@ export async function storeWritten(dir: string, file: string, ext: string): Prom
 }
 
 /** Where content with SHA-256 `hash` is stored, relative to its store. */
-export function storedPath(hash: string, ext: string): string {
+function storedPath(hash: string, ext: string): string {
   return `${hash.slice(0, 2)}/${hash.slice(2, 16)}.block.data.${ext}`;
 }
 
