@@ -36,6 +36,16 @@ const cases = {
     await b.close();
     return { rows: profiles[0]?.count ?? 0, columns: profiles.length, rssBefore };
   },
+  // store a source in a new bundle (attach with saveAs = format: auto, copy, parquet, ref) and commit
+  async attach() {
+    const { create } = await import('../dist/index.js');
+    rmSync(bundleDir, { recursive: true, force: true });
+    const b = await create(bundleDir).attach(file, { saveAs: format });
+    await b.commit(`attach ${format}`);
+    const rows = await b.numRows();
+    await b.close();
+    return { rows };
+  },
   async export() {
     const b = await open(bundleDir);
     const { rows } = await b.export(out, { format: 'parquet' });

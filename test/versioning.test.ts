@@ -221,11 +221,12 @@ describe('crash safety', () => {
   });
 });
 
+// drift is a referenced source's risk (saveAs 'ref'): a stored copy never changes with its original
 describe('source drift', () => {
   it('a changed source makes reads fail with SOURCE_CHANGED naming the file', async () => {
     const file = await writeFixture(path.join(dir, 'drift.csv'), peopleSql(10));
     const bundleDir = path.join(dir, 'drift');
-    await create(bundleDir).attach(file).commit('drift');
+    await create(bundleDir).attach(file, { saveAs: 'ref' }).commit('drift');
     await appendFile(file, '99,9,p99,ssn-99\n');
     const b = await open(bundleDir);
     await expectError(() => b.numRows(), 'SOURCE_CHANGED', /drift\.csv/);
@@ -236,7 +237,7 @@ describe('source drift', () => {
   it('a touched source (same size, new mtime) is also refused', async () => {
     const file = await writeFixture(path.join(dir, 'touched.parquet'), peopleSql(10));
     const bundleDir = path.join(dir, 'touched');
-    await create(bundleDir).attach(file).commit('t');
+    await create(bundleDir).attach(file, { saveAs: 'ref' }).commit('t');
     const later = new Date(Date.now() + 60_000);
     await utimes(file, later, later);
     await expectError(async () => (await open(bundleDir)).schema(), 'SOURCE_CHANGED', /touched\.parquet/);
@@ -245,7 +246,7 @@ describe('source drift', () => {
   it('a vanished source is NOT_FOUND naming the file', async () => {
     const file = await writeFixture(path.join(dir, 'gone.parquet'), peopleSql(10));
     const bundleDir = path.join(dir, 'gone');
-    await create(bundleDir).attach(file).commit('g');
+    await create(bundleDir).attach(file, { saveAs: 'ref' }).commit('g');
     await rm(file);
     const b = await open(bundleDir);
     await expectError(() => b.toObjects(), 'NOT_FOUND', /gone\.parquet/);
