@@ -9,12 +9,12 @@ import type { AttachOptions } from '../bundle/inspect.js';
 import { describeProblem } from '../bundle/sources.js';
 import type { SaveAs } from '../bundle/stored.js';
 import type { ProgressListener } from '../bundle/types.js';
-import { isInside, localPath, schemeOf } from '../storage/location.js';
+import { schemeOf } from '../storage/location.js';
 import { executeStatements } from '../bundle/execute.js';
 import { countRows, printResult, showDiff, showHistory, showProfile, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
-import { createBundle, currentTrust, isLocalBundle, openAt, openCommitted, openReadable, openWorking, saveWorking, setTrust } from './session.js';
+import { createBundle, currentTrust, isLocalBundle, openAt, openCommitted, openReadable, openWorking, saveWorking, setTrust, sourceArgument } from './session.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
@@ -378,18 +378,6 @@ function attachOptions(o: AttachFlags): AttachOptions {
 
 const saveAsOption = () =>
   new Option('--save-as <how>', 'auto: store CSV/JSON as Parquet, copy Parquet (default for files); copy: store as is; parquet: always convert; ref: read in place').choices(['auto', 'copy', 'parquet', 'ref']);
-
-/**
- * A source path as a command line means it: from the current directory. The library resolves
- * relative paths against the bundle, so it is given one relative to the bundle when the file lies
- * inside the bundle's directory (the bundle can then move), else the absolute path; URLs as typed.
- */
-function sourceArgument(bundle: string, url: string): string {
-  if (schemeOf(url) !== undefined) return url;
-  const file = path.resolve(url);
-  const dir = localPath(bundle);
-  return dir !== undefined && isInside(file, dir) ? path.relative(dir, file) : file;
-}
 
 /** Runs an attach with a progress bar (on a terminal) while its source is stored. */
 async function storing(url: string, saveAs: SaveAs | undefined, attach: (onProgress?: ProgressListener) => Promise<void>): Promise<void> {

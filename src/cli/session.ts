@@ -7,7 +7,7 @@ import { create, open } from '../bundle/open.js';
 import { BundlebaseError } from '../errors.js';
 import type { StagedChange } from '../bundle/commit.js';
 import { archiveFileOf } from '../storage/archive.js';
-import { localPath } from '../storage/location.js';
+import { isInside, localPath, schemeOf } from '../storage/location.js';
 
 /**
  * Uncommitted changes made by one-shot commands wait in `<bundle>/.bundlebase-staged.yaml` (like
@@ -88,4 +88,16 @@ export async function createBundle(bundle: string): Promise<BundleBuilder> {
   const builder = await create(bundle);
   await builder.initialize();
   return builder;
+}
+
+/**
+ * A source path as a command line means it: from the current directory. The library resolves
+ * relative paths against the bundle, so it is given one relative to the bundle when the file lies
+ * inside the bundle's directory (the bundle can then move), else the absolute path; URLs as typed.
+ */
+export function sourceArgument(bundle: string, url: string): string {
+  if (schemeOf(url) !== undefined) return url;
+  const file = path.resolve(url);
+  const dir = localPath(bundle);
+  return dir !== undefined && isInside(file, dir) ? path.relative(dir, file) : file;
 }

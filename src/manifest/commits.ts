@@ -148,9 +148,10 @@ export async function publishCommit(store: ManifestStore, number: number, bytes:
   }
   try {
     // a commit at this number that is not ours means another writer got there first; ours may
-    // already be there if another writer rolled our claim forward
-    const taken = (await listCommits(store)).filter((c) => c.number >= number);
-    if (taken.some((c) => c.file !== file)) throw lostRace(store, number);
+    // already be there if another writer rolled our claim forward (and later ones on top of it:
+    // only this number tells, else a published commit would be reported lost and made again)
+    const taken = (await listCommits(store)).find((c) => c.number === number);
+    if (taken !== undefined && taken.file !== file) throw lostRace(store, number);
     await store.createExclusive(file, bytes);
   } finally {
     await store.remove(claimName(number));
