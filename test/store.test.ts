@@ -117,6 +117,16 @@ describe('attach stores its data in the bundle', () => {
     await Promise.all([b.close(), live.close()]);
   });
 
+  it("the statement language: ATTACH … WITH (save_as = …)", async () => {
+    const { csv, parquet } = await sources('statements');
+    const b = await create(path.join(dir, 'statements-bundle'));
+    await b.execute(`ATTACH '${csv}' WITH (save_as = 'ref'); ATTACH '${parquet}' WITH (save_as = COPY)`);
+    const [ref, copy] = b.operations().filter((o) => o.type === 'attachBlock').map((o) => (o as unknown as { stored: boolean }).stored);
+    assert.deepEqual([ref, copy], [false, true]);
+    await expectError(() => b.execute(`ATTACH '${csv}' WITH (save_as = 'zip')`), 'INVALID_ARGUMENT', /saveAs 'zip'/);
+    await b.close();
+  });
+
   it('an in-memory bundle keeps its stored files in a temporary directory removed when its last handle closes', async () => {
     const { csv } = await sources('memory');
     const b = await create().attach(csv);

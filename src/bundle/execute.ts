@@ -200,14 +200,15 @@ const FORMATS = ['parquet', 'csv', 'json'] as const;
 
 /** ATTACH … WITH (…) options as attach()'s, refusing values of the wrong kind. */
 function attachOptions(options: AttachStatementOptions): AttachOptions {
-  const { format, header, delimiter, quote, join } = options;
+  const { format, header, delimiter, quote, join, save_as: saveAs } = options;
   const lower = typeof format === 'string' ? format.toLowerCase() : format;
   if (lower !== undefined && !FORMATS.includes(lower as (typeof FORMATS)[number])) throw invalidArgument(`Unknown format '${String(format)}'; use ${FORMATS.join(', ')}`);
   if (header !== undefined && typeof header !== 'boolean') throw invalidArgument(`header must be true or false, not '${String(header)}'`);
   for (const [name, value] of [['delimiter', delimiter], ['quote', quote]] as const) {
     if (value !== undefined && typeof value !== 'string') throw invalidArgument(`${name} must be quoted text, e.g. ${name} = ';'`);
   }
-  return { format: lower as AttachOptions['format'], header, delimiter, quote, join };
+  // attach() refuses an unknown saveAs, naming it
+  return { format: lower as AttachOptions['format'], header, delimiter, quote, join, saveAs: typeof saveAs === 'string' ? (saveAs.toLowerCase() as AttachOptions['saveAs']) : saveAs };
 }
 
 /** A small known table: column names and rows. */

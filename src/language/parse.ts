@@ -7,6 +7,8 @@ export interface AttachStatementOptions {
   delimiter?: string;
   header?: boolean | string | number;
   quote?: string;
+  /** How the source is kept: auto, copy, parquet or ref (attach's saveAs). */
+  save_as?: string;
   join?: string;
 }
 
