@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -402,7 +402,8 @@ describe('push and pull', () => {
 
   it('index files travel: built for a bundle in a bucket, or pushed with a local one, lookups read them from the cache', async () => {
     const csv = await writeFixture(path.join(dir, 'indexed.csv'), peopleSql(200));
-    const b = await create('azure://bundles/indexed', { config: azureConfig }).attach(csv);
+    // index files are built for sources read as CSV or JSON records: kept by reference here
+    const b = await create('azure://bundles/indexed', { config: azureConfig }).attach(csv, { saveAs: 'ref' });
     await b.createIndex('id');
     await b.commit('indexed in a bucket');
     await b.close();
@@ -519,6 +520,92 @@ describe('HTTP (read-only)', () => {
     const closedPort = await freePort();
     await within(expectError(() => open(`http://127.0.0.1:${closedPort}/served`), 'IO_ERROR', /served/), 20_000, 'a closed port fails fast');
     await served.close();
+  });
+});
+
+describe('stored data in buckets', () => {
+  /** Names of the stored data files under `prefix` of the Azurite container. */
+  async function storedBlobs(prefix: string): Promise<string[]> {
+    const container = BlobServiceClient.fromConnectionString(azuriteConnection(azurite.port)).getContainerClient('bundles');
+    const names: string[] = [];
+    for await (const blob of container.listBlobsFlat({ prefix })) if (blob.name.includes('.block.data.')) names.push(blob.name.slice(prefix.length));
+    return names;
+  }
+
+  it('a commit uploads the data it stores before its manifest; reads fetch it into the cache checked by its hash', async () => {
+    const url = 's3://bundles/stored';
+    const created: string[] = [];
+    const onEvent = (e: { Records: { eventName: string; s3: { object: { key: string } } }[] }) => {
+      for (const r of e.Records) if (r.eventName.startsWith('ObjectCreated')) created.push(r.s3.object.key);
+    };
+    const csv = await writeFixture(path.join(dir, 'to-store.csv'), peopleSql(40));
+    const b = await create(url, { config: s3Config }).attach(csv); // auto: stored as Parquet
+    assert.equal(await b.numRows(), 40, 'read before the commit, from the staged copy');
+    s3.on('event', onEvent);
+    await b.commit('stored');
+    s3.off('event', onEvent);
+    await b.close();
+    const data = created.filter((k) => k.endsWith('.block.data.parquet'));
+    assert.equal(data.length, 1, `one stored file uploaded: ${created.join(', ')}`);
+    assert.ok(created.indexOf(data[0]!) < created.findIndex((k) => k.includes('_bundlebase/00001')), 'the data went up before the commit naming it');
+    await rm(csv); // the bundle no longer needs the original
+    const previousCache = process.env.BUNDLEBASE_CACHE;
+    const client = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    try {
+      // an empty cache: the stored file is downloaded and kept under its hash
+      process.env.BUNDLEBASE_CACHE = await tempDir('bundlebase-cache-');
+      const r = await open(url, { config: s3Config });
+      assert.deepEqual((await r.toObjects()).map((row) => Number(row.id)), Array.from({ length: 40 }, (_, i) => i));
+      await r.close();
+      const prefix = data[0]!.slice('stored/'.length).replace('/', '').slice(0, 16);
+      const content = path.join(process.env.BUNDLEBASE_CACHE, 'content', prefix.slice(0, 2));
+      assert.equal((await readdir(content)).filter((n) => n.startsWith(prefix) && n.length === 64).length, 1, 'cached under its SHA-256');
+      // later reads need no download: the object may even be gone
+      await client.send(new PutObjectCommand({ Bucket: 'bundles', Key: data[0]!, Body: 'not the stored bytes' }));
+      const again = await open(url, { config: s3Config });
+      assert.equal((await again.toObjects()).length, 40);
+      await again.close();
+      // another empty cache: the damaged object is refused, not read
+      process.env.BUNDLEBASE_CACHE = await tempDir('bundlebase-cache-');
+      const damaged = await open(url, { config: s3Config });
+      await expectError(() => damaged.toObjects(), 'IO_ERROR', /s3:\/\/bundles\/stored\/.*block\.data\.parquet does not match its recorded hash/);
+      await damaged.close();
+    } finally {
+      process.env.BUNDLEBASE_CACHE = previousCache;
+    }
+  });
+
+  it('remote sources with auto/copy/parquet are fetched once into the bundle; push and pull copy stored data only where missing', async () => {
+    const served = await writeFixture(path.join(dir, 'served-stored.csv'), peopleSql(30));
+    const client = new S3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${s3Port}`, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await client.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'data/copied.parquet', Body: await readFile(people) }));
+    const url = 'azure://bundles/stored-sources';
+    const b = await create(url, { config: { ...azureConfig, ...s3Config } });
+    await b.attach(`http://127.0.0.1:${webPort}/served-stored.csv`, { saveAs: 'auto' });
+    await b.attach('s3://bundles/data/copied.parquet', { saveAs: 'copy' });
+    await b.commit('stored from the web and a bucket');
+    await b.close();
+    // the originals change or go: the bundle reads what it stored
+    await writeFixture(served, peopleSql(70));
+    await client.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'data/copied.parquet', Body: 'gone' }));
+    assert.deepEqual((await storedBlobs('stored-sources/')).map((n) => n.replace(/^.*\.block\.data\./, '')).sort(), ['parquet', 'parquet']);
+    const r = await open(url, { config: azureConfig });
+    assert.equal(await r.numRows(), 130);
+    // pulled into a directory with its data; pulling again copies nothing
+    const pulledDir = path.join(dir, 'stored-pulled');
+    const first = await r.push(pulledDir);
+    assert.equal(first.filesCopied, 2, 'the two stored files');
+    assert.deepEqual([(await r.push(pulledDir)).filesCopied, (await r.push(pulledDir)).commitsCopied], [0, 0]);
+    await r.close();
+    // and from there to another bucket: it reads there without the originals
+    const copy = await open(pulledDir);
+    assert.equal(await copy.numRows(), 130);
+    await copy.push('azure://bundles/stored-pushed', { config: azureConfig });
+    await copy.close();
+    assert.equal((await storedBlobs('stored-pushed/')).length, 2);
+    const there = await open('azure://bundles/stored-pushed', { config: azureConfig });
+    assert.equal(await there.numRows(), 130);
+    await there.close();
   });
 });
 

@@ -33,6 +33,7 @@ import { Select } from '../operations/select.js';
 import { normalizeSelect } from '../plan/statements.js';
 import { checkSourceScheme, requireNonEmpty, resolveSource } from '../storage/location.js';
 import { checkStoredConfig } from '../storage/config.js';
+import { isRemoteObject } from '../storage/remote.js';
 import { requireWritable, storeFor } from '../storage/store.js';
 import { BundleBase } from './base.js';
 import { executeStatements, type StatementResult } from './execute.js';
@@ -174,7 +175,8 @@ export class BundleBuilder extends BundleBase {
     const same = this.blocks().find((op) => op !== replacing && !isFunctionSource(op.source) && op.sourceLocation === location);
     // the same file twice doubles its rows, which is never what attaching it again meant
     if (same) throw invalidArgument(`'${url}' is already attached (${same.source}); attaching it again would double its rows`);
-    const target = { baseDir: this.loaded.store.dir, storeDir: storeDirOf(this.loaded.store) };
+    const { store } = this.loaded;
+    const target = { baseDir: store.dir, storeDir: storeDirOf(store), baseUrl: isRemoteObject(store.url) ? store.url : undefined };
     return inspectBlock(url, shortId(), packId, options, target, (files) => this.database(files), chainSettings(this.loaded, this.effectiveOperations()));
   }
 

@@ -1,11 +1,16 @@
 import os from 'node:os';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { ensureInit, publishCommit, serialize, type CommitFile, type InitFile, type ManifestOp } from '../manifest/commits.js';
+import { AttachBlock } from '../operations/attachBlock.js';
 import { IndexBlocks } from '../operations/indexBlocks.js';
+import { ReplaceBlock } from '../operations/replaceBlock.js';
 import type { Operation, ReplayContext } from '../operations/operation.js';
 import { isRemoteObject } from '../storage/remote.js';
 import type { ManifestStore } from '../storage/store.js';
 import { operationFromManifest } from '../operations/registry.js';
 import { fromReference, type LoadedBundle } from './load.js';
+import { storeDirOf } from './stored.js';
 
 /** One change as recorded by a builder: its operations, and a view it creates. */
 export interface RecordedChange {
@@ -78,13 +83,23 @@ export async function writeCommit(loaded: LoadedBundle, message: string, changes
 }
 
 /**
- * A bundle in a bucket builds its index files in a local temporary directory: they are uploaded
- * beside it before the commit naming them is published, so no reader sees a commit without them.
+ * A bundle in a bucket builds its index files in a local temporary directory and stages the data
+ * it stores in another (stored.ts): they are uploaded beside it before the commit naming them is
+ * published, so no reader sees a commit without them. Stored data is named by its content, so a
+ * file already there is not sent again.
  */
 async function uploadLocalFiles(store: ManifestStore, changes: readonly RecordedChange[]): Promise<void> {
   if (store.dir !== undefined || !isRemoteObject(store.url)) return;
+  const staging = storeDirOf(store);
   for (const op of changes.flatMap((c) => c.operations)) {
     if (op instanceof IndexBlocks && op.context.baseDir !== undefined) await store.writeFile(op.path, op.file);
+    const block = op instanceof ReplaceBlock ? op.block : op;
+    const stored = block instanceof AttachBlock && block.fields.hash !== undefined ? block.fields.location : undefined;
+    if (stored === undefined || staging === undefined || path.isAbsolute(stored)) continue;
+    const staged = path.join(staging, ...stored.split('/'));
+    if (!(await store.hasFile(stored))) await store.writeFile(stored, staged);
+    // there now: reads get it from the content cache, or from the bucket
+    await rm(staged, { force: true });
   }
 }
 

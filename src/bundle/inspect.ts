@@ -9,7 +9,7 @@ import { readSource, sourceRowCount } from '../plan/statements.js';
 import type { CsvOptions, SourceFormat } from '../plan/state.js';
 import { requireNonEmpty, resolveSource, schemeOf, stampFile } from '../storage/location.js';
 import type { Settings } from '../storage/config.js';
-import { isRemoteObject, localCopy, type LocalCopy } from '../storage/remote.js';
+import { isRemoteObject, localCopy, stageObject, type LocalCopy } from '../storage/remote.js';
 import { recordTrustedSource } from '../storage/trust.js';
 import { checkSaveAs, storageFor, storeSource, type SaveAs } from './stored.js';
 
@@ -31,8 +31,13 @@ export interface AttachOptions extends CsvOptions {
 export interface AttachTarget {
   /** The bundle's directory: relative sources resolve against it (undefined in memory or a bucket). */
   baseDir: string | undefined;
-  /** Where stored data goes: the bundle's directory, an in-memory bundle's temporary one, or none (a bucket). */
+  /**
+   * Where stored data goes: the bundle's directory, an in-memory bundle's temporary one, a bucket
+   * bundle's staging directory (uploaded by its commit), or none (a bundle on a web server).
+   */
   storeDir: string | undefined;
+  /** The bundle's url when it is in a bucket: stored data is recorded relative to it and read beside it. */
+  baseUrl?: string;
 }
 
 /**
@@ -78,7 +83,10 @@ export async function inspectBlock(
       await rm(copy, { force: true });
       throw err instanceof BundlebaseError ? new BundlebaseError(err.code, err.message.replaceAll(copy, location).replace(`Attach ${location}`, `Attach ${url}`), { cause: err }) : err;
     });
-    facts = { ...inspected, version: stamp?.version, bytes: stamp?.bytes, location: dir === baseDir ? stored.path : copy, hash: stored.hash };
+    // a bucket bundle's reads find the copy in the content cache (by its hash) until the commit uploads it
+    if (target.baseUrl !== undefined) await stageObject(target.baseUrl, stored.path, stored.hash, copy);
+    const relative = dir === baseDir || target.baseUrl !== undefined;
+    facts = { ...inspected, version: stamp?.version, bytes: stamp?.bytes, location: relative ? stored.path : copy, hash: stored.hash };
   }
   const fields: AttachBlockFields = {
     source: url,
@@ -93,7 +101,7 @@ export async function inspectBlock(
     location: facts.location,
     hash: facts.hash,
   };
-  return new AttachBlock(fields, { baseDir });
+  return new AttachBlock(fields, { baseDir, baseUrl: target.baseUrl });
 }
 
 function pickCsv(options: AttachOptions): CsvOptions | undefined {

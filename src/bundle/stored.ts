@@ -10,6 +10,7 @@ import { convertToParquet } from '../plan/statements.js';
 import type { SourceBlock } from '../plan/state.js';
 import { stagingFile, storeStream, storeWritten, type StoredFile } from '../storage/content.js';
 import { schemeOf } from '../storage/location.js';
+import { objectLocation } from '../storage/objects.js';
 import type { ManifestStore } from '../storage/store.js';
 
 /**
@@ -33,12 +34,14 @@ export type Storage = 'copy' | 'parquet' | 'ref';
 
 /**
  * The storage of a source read as `block.format`: `saveAs` resolved. A function source and a
- * remote object default to `ref` (the function runs at read time; the object is cached); so does
- * every source of a bundle with nowhere local to store it (`canStore` false: a bucket).
+ * remote object default to `ref` (the function runs at read time; the object is cached; `auto`
+ * given explicitly fetches the object once into the bundle); so does every source of a bundle with
+ * nowhere to store it (`canStore` false: a bundle on a web server).
  */
 export function storageFor(saveAs: SaveAs | undefined, block: Pick<SourceBlock, 'format'>, source: string, remote: boolean, canStore: boolean): Storage {
   const isFunction = block.format === 'function';
-  if (saveAs === 'ref' || ((saveAs === undefined || saveAs === 'auto') && (isFunction || remote || !canStore))) return 'ref';
+  const byDefault = saveAs === undefined || saveAs === 'auto';
+  if (saveAs === 'ref' || (saveAs === undefined && remote) || (byDefault && (isFunction || !canStore))) return 'ref';
   if (isFunction && saveAs === 'copy') throw invalidArgument(`'${source}' is a function source: it has no file to copy; use saveAs 'parquet' to store its rows, or 'ref'`);
   if (!canStore) throw invalidArgument(`Cannot store '${source}': this bundle has no local directory to store data in; attach it with saveAs 'ref'`);
   if (saveAs === 'copy' || saveAs === 'parquet') return saveAs;
@@ -113,15 +116,22 @@ function byteProgress(total: number, onProgress: ProgressListener | undefined): 
 /**
  * Where a bundle stores data: its directory; for an in-memory bundle a directory of its own in
  * the process's private temporary directory (removed at exit, or when its last handle closes);
- * none for a bundle in a bucket.
+ * for a bundle in a bucket a staging directory there, whose files a commit uploads beside the
+ * bundle (commit.ts); none for a bundle on a web server (read-only).
  */
 export function storeDirOf(store: ManifestStore): string | undefined {
   if (store.dir !== undefined) return store.dir;
-  return schemeOf(store.url) === 'memory' ? memoryStoreDir(store.url) : undefined;
+  if (schemeOf(store.url) === 'memory') return memoryStoreDir(store.url);
+  const bucket = objectLocation(store.url);
+  return bucket && bucket.scheme !== 'http' ? privateDirOf('staged', store.url) : undefined;
 }
 
 function memoryStoreDir(url: string): string {
-  return path.join(privateTempDir(), 'memory', createHash('sha256').update(url).digest('hex').slice(0, 16));
+  return privateDirOf('memory', url);
+}
+
+function privateDirOf(kind: string, url: string): string {
+  return path.join(privateTempDir(), kind, createHash('sha256').update(url).digest('hex').slice(0, 16));
 }
 
 /** Open handles (bundles, builders) per in-memory bundle: its stored files go with the last one. */

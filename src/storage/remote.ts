@@ -1,8 +1,9 @@
+import { createReadStream } from 'node:fs';
 import { BundlebaseError, notFound } from '../errors.js';
 import { backendFor } from './backends.js';
 import { cached } from './cache.js';
 import type { Settings } from './config.js';
-import { objectLocation, remoteError } from './objects.js';
+import { objectLocation, remoteError, resolveObjectUrl } from './objects.js';
 
 export interface LocalCopy {
   /** The copy in the content cache (DuckDB reads it there). */
@@ -100,4 +101,16 @@ function objectOf(url: string, settings: Settings) {
   const location = objectLocation(url);
   if (!location || location.prefix === '') throw notFound(`'${url}' names no object`);
   return { key: location.prefix, backend: () => backendFor({ ...location, prefix: '' }, url, settings) };
+}
+
+/**
+ * Puts `file`, stored data of a bundle in a bucket not uploaded yet, into the content cache as the
+ * object `relative` beside the bundle at `bundleUrl` will hold: reads before the commit (which
+ * uploads it) find it there by its hash, as reads after it do.
+ */
+export async function stageObject(bundleUrl: string, relative: string, hash: string, file: string): Promise<void> {
+  const location = objectLocation(bundleUrl);
+  if (!location) throw notFound(`'${bundleUrl}' is not in a bucket`);
+  const url = resolveObjectUrl(location, relative);
+  copies.set(`${url}\n${hash}`, await cached({ key: hash, what: url, open: async () => createReadStream(file) }));
 }

@@ -41,6 +41,8 @@ export interface ManifestStore {
   readFile(relative: string): Promise<Readable>;
   /** Writes a local file as `relative`, whole (a reader never sees part of it). */
   writeFile(relative: string, localFile: string): Promise<void>;
+  /** Whether the bundle's location holds the file `relative`. */
+  hasFile(relative: string): Promise<boolean>;
 }
 
 export function storeFor(url: string, settings: Settings = Settings.from()): ManifestStore {
@@ -145,6 +147,10 @@ class LocalStore implements ManifestStore {
     return createReadStream(file);
   }
 
+  hasFile(relative: string): Promise<boolean> {
+    return stat(path.join(this.dir, relative)).then(() => true, () => false);
+  }
+
   async writeFile(relative: string, localFile: string): Promise<void> {
     const target = path.join(this.dir, relative);
     const tmp = path.join(path.dirname(target), `${TMP_PREFIX}${randomUUID()}`);
@@ -222,6 +228,10 @@ class MemoryStore implements ManifestStore {
   }
 
   writeFile(): Promise<void> {
+    return this.inMemory();
+  }
+
+  hasFile(): Promise<boolean> {
     return this.inMemory();
   }
 }
@@ -302,5 +312,9 @@ class ObjectStore implements ManifestStore {
 
   writeFile(relative: string, localFile: string): Promise<void> {
     return this.onFile(relative, (backend, key) => backend.upload(key, localFile));
+  }
+
+  hasFile(relative: string): Promise<boolean> {
+    return this.onFile(relative, async (backend, key) => (await backend.head(key)) !== undefined);
   }
 }
