@@ -370,7 +370,7 @@ describe('push and pull', () => {
     }
   });
 
-  it('a large file goes up in parts (S3 multipart, Azure blocks), with progress, and reads back whole', async () => {
+  it('a large file goes up in parts (S3 multipart, Azure blocks) by push and by commit, with progress, and reads back whole', async () => {
     const bundleDir = path.join(dir, 'large');
     await mkdir(bundleDir, { recursive: true });
     // ~10 MB: more than one 8 MB part
@@ -386,8 +386,12 @@ describe('push and pull', () => {
     await local.push('s3://bundles/large', { config: s3Config, onProgress: (p) => progress.push(p.percentage) });
     await local.push('azure://bundles/large', { config: azureConfig });
     await local.close();
+    // a commit to a bucket uploads the data it stores the same way (a copy keeps its size)
+    await (await create('s3://bundles/large-stored', { config: s3Config }).attach(path.join(bundleDir, 'large.csv'), { saveAs: 'copy' })).commit('stored large');
     s3.off('event', onEvent);
-    assert.deepEqual(multipart, ['large/large.csv'], 'only the large file went up as a multipart upload');
+    assert.equal(multipart.length, 2, `only the large files went up as multipart uploads: ${multipart.join(', ')}`);
+    assert.equal(multipart[0], 'large/large.csv');
+    assert.match(multipart[1]!, /^large-stored\/[0-9a-f]{2}\/[0-9a-f]{14}\.block\.data\.csv$/);
     assert.deepEqual(progress, [...progress].sort((a, b) => a - b), 'progress only grows');
     assert.equal(progress.at(-1), 100);
     const container = BlobServiceClient.fromConnectionString(azuriteConnection(azurite.port)).getContainerClient('bundles');
