@@ -560,6 +560,7 @@ describe('stored data in buckets', () => {
       process.env.BUNDLEBASE_CACHE = await tempDir('bundlebase-cache-');
       const r = await open(url, { config: s3Config });
       assert.deepEqual((await r.toObjects()).map((row) => Number(row.id)), Array.from({ length: 40 }, (_, i) => i));
+      assert.deepEqual(await r.verifyData(), { ok: true, problems: [] });
       await r.close();
       const prefix = data[0]!.slice('stored/'.length).replace('/', '').slice(0, 16);
       const content = path.join(process.env.BUNDLEBASE_CACHE, 'content', prefix.slice(0, 2));
@@ -568,6 +569,9 @@ describe('stored data in buckets', () => {
       await client.send(new PutObjectCommand({ Bucket: 'bundles', Key: data[0]!, Body: 'not the stored bytes' }));
       const again = await open(url, { config: s3Config });
       assert.equal((await again.toObjects()).length, 40);
+      // verifyData re-hashes the bucket's bytes, not the cached copy
+      const check = await again.verifyData();
+      assert.deepEqual(check.problems.map((p) => [p.kind, p.file]), [['corrupt', `s3://bundles/${data[0]}`]]);
       await again.close();
       // another empty cache: the damaged object is refused, not read
       process.env.BUNDLEBASE_CACHE = await tempDir('bundlebase-cache-');
@@ -649,6 +653,7 @@ describe('remote sources', () => {
     await client.send(new PutObjectCommand({ Bucket: 'bundles', Key: 'data/people.parquet', Body: 'not the same' }));
     const changed = await open(bundleDir);
     await expectError(() => changed.toObjects(), 'SOURCE_CHANGED', /s3:\/\/bundles\/data\/people\.parquet/);
+    assert.deepEqual((await changed.verifyData()).problems.map((p) => [p.kind, p.file]), [['changed', 's3://bundles/data/people.parquet']]);
     await changed.close();
     await expectError(() => create(undefined, { config: s3Config }).attach('s3://bundles/data/missing.parquet'), 'NOT_FOUND', /s3:\/\/bundles\/data\/missing\.parquet/);
   });

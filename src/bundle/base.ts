@@ -376,7 +376,7 @@ export abstract class BundleBase implements AsyncDisposable {
     this.assertOpen();
     await this.settled();
     const current = this.effectiveOperations();
-    return checkData([...committedOperations(this.loaded), ...current], current);
+    return checkData([...committedOperations(this.loaded), ...current], current, chainSettings(this.loaded, current));
   }
 
   /**

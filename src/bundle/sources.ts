@@ -9,7 +9,7 @@ import type { PlanState } from '../plan/state.js';
 import type { Settings } from '../storage/config.js';
 import { hashFile } from '../storage/content.js';
 import { sameStamp, schemeOf, stampFile } from '../storage/location.js';
-import { isRemoteObject, localCopy } from '../storage/remote.js';
+import { isRemoteObject, localCopy, objectState } from '../storage/remote.js';
 
 /** Registers the function sources of `operations` on `database`, which will read them. */
 export async function registerFunctions(operations: readonly Operation[], database: EngineDatabase): Promise<void> {
@@ -88,25 +88,44 @@ export interface DataCheck {
  * Re-hashes every stored file the bundle's versions read (`recorded`: every operation of its
  * history) and checks every local source the current state (`current`) references, in place.
  */
-export async function checkData(recorded: readonly Operation[], current: readonly Operation[]): Promise<DataCheck> {
+export async function checkData(recorded: readonly Operation[], current: readonly Operation[], settings: Settings): Promise<DataCheck> {
   const seen = new Set<string>();
   const problems: DataProblem[] = [];
   const local = (op: AttachBlock) => op.format !== 'function' && schemeOf(op.location) === undefined;
-  for (const op of recordedBlocks(recorded).filter((b) => b.stored && local(b))) {
+  const remote = (op: AttachBlock) => op.format !== 'function' && isRemoteObject(op.location);
+  for (const op of recordedBlocks(recorded).filter((b) => b.stored && (local(b) || remote(b)))) {
     if (seen.has(op.location)) continue;
     seen.add(op.location);
-    const problem = await storedProblem(op);
+    const problem = remote(op) ? await remoteProblem(op, settings, 'hash') : await storedProblem(op);
     if (problem) problems.push(problem);
   }
-  for (const op of attachedBlocks(current).filter((b) => !b.stored && local(b))) {
+  for (const op of attachedBlocks(current).filter((b) => !b.stored && (local(b) || remote(b)))) {
     const expected = op.fields.version;
     if (expected === undefined) continue;
+    if (remote(op)) {
+      const problem = await remoteProblem(op, settings, 'version');
+      if (problem) problems.push(problem);
+      continue;
+    }
     const base = { source: op.source, block: op.fields.id, file: op.location, expected };
     const actual = await stampFile(op.location).then((s) => s.version, () => null);
     if (actual === null) problems.push({ ...base, kind: 'missing', actual });
     else if (!sameStamp(expected, actual)) problems.push({ ...base, kind: 'changed', actual });
   }
   return { ok: problems.length === 0, problems };
+}
+
+/**
+ * The problem of a block read from a bucket or web server, if any: a stored file re-hashed from the
+ * object's bytes (`hash`), or a referenced object's version (`version`).
+ */
+async function remoteProblem(op: AttachBlock, settings: Settings, what: 'hash' | 'version'): Promise<DataProblem | undefined> {
+  const expected = (what === 'hash' ? op.fields.hash : op.fields.version) ?? '';
+  const state = await objectState(op.location, settings, what);
+  const base = { source: op.source, block: op.fields.id, file: op.location, expected, actual: state.now };
+  if (state.now === null) return { ...base, kind: 'missing' };
+  if (state.matches(expected)) return undefined;
+  return { ...base, kind: what === 'hash' ? 'corrupt' : 'changed' };
 }
 
 /** A stored copy's problem (missing, or its bytes no longer hash to the recorded SHA-256), if any. */

@@ -1,7 +1,10 @@
 import { createReadStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { BundlebaseError, notFound } from '../errors.js';
 import { backendFor } from './backends.js';
 import { cached } from './cache.js';
+import { hashingStream } from './content.js';
 import type { Settings } from './config.js';
 import { objectLocation, remoteError, resolveObjectUrl } from './objects.js';
 
@@ -113,4 +116,24 @@ export async function stageObject(bundleUrl: string, relative: string, hash: str
   if (!location) throw notFound(`'${bundleUrl}' is not in a bucket`);
   const url = resolveObjectUrl(location, relative);
   copies.set(`${url}\n${hash}`, await cached({ key: hash, what: url, open: async () => createReadStream(file) }));
+}
+
+/** What an object is now, for verifyData(): its SHA-256 (`hash`) or its version; null when it is gone. */
+export async function objectState(url: string, settings: Settings, what: 'hash' | 'version'): Promise<{ now: string | null; matches(recorded: string): boolean }> {
+  const { backend: reach, key } = objectOf(url, settings);
+  try {
+    const backend = await reach();
+    const info = await backend.head(key);
+    if (!info) return { now: null, matches: () => false };
+    if (what === 'version') return { now: info.version, matches: (recorded) => sameVersion(recorded, info) };
+    const body = await backend.download(key);
+    if (!body) return { now: null, matches: () => false };
+    // streamed through the hash, never kept: a check reads the bucket's bytes, not the cache's copy
+    const tap = hashingStream();
+    await pipeline(body, tap.stream, new Writable({ write: (_chunk, _encoding, done) => done() }));
+    const hash = tap.digest();
+    return { now: hash, matches: (recorded) => recorded === hash };
+  } catch (err) {
+    throw remoteError(err, url);
+  }
 }
