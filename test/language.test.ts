@@ -146,6 +146,11 @@ describe('the statement language', () => {
     await assert.rejects(cli('exec', bundle, `SET NAME 'never'; DROP nonsense`), (err: { stderr: string; code: number }) =>
       err.code === 1 && /error: Syntax error at line 1, column 24: expected COLUMN, VIEW or INDEX but found 'nonsense'\n {2}SET NAME 'never'; DROP nonsense\n {25}\^/.test(err.stderr));
     assert.match((await cli('status', bundle)).stdout, /No uncommitted changes/, 'nothing ran');
+    // an archive of the bundle answers reads; a write is refused
+    const archive = path.join(dir, 'by-exec.tar');
+    await cli('export-tar', bundle, archive);
+    assert.match((await cli('exec', archive, 'SELECT max(id) AS top FROM bundle', '--format', 'csv')).stdout, /^top\n101\n$/);
+    await assert.rejects(cli('exec', archive, `SET NAME 'x'`), (err: { stderr: string }) => /read-only/.test(err.stderr));
   });
 
   it('the REPL in a terminal records the same manifests', { skip: hasPython ? false : 'python3 (for its pty module) is not installed', timeout: 180_000 }, async () => {

@@ -484,6 +484,7 @@ describe('push and pull', () => {
     assert.match((await cli('count', 's3://bundles/cli')).stdout, /60/);
     assert.match((await cli('history', 's3://bundles/cli')).stdout, /top/);
     assert.match((await cli('status', 's3://bundles/cli')).stdout, /No uncommitted changes/);
+    assert.match((await cli('exec', 's3://bundles/cli', 'SHOW COUNT', '--format', 'csv')).stdout, /^count\n60\n$/);
     assert.match((await cli('show', 's3://bundles/cli', '-n', '2', '-f', 'csv')).stdout, /^id,age,name,ssn\n0,0,p0,ssn-0\n1,1,p1,ssn-1\n$/);
     // the REPL reads a bundle in a bucket and commits there directly (there is nowhere to stage)
     const shell = spawn(process.execPath, [bin, 'repl', 's3://bundles/cli'], { env: { ...env, BUNDLEBASE_HISTORY: path.join(dir, 'cli-history') } });

@@ -2,19 +2,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { Bundle, BundleBuilder } from '../bundle/builder.js';
+import { BundleBuilder, type Bundle } from '../bundle/builder.js';
 import type { ParamValue } from '../engine/params.js';
 import { BundlebaseError } from '../errors.js';
 import type { AttachOptions } from '../bundle/inspect.js';
 import { describeProblem } from '../bundle/sources.js';
 import type { SaveAs } from '../bundle/stored.js';
 import type { ProgressListener } from '../bundle/types.js';
+import { archiveFileOf } from '../storage/archive.js';
 import { schemeOf } from '../storage/location.js';
 import { executeStatements } from '../bundle/execute.js';
 import { countRows, printResult, showDiff, showHistory, showProfile, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
-import { createBundle, currentTrust, isLocalBundle, openAt, openCommitted, openReadable, openWorking, saveWorking, setTrust, sourceArgument } from './session.js';
+import { createBundle, currentTrust, isLocalBundle, openAt, openCommitted, openReadable, openShell, openWorking, saveWorking, setTrust, sourceArgument } from './session.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
@@ -231,14 +232,20 @@ function buildProgram(): Command {
   program.command('exec').argument('<bundle>').argument('<statements>', 'statements separated by ";" (README, "Statements"), e.g. "FILTER WHERE age > 20; COMMIT \'adults\'"')
     .description('run statements of the statement language; changes stay staged until a COMMIT statement or bundlebase commit')
     .addOption(formatOption())
-    .action((bundle: string, sql: string, o: { format: OutputFormat }) => work(bundle, async (b) => {
+    .action(async (bundle: string, sql: string, o: { format: OutputFormat }) => {
+      // as the REPL: a local bundle with its staged changes, a bundle in a bucket as committed
+      // (COMMIT publishes there); an archive is read-only
+      const b = archiveFileOf(bundle) === undefined ? await openShell(bundle) : await openReadable(bundle);
+      const writer = b instanceof BundleBuilder ? b : undefined;
       try {
-        await executeStatements(sql, b, b, (result) => printResult(result, o.format));
+        await executeStatements(sql, b, writer, (result) => printResult(result, o.format));
       } finally {
         // the statements before a failing one stay staged, as in the REPL
-        await saveWorking(bundle, b);
+        if (writer && isLocalBundle(bundle)) await saveWorking(bundle, writer);
+        else if (writer && !writer.status().isEmpty()) process.stderr.write('Uncommitted changes dropped: a remote bundle has nowhere to stage them (end with COMMIT)\n');
+        await b.close();
       }
-    }));
+    });
   program.command('status').argument('<bundle>').description('show uncommitted changes')
     // a remote bundle or an archive has nothing staged: it is read as committed
     .action((bundle: string) => (isLocalBundle(bundle) ? work(bundle, (b) => showStatus(b)) : read(bundle, () => write(out, 'No uncommitted changes\n'))));
