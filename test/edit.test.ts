@@ -526,7 +526,7 @@ describe('command line', () => {
     assert.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
     for (const line of ['Delete rows where amount >= 8', 'Always update status, code where id < 2', 'Add column Twice Amount as amount * 2',
       'Cast column score to INTEGER (lenient)', 'Normalize column names']) assert.ok(output.includes(line), `${line} in ${output}`);
-    assert.match(output, /twice_amount\s*│ INTEGER\s*│ 80\s*│ 0/);
+    assert.match(output, /twice_amount\s*│ INTEGER\s*│\s*80\s*│\s*0/);
     assert.match(output, /error: Syntax error at line 1, column 8: expected DELETE or UPDATE but found 'FROB'/);
     assert.match(output, /WHERE done\s*│ c\s*│\s*2\n/);
     assert.match((await runCli(['status', bundleDir])).stdout, /6 uncommitted change/);

@@ -5,7 +5,7 @@ import * as arrow from 'apache-arrow';
  * bigint, strings → string, booleans → boolean, timestamps and dates → Date (UTC), times → 'HH:MM:SS',
  * decimals → number when exact else bigint / exact text, nulls → null.
  */
-export function valueReader(type: arrow.DataType): (value: unknown) => unknown {
+function valueReader(type: arrow.DataType): (value: unknown) => unknown {
   switch (type.typeId) {
     case arrow.Type.Timestamp:
     case arrow.Type.Date:

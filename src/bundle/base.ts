@@ -2,6 +2,7 @@ import * as arrow from 'apache-arrow';
 import path from 'node:path';
 import { columnsOf, objectsOf } from '../arrow/values.js';
 import { EngineDatabase, type EngineConnection, type Description, type Statement } from '../engine/engine.js';
+import type { ParamValue } from '../engine/params.js';
 import { BundlebaseError, invalidArgument, isNoColumnsError, notFound } from '../errors.js';
 import { CreateView } from '../operations/createView.js';
 import type { Operation } from '../operations/operation.js';
@@ -467,6 +468,9 @@ export abstract class BundleBase implements AsyncDisposable {
 
   /** Opens a committed view read-only (subclasses return it as a Bundle). */
   abstract view(nameOrId: string): Promise<BundleBase>;
+
+  /** A new builder whose rows are the result of `sql` over the table `bundle` (Bundle and BundleBuilder). */
+  abstract select(sql: string, params?: ParamValue[]): PromiseLike<BundleBase>;
 
   /** A committed view's state: the parent's committed operations, then the view's own. */
   protected async loadView(nameOrId: string): Promise<LoadedBundle> {

@@ -3,18 +3,40 @@ import type { BundleBase } from '../bundle/base.js';
 import type { OperationInfo } from '../bundle/types.js';
 import type { BundleBuilder } from '../bundle/builder.js';
 import { historyTable, profileTable, schemaTable, type StatementResult } from '../bundle/execute.js';
-import { printBatches, printRows, write, type OutputFormat } from './output.js';
+import { tableTextSql, textLinesSql } from '../plan/textLines.js';
+import { csvCell, printRows, printTable, textColumn, write, writeLines, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
 
 const out = process.stdout;
 /** The terminal's width: COLUMNS when set (as in shells and scripts), else the TTY's (when it says), else 120. */
 const width = (target: Writable) => Number(process.env.COLUMNS) || (target === out && out.isTTY ? out.columns || 120 : 120);
 
-/** Streams a builder's rows to `target`; tables end with a row count and timing on `footer`. */
-export async function showRows(b: BundleBase, format: OutputFormat, limit?: number, signal?: AbortSignal, target: Writable = out, footer: Writable = process.stderr): Promise<void> {
+/**
+ * Streams a bundle's rows to `target`. DuckDB writes the text (csv and json lines, table cells) in
+ * the same read: no per-row objects in JavaScript, values as `export` writes them. A table's
+ * row count and timing go to `footer` (stderr by default, so piped rows stay clean); `expanded`:
+ * one block per row (`-x`).
+ */
+export async function showRows(
+  b: BundleBase, format: OutputFormat, limit?: number, signal?: AbortSignal, target: Writable = out,
+  footer: Writable = process.stderr, expanded = false,
+): Promise<void> {
   const started = performance.now();
-  const rows = await printBatches(await b.schema(), b.stream({ signal }), target, { format, width: width(target), limit });
-  // by default the footer goes to stderr, so piped rows stay clean
+  const fields = (await b.schema()).fields;
+  const columns = fields.map((f) => textColumn(f.type));
+  const names = fields.map((f) => f.name);
+  if (format === 'csv') await write(target, `${names.map(csvCell).join(',')}\n`);
+  let rows = 0;
+  if (fields.length > 0) {
+    const sql = format === 'table' ? tableTextSql(columns) : textLinesSql(names, columns, format);
+    const text = await b.select(limit === undefined ? sql : `${sql} LIMIT ${limit}`);
+    try {
+      const batches = text.stream({ signal });
+      rows = format === 'table' ? await printTable(fields, batches, target, { width: width(target), expanded }) : await writeLines(batches, target);
+    } finally {
+      await text.close();
+    }
+  }
   if (format === 'table') footer.write(`(${rows} row${rows === 1 ? '' : 's'}, ${((performance.now() - started) / 1000).toFixed(3)} s)\n`);
 }
 

@@ -60,6 +60,7 @@ function rowCount(value: string): number {
 
 const atOption = () => new Option('--at <version>', 'read the bundle as of a committed version (12 hex or commit number)');
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
+const expandedOption = () => new Option('-x, --expanded', 'table: one block per row, a line per column (nothing cut)');
 const paramOption = () => new Option('-p, --param <value>', 'value for $1, $2, … (repeatable; typed by where $n is used)').argParser((v: string, prev: string[] = []) => [...prev, v]);
 const paramTypeOption = () => new Option('--param-type <type>', `type of the n-th -p value instead: ${PARAM_TYPES.join(', ')} (repeatable)`).argParser((v: string, prev: string[] = []) => [...prev, v]);
 
@@ -267,15 +268,16 @@ function buildProgram(): Command {
     .action((bundle: string, o: { format: OutputFormat; at?: string }) => readAt(bundle, o.at, (b) => showSchema(b, o.format)));
   program.command('count').argument('<bundle>').description('print the number of rows').addOption(atOption())
     .action((bundle: string, o: { at?: string }) => readAt(bundle, o.at, async (b) => write(out, `${await countRows(b)}\n`)));
-  program.command('show').argument('<bundle>').description('show the first rows').addOption(formatOption()).addOption(atOption())
+  program.command('show').argument('<bundle>').description('show the first rows').addOption(formatOption()).addOption(atOption()).addOption(expandedOption())
     .option('-n, --rows <n>', 'how many rows', rowCount, 20)
-    .action((bundle: string, o: { format: OutputFormat; rows: number; at?: string }) => readAt(bundle, o.at, (b) => showRows(b, o.format, o.rows)));
+    .action((bundle: string, o: { format: OutputFormat; rows: number; at?: string; expanded?: boolean }) =>
+      readAt(bundle, o.at, (b) => showRows(b, o.format, o.rows, undefined, undefined, undefined, o.expanded)));
   program.command('query').argument('<bundle>').argument('<sql>', 'SQL over the table "bundle"').description('run SQL over the bundle')
-    .addOption(formatOption()).addOption(paramOption()).addOption(paramTypeOption()).addOption(atOption())
-    .action((bundle: string, sql: string, o: { format: OutputFormat; param?: string[]; paramType?: string[]; at?: string }) => readAt(bundle, o.at, async (b) => {
+    .addOption(formatOption()).addOption(paramOption()).addOption(paramTypeOption()).addOption(atOption()).addOption(expandedOption())
+    .action((bundle: string, sql: string, o: { format: OutputFormat; param?: string[]; paramType?: string[]; at?: string; expanded?: boolean }) => readAt(bundle, o.at, async (b) => {
       const result = await b.select(sql, params(o.param, o.paramType));
       try {
-        await showRows(result, o.format);
+        await showRows(result, o.format, undefined, undefined, undefined, undefined, o.expanded);
       } finally {
         await result.close();
       }
