@@ -297,3 +297,62 @@ describe('command-line errors speak command-line', () => {
     for (const r of [attach, again]) assert.doesNotMatch(r.stderr, /\{ format|open\(\)|extend\(\)/);
   });
 });
+
+describe('shell completion, examples, a spinner only on a terminal', () => {
+  it('completion bash completes commands, flags and flag choices; zsh lists the same', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    const { execFileSync } = await import('node:child_process');
+    const bash = await runCli(['completion', 'bash']);
+    assert.equal(bash.code, 0, bash.stderr);
+    const script = path.join(dir, 'completion.bash');
+    await writeFile(script, bash.stdout);
+    const complete = (...words: string[]) =>
+      execFileSync('bash', ['-c', `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _bundlebase; echo "\${COMPREPLY[*]}"`, script, 'bundlebase', ...words], { encoding: 'utf8' }).trim();
+    assert.equal(complete('que'), 'query');
+    assert.equal(complete('--trust', 'complet'), 'completion');
+    assert.equal(complete('query', 'b', '--fo'), '--format');
+    assert.equal(complete('query', 'b', '--format', ''), 'table csv json');
+    assert.equal(complete('attach', 'b', 'x', '--format', 'p'), 'parquet');
+    const zsh = await runCli(['completion', 'zsh']);
+    assert.match(zsh.stdout, /^#compdef bundlebase/);
+    for (const command of ['query', 'attach', 'set-config', 'completion']) assert.match(zsh.stdout, new RegExp(`'${command}:`));
+    assert.match(zsh.stdout, /\{-f,--format\}'\[output format\]:format:\(table csv json\)'/);
+    const fish = await runCli(['completion', 'fish']);
+    assert.equal(fish.code, 1);
+    assert.match(fish.stderr, /No completion for shell 'fish'; use bash or zsh/);
+  });
+
+  it('the main commands show examples in --help', async () => {
+    for (const command of ['create', 'attach', 'filter', 'commit', 'count', 'show', 'query', 'export', 'history', 'serve', 'repl']) {
+      const r = await runCli([command, '--help']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`Examples:\\n  \\$ bundlebase ${command} `), command);
+    }
+  });
+
+  it('query and count show a spinner on a terminal, and no escape code when piped', async () => {
+    for (const args of [['query', bundle, 'SELECT * FROM bundle, range(100) t(j)', '-f', 'csv'], ['count', bundle]]) {
+      const piped = await runCli(args, { BUNDLEBASE_SPINNER_DELAY: '0' });
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.doesNotMatch(piped.stdout + piped.stderr, /\x1b/, args[0]);
+    }
+    const { execFileSync } = await import('node:child_process');
+    let tty: string;
+    try {
+      // script(1) runs the command on a pseudo-terminal: stderr is a TTY, stdout goes to a file
+      const out = path.join(dir, 'spun.csv');
+      const command = `${process.execPath} dist/cli/main.js query '${bundle}' 'SELECT * FROM bundle, range(20000) t(j)' -f csv > '${out}'`;
+      tty = execFileSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, BUNDLEBASE_SPINNER_DELAY: '0' } });
+      assert.doesNotMatch((await (await import('node:fs/promises')).readFile(out, 'utf8')).slice(0, 1000), /\x1b/);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // no script(1) here
+      throw err;
+    }
+    assert.match(tty, /Running/);
+    assert.match(tty, /\x1b\[2K$/); // the line is cleared at the end
+    // count on a terminal: the spinner tracks DuckDB's progress, also on a bundle's locked-down database
+    const count = execFileSync('script', ['-qec', `${process.execPath} dist/cli/main.js count '${bundle}'`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, BUNDLEBASE_SPINNER_DELAY: '0' } });
+    assert.match(count, /Counting.*\x1b\[2K50\r?\n$/s);
+    assert.doesNotMatch(count, /error/);
+  });
+});

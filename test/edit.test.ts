@@ -488,7 +488,7 @@ describe('command line', () => {
     const shown = await run('query', bundleDir, 'SELECT id, amount, status, double_amount FROM bundle WHERE id IN (0, 8, 99, 108) ORDER BY id', '-f', 'csv');
     assert.equal(shown.trim(), ['id,amount,status,double_amount', '0,1,closed,2', '108,8,open,16'].join('\n'));
     // a table by default
-    assert.match(await run('describe-data', bundleDir, 'amount'), /column\s*│ type\s*│ count\s*│ nulls[\s\S]*amount\s*│ INTEGER\s*│ 90\s*│ 0/);
+    assert.match(await run('describe-data', bundleDir, 'amount'), /column\s*│ type\s*│ count\s*│ nulls[\s\S]*amount\s*│ INTEGER\s*│\s*90\s*│\s*0/);
     const profile = await run('describe-data', bundleDir, 'amount', 'code', '-f', 'csv');
     const lines = profile.trim().split('\n');
     assert.equal(lines[0], 'column,type,count,nulls,distinct,min,max,mean,stddev');

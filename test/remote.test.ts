@@ -493,7 +493,7 @@ describe('push and pull', () => {
     shell.stdin.end("SHOW SCHEMA\nEXPLAIN\nDESCRIBE DATA id;\nSELECT max(id) AS top_id FROM bundle;\nFILTER WHERE id < 10;\nCOMMIT 'from the shell'\nFILTER WHERE id < 5;\n");
     await new Promise((resolve) => shell.on('close', resolve));
     assert.match(printed, /ssn\s+│ Utf8/);
-    assert.match(printed, /id\s+│ INTEGER\s+│ 60 /, 'DESCRIBE DATA');
+    assert.match(printed, /id\s+│ INTEGER\s+│\s+60 /, 'DESCRIBE DATA');
     assert.match(printed, /top_id[\s\S]*59/);
     assert.match(printed, /Committed [0-9a-f]{12}/);
     assert.match(printed, /Uncommitted changes dropped/);

@@ -1,11 +1,12 @@
 import type { Writable } from 'node:stream';
+import type * as arrow from 'apache-arrow';
 import type { BundleBase } from '../bundle/base.js';
 import type { OperationInfo } from '../bundle/types.js';
 import type { BundleBuilder } from '../bundle/builder.js';
 import { historyTable, profileTable, schemaTable, type StatementResult } from '../bundle/execute.js';
 import { tableTextSql, textLinesSql } from '../plan/textLines.js';
 import { csvCell, printRows, printTable, textColumn, write, writeLines, type OutputFormat } from './output.js';
-import { progressBar } from './progress.js';
+import { spinner, type Spinner } from './progress.js';
 
 const out = process.stdout;
 /** The terminal's width: COLUMNS when set (as in shells and scripts), else the TTY's (when it says), else 120. */
@@ -30,14 +31,30 @@ export async function showRows(
   if (fields.length > 0) {
     const sql = format === 'table' ? tableTextSql(columns) : textLinesSql(names, columns, format);
     const text = await b.select(limit === undefined ? sql : `${sql} LIMIT ${limit}`);
+    const spin = spinner('Running');
     try {
-      const batches = text.stream({ signal });
+      const batches = watched(text.stream({ signal }), spin, (target as NodeJS.WriteStream).isTTY === true);
       rows = format === 'table' ? await printTable(fields, batches, target, { width: width(target), expanded }) : await writeLines(batches, target);
     } finally {
+      spin.stop();
       await text.close();
     }
   }
   if (format === 'table') footer.write(`(${rows} row${rows === 1 ? '' : 's'}, ${((performance.now() - started) / 1000).toFixed(3)} s)\n`);
+}
+
+/**
+ * Batches passed on while the spinner counts them; when the rows go to the same terminal, the
+ * spinner only fills the wait for the first of them.
+ */
+async function* watched(batches: AsyncIterable<arrow.RecordBatch>, spin: Spinner, onTerminal: boolean): AsyncGenerator<arrow.RecordBatch> {
+  let rows = 0;
+  for await (const batch of batches) {
+    rows += batch.numRows;
+    if (onTerminal) spin.stop();
+    else spin.rows(rows);
+    yield batch;
+  }
 }
 
 /** A small table (schema, history, profile, SHOW …) in the chosen format. */
@@ -84,11 +101,11 @@ export async function showStatus(b: BundleBuilder, target: Writable = out): Prom
 }
 
 export async function countRows(b: BundleBase): Promise<number> {
-  const bar = progressBar('Counting');
+  const spin = spinner('Counting');
   try {
-    return await b.numRows({ onProgress: bar.onProgress });
+    return await b.numRows({ onProgress: spin.active ? (p) => spin.progress(p) : undefined });
   } finally {
-    bar.stop();
+    spin.stop();
   }
 }
 

@@ -370,6 +370,13 @@ function buildProgram(): Command {
       const { startRepl } = await import('./repl.js');
       await startRepl(bundle);
     });
+  program.command('completion').argument('<shell>', 'bash or zsh').description('print a shell completion script (source it, or save it where your shell looks)')
+    .action(async (shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new BundlebaseError('INVALID_ARGUMENT', `No completion for shell '${shell}'; use bash or zsh`);
+      const { completionScript } = await import('./completion.js');
+      await write(out, completionScript(program, shell));
+    });
+  addExamples(program);
   return program;
 }
 
@@ -397,6 +404,41 @@ async function storing(url: string, saveAs: SaveAs | undefined, attach: (onProgr
     await attach(bar.onProgress);
   } finally {
     bar.stop();
+  }
+}
+
+/** `Examples:` at the end of each main command's --help, as a user would type them. */
+const EXAMPLES: Record<string, string[]> = {
+  create: ['bundlebase create sales'],
+  attach: ['bundlebase attach sales sales-2025.csv', "bundlebase attach sales export.txt --format csv --delimiter ';'"],
+  filter: ["bundlebase filter sales 'amount > $1' -p 100", "bundlebase filter sales 'region = $1' -p North"],
+  'remove-column': ['bundlebase remove-column sales internal_note ssn'],
+  'rename-column': ['bundlebase rename-column sales fname first_name'],
+  commit: ['bundlebase commit sales -m "Big sales only"'],
+  status: ['bundlebase status sales'],
+  count: ['bundlebase count sales', 'bundlebase count sales --at 1'],
+  schema: ['bundlebase schema sales', 'bundlebase schema sales --format json'],
+  show: ['bundlebase show sales', 'bundlebase show sales -n 5 -x', 'bundlebase show sales --at 1 --format csv | head'],
+  query: [
+    "bundlebase query sales 'SELECT region, sum(amount) AS total FROM bundle GROUP BY 1 ORDER BY 2 DESC'",
+    "bundlebase query sales 'SELECT * FROM bundle WHERE id = $1' -p 42 -x",
+    "bundlebase query sales 'SELECT * FROM bundle' --format csv > all.csv",
+  ],
+  export: ['bundlebase export sales big-sales.parquet', 'bundlebase export sales out.txt --format csv'],
+  history: ['bundlebase history sales', 'bundlebase history sales --format json'],
+  diff: ['bundlebase diff sales 1', 'bundlebase diff sales 1 3'],
+  join: ["bundlebase join sales customers customers.csv '$base.customer_id = customers.id' --how left"],
+  'create-view': ["bundlebase create-view sales north 'SELECT * FROM bundle WHERE region = $1' -p North"],
+  'create-index': ['bundlebase create-index sales customer_id'],
+  serve: ['bundlebase serve sales --pg-port 5433', 'psql -h 127.0.0.1 -p 5433 -c "SELECT count(*) FROM bundle"'],
+  repl: ['bundlebase repl sales'],
+  completion: ['source <(bundlebase completion bash)       # in ~/.bashrc', 'bundlebase completion zsh > "${fpath[1]}/_bundlebase"'],
+};
+
+function addExamples(program: Command): void {
+  for (const command of program.commands) {
+    const examples = EXAMPLES[command.name()];
+    if (examples) command.addHelpText('after', `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`);
   }
 }
 

@@ -27,3 +27,56 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
     },
   };
 }
+
+const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+export interface Spinner {
+  /** False when stderr is not a terminal: nothing is shown, so nothing needs tracking. */
+  readonly active: boolean;
+  /** Rows done so far (shown beside the label). */
+  rows(count: number): void;
+  /** A percentage, when the engine knows one. */
+  progress(p: { percentage: number }): void;
+  /** Clears the line; idempotent. */
+  stop(): void;
+}
+
+/** How long work runs before the spinner shows (BUNDLEBASE_SPINNER_DELAY, ms): quick commands print nothing extra. */
+const SPINNER_DELAY_MS = Number(process.env.BUNDLEBASE_SPINNER_DELAY ?? 500) || 0;
+
+/**
+ * A spinner on stderr for work of unknown length (`query`, `count`), only when stderr is a
+ * terminal: piped or redirected output never sees an escape code.
+ */
+export function spinner(label: string, stream: NodeJS.WriteStream = process.stderr): Spinner {
+  if (!stream.isTTY) return { active: false, rows: () => undefined, progress: () => undefined, stop: () => undefined };
+  let frame = 0;
+  let detail = '';
+  let shown = false;
+  const draw = () => {
+    shown = true;
+    stream.write(`\r\x1b[2K${FRAMES[frame++ % FRAMES.length]} ${label}${detail}`);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const start = setTimeout(() => {
+    draw();
+    timer = setInterval(draw, 100).unref();
+  }, SPINNER_DELAY_MS).unref();
+  let stopped = false;
+  return {
+    active: true,
+    rows: (count) => {
+      detail = ` ${count.toLocaleString()} rows`;
+    },
+    progress: (p) => {
+      if (p.percentage >= 0) detail = ` ${Math.round(p.percentage)}%`;
+    },
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      clearTimeout(start);
+      if (shown) stream.write('\r\x1b[2K');
+    },
+  };
+}

@@ -134,6 +134,8 @@ export class EngineDatabase {
       if (directories.length > 0) await setup.run(`SET allowed_directories = [${directories.map(literal).join(', ')}]`);
       if (access.files.length > 0) await setup.run(`SET allowed_paths = [${access.files.map(literal).join(', ')}]`);
       await setup.run('SET enable_external_access = false');
+      // progress is tracked (not printed) from the start: the locked configuration cannot turn it on later
+      await setup.run(PROGRESS_ON);
       await setup.run('SET lock_configuration = true');
     } catch (err) {
       duckdb.close_sync(handle);
@@ -190,6 +192,8 @@ function schemaOf(columns: readonly ColumnInfo[]): arrow.Schema {
  * A connection to the engine. Each streaming read takes a connection of its own, because a DuckDB
  * connection holds one streaming result at a time and two streams must be readable interleaved.
  */
+const PROGRESS_ON = 'SET enable_progress_bar = true; SET enable_progress_bar_print = false';
+
 export class EngineConnection {
   private closed = false;
   private readonly raw: DuckDBConnection;
@@ -212,7 +216,9 @@ export class EngineConnection {
   /** Reports progress every `intervalMs` while `work` runs (DuckDB must track it: enable_progress_bar). */
   async withProgress<T>(work: () => Promise<T>, onProgress: ProgressListener | undefined, intervalMs = 200): Promise<T> {
     if (!onProgress) return work();
-    await this.raw.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
+    // restricted databases track it already (and refuse the SET once locked)
+    const tracked = await this.raw.runAndReadAll("SELECT current_setting('enable_progress_bar') AS tracked");
+    if (tracked.getRowObjects()[0]?.tracked !== true) await this.raw.run(PROGRESS_ON);
     const report = () => {
       const p = this.raw.progress;
       onProgress({ percentage: p.percentage, rowsProcessed: Number(p.rows_processed), totalRows: Number(p.total_rows_to_process) });
