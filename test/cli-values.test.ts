@@ -356,3 +356,27 @@ describe('shell completion, examples, a spinner only on a terminal', () => {
     assert.doesNotMatch(count, /error/);
   });
 });
+
+describe('the command line as a new user types it', () => {
+  it('attach reads a file named from the current directory; commit with nothing staged is refused', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { writeFile } = await import('node:fs/promises');
+    const work = await tempDir();
+    await writeFile(path.join(work, 'sales.csv'), 'id,amount\n1,10\n2,20\n');
+    const bin = path.resolve('dist/cli/main.js');
+    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args], { cwd: work })
+      .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }), (e: { code: number; stdout: string; stderr: string }) => e);
+    assert.equal((await cli('create', 'sales')).code, 0);
+    const attach = await cli('attach', 'sales', 'sales.csv');
+    assert.equal(attach.code, 0, attach.stderr);
+    assert.equal((await cli('commit', 'sales', '-m', 'first')).code, 0);
+    assert.equal((await cli('count', 'sales')).stdout, '2\n');
+    const again = await cli('commit', 'sales', '-m', 'again');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /Nothing to commit in sales: no staged changes/);
+    const missing = await cli('attach', 'sales', 'nope.csv');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /nope\.csv' does not exist/);
+  });
+});

@@ -173,7 +173,7 @@ describe('bundlebase command line', () => {
     assert.match(output, /column\s+│ type\s+│ nullable/);
     assert.match(output, /\n1000\s*\n/);
     assert.match(output, /Filter age < 10/);
-    assert.match(output, /\n120\n/);
+    assert.match(output, /\n *120\n/);
     assert.match(output, /error: .*SELEKT/);
     assert.match(output, /\(2 rows, /);
     assert.match(output, /1\s+│ Filter age < 10/);
@@ -317,7 +317,7 @@ describe('the REPL in a terminal', () => {
     });
 
     it('commands share a line and take a trailing ";"', () => {
-      assert.match(run.steps[21]!, /\n40\r?\n[\s\S]*change │ description/);
+      assert.match(run.steps[21]!, /\n *40\r?\n[\s\S]*change │ description/);
       assert.match(run.steps[22]!, /Committed [0-9a-f]{12}/);
       assert.equal(run.exit, 0);
     });

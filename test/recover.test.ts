@@ -428,7 +428,7 @@ describe('the REPL', () => {
     child.stdout.on('data', (d) => (output += d));
     child.stdin.end([`RESTORE ${version}`, 'SHOW COUNT', `DETACH '${a}'`, 'SHOW COUNT', "DETACH 'nope.csv'", 'EXIT', ''].join('\n'));
     assert.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
-    assert.match(output, new RegExp(`Restore version ${version}[^]*\\n5\\n[^]*Detach[^]*\\n2\\n[^]*error: No source 'nope.csv'`));
+    assert.match(output, new RegExp(`Restore version ${version}[^]*\\n *5\\n[^]*Detach[^]*\\n *2\\n[^]*error: No source 'nope.csv'`));
     const status = await runCli(['status', bundle]);
     assert.match(status.stdout, /1\. Restore version [^]*2\. Detach /);
   });

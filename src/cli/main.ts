@@ -209,7 +209,7 @@ function buildProgram(): Command {
     .action((bundle: string, from: string, to: string) => change(bundle, (b) => b.renameColumn(from, to)));
   program.command('join').argument('<bundle>').argument('<name>').argument('<url>').argument('<on>', 'SQL over $base and <name>').description('join another source')
     .addOption(new Option('--how <type>', 'join type').choices(['inner', 'left', 'right', 'full']).default('inner'))
-    .action((bundle: string, name: string, url: string, on: string, o: { how: string }) => change(bundle, (b) => b.join(name, url, on, o.how)));
+    .action((bundle: string, name: string, url: string, on: string, o: { how: string }) => change(bundle, (b) => b.join(name, sourceArgument(bundle, url), on, o.how)));
   program.command('create-index').argument('<bundle>').argument('<column>').description('index a column for equality / IN filters')
     .action((bundle: string, column: string) => {
       const bar = progressBar('Indexing');
@@ -226,6 +226,8 @@ function buildProgram(): Command {
   program.command('commit').argument('<bundle>').requiredOption('-m, --message <message>', 'commit message').description('commit the staged changes')
     .action((bundle: string, o: { message: string }) => work(bundle, async (b) => {
       const count = b.status().changes.length;
+      // as git: an empty commit is a mistake (an attach that failed, a commit run twice)
+      if (count === 0) throw new BundlebaseError('INVALID_ARGUMENT', `Nothing to commit in ${bundle}: no staged changes (see bundlebase status)`);
       await b.commit(o.message);
       await saveWorking(bundle, b);
       await write(out, `Committed ${b.version}: ${o.message} (${count} change(s))\n`);
