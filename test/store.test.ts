@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFile, cp, mkdir, open as openFile, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, open as openFile, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { create, open, type BundleBuilder } from '../src/index.js';
@@ -225,6 +225,30 @@ describe('integrity', () => {
     const cli = await runCli(['verify', bundleDir]);
     assert.equal(cli.code, 1);
     assert.match(cli.stdout, new RegExp(`corrupt: ${file.replaceAll('.', '\\.')}`));
+  });
+
+  it('a stored file hashed once is remembered across processes, but a write with its time set back is hashed again', async () => {
+    const { parquet } = await sources('remembered');
+    const bundleDir = path.join(dir, 'remembered-bundle');
+    const b = await create(bundleDir).attach(parquet);
+    await b.commit('stored');
+    await b.close();
+    const count = await runCli(['count', bundleDir]);
+    assert.deepEqual([count.code, count.stdout.trim()], [0, '2']);
+    const memos = await readdir(path.join(process.env.BUNDLEBASE_CACHE!, 'hashes'));
+    assert.ok(memos.length > 0, 'the first read remembers the hash');
+
+    const [op] = operationsOf((await readCommit(bundleDir)).doc).filter((o) => o.type === 'attachBlock');
+    const file = path.join(bundleDir, String(op!.location));
+    const { mtime, atime } = await stat(file);
+    const handle = await openFile(file, 'r+');
+    const [byte] = (await handle.read(Buffer.alloc(1), 0, 1, 100)).buffer;
+    await handle.write(Buffer.from([byte! ^ 0xff]), 0, 1, 100);
+    await handle.close();
+    await utimes(file, atime, mtime); // same size, same modification time: only the change time tells
+    const after = await runCli(['count', bundleDir]);
+    assert.equal(after.code, 1, after.stderr);
+    assert.match(after.stderr, /DATA_CORRUPT|damaged|corrupt/i);
   });
 
   it('bad input: an unknown saveAs, a file that does not convert, copy of a function: coded errors, nothing recorded or stored', async () => {

@@ -7,6 +7,7 @@ import { attachedBlocks, recordedBlocks } from '../operations/blocks.js';
 import type { Operation } from '../operations/operation.js';
 import type { PlanState } from '../plan/state.js';
 import type { Settings } from '../storage/config.js';
+import { rememberedHash } from '../storage/cache.js';
 import { hashFile } from '../storage/content.js';
 import { sameStamp, schemeOf, stampFile } from '../storage/location.js';
 import { isRemoteObject, localCopy, objectState } from '../storage/remote.js';
@@ -20,8 +21,8 @@ export async function registerFunctions(operations: readonly Operation[], databa
 /**
  * Refuses to read a bundle whose data would silently differ from what was committed: a referenced
  * local source that changed or vanished since it was attached (SOURCE_CHANGED / NOT_FOUND), or a
- * stored copy that is missing or damaged (NOT_FOUND / DATA_CORRUPT; verified once per process
- * while the file is unchanged on disk).
+ * stored copy that is missing or damaged (NOT_FOUND / DATA_CORRUPT; hashed once while the file is
+ * unchanged on disk, remembered across processes in the cache: cache.ts rememberedHash).
  */
 export async function verifySources(operations: readonly Operation[]): Promise<void> {
   const local = attachedBlocks(operations).filter((op) => op.format !== 'function' && schemeOf(op.location) === undefined);
@@ -49,7 +50,7 @@ function verifyStored(op: AttachBlock): Promise<void> {
       const key = `${file}\n${s.size}-${s.mtimeMs}-${s.ino}`;
       let check = verifiedStored.get(key);
       if (!check) {
-        check = storedProblem(op).then((problem) => {
+        check = storedProblem(op, (f) => rememberedHash(f, hashFile)).then((problem) => {
           if (problem) throw new BundlebaseError('DATA_CORRUPT', `${describeProblem(problem)}; run verifyData() (command line: bundlebase verify) to list every damaged file`);
         });
         verifiedStored.set(key, check);
@@ -129,9 +130,9 @@ async function remoteProblem(op: AttachBlock, settings: Settings, what: 'hash' |
 }
 
 /** A stored copy's problem (missing, or its bytes no longer hash to the recorded SHA-256), if any. */
-async function storedProblem(op: AttachBlock): Promise<DataProblem | undefined> {
+async function storedProblem(op: AttachBlock, hash: (file: string) => Promise<string> = hashFile): Promise<DataProblem | undefined> {
   const base = { source: op.source, block: op.fields.id, file: op.location, expected: op.fields.hash ?? '' };
-  const actual = await hashFile(op.location).catch((err: unknown) => {
+  const actual = await hash(op.location).catch((err: unknown) => {
     if (err instanceof BundlebaseError && err.code === 'NOT_FOUND') return null;
     throw err;
   });

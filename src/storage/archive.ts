@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,7 +9,8 @@ import { createGzip } from 'node:zlib';
 import * as tar from 'tar';
 import YAML from 'yaml';
 import { errorMessage, fsErrorCode, invalidArgument, ioError, notFound } from '../errors.js';
-import { cacheDir } from './cache.js';
+import { cacheDir, rememberedHash } from './cache.js';
+import { hashFile as hashContent } from './content.js';
 import { schemeOf } from './location.js';
 
 /**
@@ -145,19 +146,8 @@ async function hashFile(file: string): Promise<string> {
     throw ioError(`Cannot read archive ${file}: ${errorMessage(err)}`, err);
   });
   if (!found.isFile()) throw notFound(`${file} is not an archive file`);
-  // remembered per file as long as it is unchanged, so reopening a large archive does not read it all
-  const memo = path.join(cacheDir(), 'archives', '.hashes', `${createHash('sha256').update(file).digest('hex')}.json`);
-  const stamp = `${found.size}-${found.mtimeMs}-${found.ino}`;
-  const known = await readFile(memo, 'utf8').then((t) => JSON.parse(t) as { stamp?: unknown; hash?: unknown }, () => undefined);
-  if (known?.stamp === stamp && typeof known.hash === 'string' && /^[0-9a-f]{64}$/.test(known.hash)) return known.hash;
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  const digest = hash.digest('hex');
-  await mkdir(path.dirname(memo), { recursive: true });
-  const tmp = `${memo}.tmp-${randomUUID()}`;
-  await writeFile(tmp, JSON.stringify({ stamp, hash: digest }));
-  await rename(tmp, memo).catch(() => rm(tmp, { force: true }));
-  return digest;
+  // remembered while the archive is unchanged, so reopening a large one does not read it all
+  return rememberedHash(file, hashContent);
 }
 
 const isDirectory = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -182,4 +182,29 @@ async function cachedFiles(): Promise<{ file: string; size: number; used: number
     }
   }
   return found;
+}
+
+/**
+ * The SHA-256 of a local file, remembered in the cache while the file stays as it was (same
+ * size, modification and change times, inode), so that every process reading a large stored
+ * file or archive does not read it whole first. Any write to the file changes its change time,
+ * which no one can set back, so a damaged file is hashed again. `hash` computes it when needed.
+ */
+export async function rememberedHash(file: string, hash: (file: string) => Promise<string>): Promise<string> {
+  const found = await stat(file, { bigint: true }).catch(() => undefined);
+  if (!found) return hash(file); // its own error names what is wrong
+  const stamp = `${found.size}-${found.mtimeNs}-${found.ctimeNs}-${found.dev}-${found.ino}`;
+  const memo = path.join(cacheDir(), 'hashes', `${createHash('sha256').update(path.resolve(file)).digest('hex')}.json`);
+  const known = await readFile(memo, 'utf8').then((t) => JSON.parse(t) as { stamp?: unknown; hash?: unknown }, () => undefined);
+  if (known?.stamp === stamp && typeof known.hash === 'string' && /^[0-9a-f]{64}$/.test(known.hash)) return known.hash;
+  const digest = await hash(file);
+  // best effort: a cache that cannot be written only means hashing again next time
+  await mkdir(path.dirname(memo), { recursive: true })
+    .then(async () => {
+      const tmp = `${memo}.tmp-${randomUUID()}`;
+      await writeFile(tmp, JSON.stringify({ stamp, hash: digest }));
+      await rename(tmp, memo).catch(() => rm(tmp, { force: true }));
+    })
+    .catch(() => undefined);
+  return digest;
 }
