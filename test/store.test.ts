@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, cp, mkdir, open as openFile, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -290,5 +291,27 @@ describe('command line', () => {
     assert.equal(count.stdout.trim(), '6');
     const verify = await runCli(['verify', 'sales'], {}, work);
     assert.equal(verify.code, 0, verify.stderr);
+  });
+
+  it('exec and the REPL read ATTACH paths from the current directory too', async () => {
+    const work = path.join(dir, 'statements-cwd');
+    const { csv } = await sources('statements-cwd');
+    await mkdir(work, { recursive: true });
+    await cp(csv, path.join(work, 'here.csv'));
+    assert.equal((await runCli(['create', 'by-exec'], {}, work)).code, 0);
+    const exec = await runCli(['exec', 'by-exec', "ATTACH 'here.csv'; COMMIT 'from exec'"], {}, work);
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal((await runCli(['create', 'by-repl'], {}, work)).code, 0);
+    const child = spawn(process.execPath, [path.resolve('dist/cli/main.js'), 'repl', 'by-repl'], { cwd: work, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, BUNDLEBASE_HISTORY: path.join(work, 'history') } });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stdin.end(["ATTACH 'here.csv';", "COMMIT 'from the repl';", 'EXIT', ''].join('\n'));
+    assert.equal(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
+    assert.doesNotMatch(output, /error/i, output);
+    for (const bundle of ['by-exec', 'by-repl']) {
+      const [op] = operationsOf((await readCommit(path.join(work, bundle))).doc).filter((o) => o.type === 'attachBlock');
+      assert.equal(op!.source, path.join(work, 'here.csv'), bundle);
+      assert.equal((await runCli(['count', bundle], {}, work)).stdout.trim(), '3', bundle);
+    }
   });
 });

@@ -15,7 +15,7 @@ import { executeStatements } from '../bundle/execute.js';
 import { countRows, printResult, showDiff, showHistory, showProfile, showRows, showSchema, showStatus } from './commands.js';
 import { OUTPUT_FORMATS, write, type OutputFormat } from './output.js';
 import { progressBar } from './progress.js';
-import { createBundle, currentTrust, isLocalBundle, openAt, openCommitted, openReadable, openShell, openWorking, saveWorking, setTrust, sourceArgument } from './session.js';
+import { createBundle, currentTrust, isLocalBundle, openAt, openCommitted, openReadable, openShell, openWorking, pathsFromCurrentDirectory, saveWorking, setTrust, sourceArgument } from './session.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const out = process.stdout;
@@ -241,7 +241,7 @@ function buildProgram(): Command {
       const b = archiveFileOf(bundle) === undefined ? await openShell(bundle) : await openReadable(bundle);
       const writer = b instanceof BundleBuilder ? b : undefined;
       try {
-        await executeStatements(sql, b, writer, (result) => printResult(result, o.format));
+        await executeStatements(sql, b, writer && pathsFromCurrentDirectory(bundle, writer), (result) => printResult(result, o.format));
       } finally {
         // the statements before a failing one stay staged, as in the REPL
         if (writer && isLocalBundle(bundle)) await saveWorking(bundle, writer);

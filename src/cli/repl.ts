@@ -9,7 +9,7 @@ import { isCompleteWithoutSql, STATEMENT_KEYWORDS } from '../language/parse.js';
 import { printResult } from './commands.js';
 import { write } from './output.js';
 import { completeLine, type CompletionNames } from './repl-complete.js';
-import { isLocalBundle, openShell, saveWorking } from './session.js';
+import { isLocalBundle, openShell, pathsFromCurrentDirectory, saveWorking } from './session.js';
 import { leadingWord, StatementReader } from './statements.js';
 
 const HELP = `Statements end with ";" or a blank line, so they may span lines; several may share a line.
@@ -41,6 +41,7 @@ const HISTORY_FILE = process.env.BUNDLEBASE_HISTORY ?? path.join(os.homedir(), '
 /** The interactive shell: one open builder, SQL and commands line by line. */
 export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout): Promise<void> {
   const builder: BundleBuilder = bundle ? await openShell(bundle) : await create();
+  const writer = pathsFromCurrentDirectory(bundle ?? builder.url, builder);
   const names: CompletionNames = { columns: [], tables: ['bundle'] };
   const refreshNames = async () => {
     names.columns = (await builder.schema().catch(() => undefined))?.fields.map((f) => f.name) ?? names.columns;
@@ -102,7 +103,7 @@ export async function startRepl(bundle?: string, input: NodeJS.ReadableStream = 
     running = new AbortController();
     const { signal } = running;
     try {
-      await executeStatements(text, builder, builder, (result) => printResult(result, 'table', signal, out, out));
+      await executeStatements(text, builder, writer, (result) => printResult(result, 'table', signal, out, out));
       await refreshNames();
     } catch (err) {
       // a query cancelled with Ctrl-C was already reported as "Cancelled"

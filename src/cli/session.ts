@@ -2,7 +2,10 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { Bundle, BundleBuilder } from '../bundle/builder.js';
+import type { StatementWriter } from '../bundle/execute.js';
 import type { Trust } from '../bundle/load.js';
+import type { AttachOptions } from '../bundle/inspect.js';
+import type { BundleBase } from '../bundle/base.js';
 import { create, open } from '../bundle/open.js';
 import { BundlebaseError } from '../errors.js';
 import type { StagedChange } from '../bundle/commit.js';
@@ -100,4 +103,29 @@ export function sourceArgument(bundle: string, url: string): string {
   const file = path.resolve(url);
   const dir = localPath(bundle);
   return dir !== undefined && isInside(file, dir) ? path.relative(dir, file) : file;
+}
+
+/**
+ * `writer` with the files its statements name (ATTACH, REPLACE … WITH, JOIN) read from the current
+ * directory, as the one-shot commands' arguments are (the REPL and `exec` are a command line too).
+ * A Proxy, so every other method passes through unchanged, bound to the builder itself.
+ */
+export function pathsFromCurrentDirectory<View extends BundleBase>(bundle: string, writer: StatementWriter<View>): StatementWriter<View> {
+  return new Proxy(writer, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      const method = (value as (...args: unknown[]) => unknown).bind(target);
+      switch (property) {
+        case 'attach':
+          return (url: string, options: AttachOptions) => method(sourceArgument(bundle, url), options);
+        case 'replace':
+          return (source: string, url: string, options: AttachOptions) => method(source, sourceArgument(bundle, url), options);
+        case 'join':
+          return (name: string, url: string, ...rest: unknown[]) => method(name, sourceArgument(bundle, url), ...rest);
+        default:
+          return method;
+      }
+    },
+  });
 }
