@@ -148,8 +148,11 @@ const cases = {
 };
 
 const start = process.hrtime.bigint();
+const cpuStart = process.cpuUsage();
 const result = await cases[kind]();
 const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+// CPU seconds of the case (user + system, every thread): steadier than wall time on a shared machine
+const { user, system } = process.cpuUsage(cpuStart);
 rmSync(out, { force: true });
-console.log(JSON.stringify({ ...result, seconds, rss: process.resourceUsage().maxRSS * 1024 }));
+console.log(JSON.stringify({ ...result, seconds, cpu: (user + system) / 1e6, rss: process.resourceUsage().maxRSS * 1024 }));
 process.exit(0);

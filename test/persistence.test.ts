@@ -157,6 +157,28 @@ describe('commit and open', () => {
     await b.close();
   });
 
+  it('a long history reopens exactly: every commit in order, the same state, 64-bit values intact', async () => {
+    const bundleDir = path.join(dir, 'long-history');
+    const b = await create(bundleDir).attach(parquet).filter('id <> $1', [9007199254740993n]);
+    await b.commit('attach');
+    for (let i = 0; i < 30; i++) {
+      if (i % 2) await b.filter('id <> $1', [i]);
+      else await b.setDescription(`step ${i}`);
+      await b.commit(`commit ${i}`);
+    }
+    const r = await open(bundleDir);
+    const exact = (history: unknown) => JSON.stringify(history, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v));
+    assert.equal(r.history().length, 31);
+    assert.deepEqual(r.history().map((c) => c.message), ['attach', ...Array.from({ length: 30 }, (_, i) => `commit ${i}`)]);
+    assert.equal(exact(r.history()), exact(b.history()));
+    assert.match(exact(r.history()[0]!.operations), /"parameters":\["9007199254740993n"\]/);
+    assert.equal(r.version, b.version);
+    assert.equal(r.description, 'step 28');
+    assert.equal(await r.numRows(), 500 - 15);
+    assert.deepEqual(await r.schema(), await b.schema());
+    await Promise.all([b.close(), r.close()]);
+  });
+
   it('memory:/// bundles can be committed and opened within the process', async () => {
     const url = `memory:///people-${randomUUID()}`;
     const b = await create(url).attach(parquet).filter('age = 1');
