@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "bundlebase_arrow",
-      "sources": ["native/arrow_chunk.c"],
+      "sources": ["native/arrow_chunk.c", "native/index_scan.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-ldl"]

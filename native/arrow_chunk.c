@@ -711,6 +711,9 @@ static napi_value js_assign_strings(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* native/index_scan.c */
+napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"load", NULL, js_load, NULL, NULL, NULL, napi_default, NULL},
@@ -719,6 +722,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"convert", NULL, js_convert, NULL, NULL, NULL, napi_default, NULL},
     {"resultError", NULL, js_result_error, NULL, NULL, NULL, napi_default, NULL},
     {"assignStrings", NULL, js_assign_strings, NULL, NULL, NULL, napi_default, NULL},
+    {"scanCsvChunk", NULL, bundlebase_scan_csv_chunk, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -1,4 +1,4 @@
-import { open, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { ioError } from '../errors.js';
 import { canonical, hashText, type RecordEntries, type ValueKind } from './scan.js';
 
@@ -32,23 +32,49 @@ export interface IndexHeader {
   blocks: BlockSection[];
 }
 
-/** Sorts entries by hash with a two-pass LSD radix sort (O(n), no comparisons). */
-function sortByHash(entries: RecordEntries): Uint32Array {
+/**
+ * Sorts entries by hash in place (records with equal hashes keep their file order): an LSD radix
+ * sort, four passes of 8 bits that move the three arrays together. Reads are sequential and
+ * writes go to 256 places, so it stays fast past the CPU caches (a sort of indices reads the
+ * hashes in random order, which took most of the time of a 10 M-row build).
+ */
+function sortByHash(entries: RecordEntries): void {
   const n = entries.count;
-  let order = new Uint32Array(n);
-  let next = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  for (const shift of [0, 16]) {
-    const counts = new Uint32Array(65537);
-    for (let i = 0; i < n; i++) counts[((entries.hashes[order[i]!]! >>> shift) & 0xffff) + 1]!++;
-    for (let b = 1; b < counts.length; b++) counts[b]! += counts[b - 1]!;
-    for (let i = 0; i < n; i++) {
-      const o = order[i]!;
-      next[counts[(entries.hashes[o]! >>> shift) & 0xffff]!++] = o;
-    }
-    [order, next] = [next, order];
+  let hashes = entries.hashes.subarray(0, n);
+  let offsets = entries.offsets.subarray(0, n);
+  let lengths = entries.lengths.subarray(0, n);
+  let toHashes: Uint32Array = new Uint32Array(n);
+  let toOffsets: Float64Array = new Float64Array(n);
+  let toLengths: Uint32Array = new Uint32Array(n);
+  const counts = new Uint32Array(4 * 256);
+  for (let i = 0; i < n; i++) {
+    const h = hashes[i]!;
+    counts[h & 0xff]!++;
+    counts[256 + ((h >>> 8) & 0xff)]!++;
+    counts[512 + ((h >>> 16) & 0xff)]!++;
+    counts[768 + (h >>> 24)]!++;
   }
-  return order;
+  for (let pass = 0; pass < 4; pass++) {
+    const shift = pass * 8;
+    const at = counts.subarray(pass * 256, pass * 256 + 256);
+    let sum = 0;
+    for (let b = 0; b < 256; b++) {
+      const c = at[b]!;
+      at[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i]!;
+      const to = at[(h >>> shift) & 0xff]!++;
+      toHashes[to] = h;
+      toOffsets[to] = offsets[i]!;
+      toLengths[to] = lengths[i]!;
+    }
+    [hashes, toHashes] = [toHashes, hashes];
+    [offsets, toOffsets] = [toOffsets, offsets];
+    [lengths, toLengths] = [toLengths, lengths];
+  }
+  // four passes: the sorted entries are back in the caller's arrays
 }
 
 /** Writes one index file covering `blocks`; returns the number of distinct hashes overall. */
@@ -60,25 +86,21 @@ export async function writeIndexFile(file: string, column: string, blocks: (Sect
   let at = 0;
   let distinctTotal = 0;
   for (const { entries, ...info } of blocks) {
-    const order = sortByHash(entries);
+    sortByHash(entries);
     const n = entries.count;
-    const hashes = new Uint32Array(n);
-    const offsets = new Float64Array(n);
-    const lengths = new Uint32Array(n);
+    const hashes = entries.hashes.subarray(0, n);
     let distinct = 0;
     for (let i = 0; i < n; i++) {
-      const o = order[i]!;
-      hashes[i] = entries.hashes[o]!;
-      offsets[i] = entries.offsets[o]!;
-      lengths[i] = entries.lengths[o]!;
       if (i === 0 || hashes[i] !== hashes[i - 1]) distinct++;
     }
     distinctTotal += distinct;
     // offsets need 8-byte alignment relative to the data start
     const pad = (n * 4) % 8 === 0 ? 0 : 4;
+    const tail = (8 - ((n * 4) % 8)) % 8;
     sections.push({ ...info, count: n, distinct, hashesAt: at, offsetsAt: at + n * 4 + pad, lengthsAt: at + n * 4 + pad + n * 8 });
-    arrays.push(new Uint8Array(hashes.buffer), new Uint8Array(pad), new Uint8Array(offsets.buffer), new Uint8Array(lengths.buffer), new Uint8Array((8 - ((n * 4) % 8)) % 8));
-    at += n * 4 + pad + n * 8 + n * 4 + ((8 - ((n * 4) % 8)) % 8);
+    const bytes = (a: Uint32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
+    arrays.push(bytes(hashes), new Uint8Array(pad), bytes(entries.offsets), bytes(entries.lengths), new Uint8Array(tail));
+    at += n * 4 + pad + n * 8 + n * 4 + tail;
   }
   const header = new TextEncoder().encode(JSON.stringify({ column, blocks: sections } satisfies IndexHeader));
   const headerPad = (8 - ((MAGIC.length + 4 + header.length) % 8)) % 8;
@@ -87,7 +109,13 @@ export async function writeIndexFile(file: string, column: string, blocks: (Sect
   new DataView(prefix.buffer).setUint32(MAGIC.length, header.length + headerPad, true);
   prefix.set(header, MAGIC.length + 4);
   prefix.fill(0x20, MAGIC.length + 4 + header.length);
-  await writeFile(file, Buffer.concat([prefix, ...arrays]), { flag: 'wx' });
+  // written piece by piece from the entry arrays: no second copy of the index in memory
+  const handle = await open(file, 'wx');
+  try {
+    for (const piece of [prefix, ...arrays]) await handle.write(piece);
+  } finally {
+    await handle.close();
+  }
   return distinctTotal;
 }
 

@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { csvChunkScanner } from '../engine/arrow/native.js';
 
 /** Where one record sits in a text source, and the hash of its indexed value. */
 export interface RecordEntries {
@@ -53,17 +54,23 @@ class Growable {
   lengths = new Uint32Array(1 << 16);
   count = 0;
 
+  /** Makes room for `n` entries in all. */
+  reserve(n: number): void {
+    if (n <= this.hashes.length) return;
+    let size = this.hashes.length;
+    while (size < n) size *= 2;
+    const grow = <T extends Uint32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(size);
+      b.set(a.subarray(0, this.count));
+      return b;
+    };
+    this.hashes = grow(this.hashes);
+    this.offsets = grow(this.offsets);
+    this.lengths = grow(this.lengths);
+  }
+
   push(hash: number, offset: number, length: number): void {
-    if (this.count === this.hashes.length) {
-      const grow = <T extends Uint32Array | Float64Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.hashes = grow(this.hashes);
-      this.offsets = grow(this.offsets);
-      this.lengths = grow(this.lengths);
-    }
+    if (this.count === this.hashes.length) this.reserve(this.count + 1);
     this.hashes[this.count] = hash;
     this.offsets[this.count] = offset;
     this.lengths[this.count] = length;
@@ -74,101 +81,126 @@ class Growable {
 /** Called with the bytes scanned so far and the file's size. */
 export type ScanProgress = (done: number, total: number) => void;
 
-/** Reads `file` sequentially in large chunks, calling `onRecord` per record (a line, quote-aware for CSV). */
-async function scanRecords(
+/**
+ * Reads `file` sequentially in chunks of `chunkSize` bytes. `onChunk` gets bytes starting at a record
+ * start, their offset in the file and whether the file ends with them; it returns how many bytes it
+ * consumed (whole records), the rest is carried into the next call.
+ */
+async function readChunks(
   file: string,
-  quote: number | undefined,
-  onRecord: (bytes: Uint8Array, start: number, end: number, fileOffset: number) => void,
+  chunkSize: number,
+  onChunk: (bytes: Uint8Array, fileOffset: number, final: boolean) => number,
   onProgress?: ScanProgress,
 ): Promise<void> {
   const handle = await open(file, 'r');
   const total = onProgress ? (await handle.stat()).size : 0;
   let done = 0;
   try {
-    let carry = new Uint8Array(0);
+    // bytes of a record begun in the previous read are moved to the front and read on from there
+    let buffer = new Uint8Array(chunkSize);
+    let carried = 0;
     let carryOffset = 0;
-    let inQuotes = false;
     for (;;) {
-      const chunk = new Uint8Array(CHUNK);
-      const { bytesRead } = await handle.read(chunk, 0, CHUNK, null);
+      if (buffer.length - carried < Math.max(1, chunkSize >> 1)) {
+        const grown = new Uint8Array(buffer.length * 2);
+        grown.set(buffer.subarray(0, carried));
+        buffer = grown;
+      }
+      const { bytesRead } = await handle.read(buffer, carried, buffer.length - carried, null);
       done += bytesRead;
       onProgress?.(done, total);
-      const data = carry.length ? concat(carry, chunk.subarray(0, bytesRead)) : chunk.subarray(0, bytesRead);
-      let start = 0;
-      // quote state carries across chunks only through `carry`, which restarts at a record start
-      inQuotes = false;
-      for (let i = 0; i < data.length; i++) {
-        const c = data[i]!;
-        if (c === quote) inQuotes = !inQuotes;
-        else if (c === 10 && !inQuotes) {
-          const end = i > start && data[i - 1] === 13 ? i - 1 : i;
-          onRecord(data, start, end, carryOffset + start);
-          start = i + 1;
-        }
-      }
-      carry = data.slice(start);
-      carryOffset += start;
-      if (bytesRead === 0) {
-        if (carry.length > 0) onRecord(carry, 0, carry[carry.length - 1] === 13 ? carry.length - 1 : carry.length, carryOffset);
-        return;
-      }
+      const data = buffer.subarray(0, carried + bytesRead);
+      const consumed = onChunk(data, carryOffset, bytesRead === 0);
+      if (bytesRead === 0) return;
+      buffer.copyWithin(0, consumed, data.length);
+      carried = data.length - consumed;
+      carryOffset += consumed;
     }
   } finally {
     await handle.close();
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+/**
+ * Splits chunks into records (lines; with a quote, newlines inside quotes do not end one) and calls
+ * `onRecord` per record, its trailing '\r' left out. The pure-JS twin of native/index_scan.c.
+ */
+function recordSplitter(
+  quote: number | undefined,
+  onRecord: (bytes: Uint8Array, start: number, end: number, fileOffset: number) => void,
+): (bytes: Uint8Array, fileOffset: number, final: boolean) => number {
+  return (data, fileOffset, final) => {
+    let start = 0;
+    // quote state carries across chunks only through the carried bytes, which restart at a record start
+    let inQuotes = false;
+    for (let i = 0; i < data.length; i++) {
+      const c = data[i]!;
+      if (c === quote) inQuotes = !inQuotes;
+      else if (c === 10 && !inQuotes) {
+        const end = i > start && data[i - 1] === 13 ? i - 1 : i;
+        onRecord(data, start, end, fileOffset + start);
+        start = i + 1;
+      }
+    }
+    if (final && start < data.length) {
+      onRecord(data, start, data[data.length - 1] === 13 ? data.length - 1 : data.length, fileOffset + start);
+      start = data.length;
+    }
+    return start;
+  };
 }
 
 const decoder = new TextDecoder();
 
-/** Splits one CSV record into raw field texts (quotes removed, doubled quotes unescaped). */
-function csvField(bytes: Uint8Array, start: number, end: number, delimiter: number, quote: number, wanted: number): string | undefined {
+/** One CSV field's raw bytes (quotes removed, doubled quotes unescaped), or undefined when the record has fewer fields. */
+function csvField(bytes: Uint8Array, start: number, end: number, delimiter: number, quote: number, wanted: number): Uint8Array | undefined {
   let field = 0;
   let i = start;
   while (i <= end) {
-    let value: string;
     let next: number;
     if (bytes[i] === quote) {
+      const parts: Uint8Array[] = [];
       let j = i + 1;
-      let text = '';
       let from = j;
       for (;;) {
         if (j >= end) {
-          text += decoder.decode(bytes.subarray(from, end));
+          parts.push(bytes.subarray(from, end));
           next = end;
           break;
         }
         if (bytes[j] === quote) {
           if (bytes[j + 1] === quote) {
-            text += decoder.decode(bytes.subarray(from, j + 1));
+            parts.push(bytes.subarray(from, j + 1));
             j += 2;
             from = j;
             continue;
           }
-          text += decoder.decode(bytes.subarray(from, j));
+          parts.push(bytes.subarray(from, j));
           next = j + 1;
           break;
         }
         j++;
       }
-      value = text;
+      if (field === wanted) return parts.length === 1 ? parts[0] : Buffer.concat(parts);
       while (next < end && bytes[next] !== delimiter) next++;
     } else {
       next = i;
       while (next < end && bytes[next] !== delimiter) next++;
-      value = field === wanted ? decoder.decode(bytes.subarray(i, next)) : '';
+      if (field === wanted) return bytes.subarray(i, next);
     }
-    if (field === wanted) return value;
     field++;
     i = next + 1;
   }
   return undefined;
+}
+
+/** The hash an index keeps for a field's bytes: 0 for no value, else the hash of its canonical text. */
+function fieldHash(field: Uint8Array | undefined, kind: ValueKind): number {
+  if (field === undefined || field.length === 0) return 0;
+  // text is hashed as its bytes: the same as hashText of the decoded string for valid UTF-8
+  if (kind === 'string') return hashBytes(field, 0, field.length);
+  const value = canonical(decoder.decode(field), kind);
+  return value === undefined ? 0 : hashText(value);
 }
 
 export interface CsvLayout {
@@ -179,22 +211,42 @@ export interface CsvLayout {
   column: number;
 }
 
-/** Scans a CSV file: one entry per data record, its byte range and the hash of its field. */
-export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind, onProgress?: ScanProgress): Promise<RecordEntries> {
+/** @internal Test hooks: the chunk size, and `js` to keep the addon out. */
+interface ScanOptions {
+  chunkSize?: number;
+  engine?: 'js';
+}
+
+/**
+ * Scans a CSV file: one entry per data record, its byte range and the hash of its field. Integer
+ * and text columns are scanned by the addon when it is loaded (native/index_scan.c), else in JS.
+ */
+export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind, onProgress?: ScanProgress, options: ScanOptions = {}): Promise<RecordEntries> {
   const entries = new Growable();
   const delimiter = layout.delimiter.charCodeAt(0);
   const quote = layout.quote === '' ? undefined : layout.quote.charCodeAt(0);
-  let skipHeader = layout.header;
-  await scanRecords(file, quote, (bytes, start, end, offset) => {
-    if (skipHeader) {
-      skipHeader = false;
+  const chunkSize = options.chunkSize ?? CHUNK;
+  const native = kind === 'float' || options.engine === 'js' ? undefined : csvChunkScanner();
+  let skip = layout.header ? 1 : 0;
+  if (native) {
+    await readChunks(file, chunkSize, (bytes, fileOffset, final) => {
+      // a record takes at least 2 bytes (a character and its newline), bar the last one
+      entries.reserve(entries.count + (bytes.length >> 1) + 1);
+      const [consumed, count, left] = native(bytes, fileOffset, delimiter, quote ?? -1, layout.column, kind === 'integer' ? 0 : 1, skip, final, entries.hashes, entries.offsets, entries.lengths, entries.count);
+      entries.count = count;
+      skip = left;
+      return consumed;
+    }, onProgress);
+    return entries;
+  }
+  await readChunks(file, chunkSize, recordSplitter(quote, (bytes, start, end, offset) => {
+    if (skip > 0) {
+      skip--;
       return;
     }
     if (end === start) return; // blank lines are not records
-    const text = csvField(bytes, start, end, delimiter, quote ?? -1, layout.column);
-    const value = text === undefined || text === '' ? undefined : canonical(text, kind);
-    entries.push(value === undefined ? 0 : hashText(value), offset, end - start);
-  }, onProgress);
+    entries.push(fieldHash(csvField(bytes, start, end, delimiter, quote ?? -1, layout.column), kind), offset, end - start);
+  }), onProgress);
   return entries;
 }
 
@@ -202,13 +254,13 @@ export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind, 
 export async function scanNdjson(file: string, key: string, kind: ValueKind, onProgress?: ScanProgress): Promise<RecordEntries> {
   const entries = new Growable();
   const needle = JSON.stringify(key);
-  await scanRecords(file, undefined, (bytes, start, end, offset) => {
+  await readChunks(file, CHUNK, recordSplitter(undefined, (bytes, start, end, offset) => {
     if (end === start) return;
     const line = decoder.decode(bytes.subarray(start, end));
     const value = jsonValue(line, needle);
     const text = value === undefined || value === null ? undefined : canonical(String(value), kind);
     entries.push(text === undefined ? 0 : hashText(text), offset, end - start);
-  }, onProgress);
+  }), onProgress);
   return entries;
 }
 

@@ -12,7 +12,18 @@ interface Addon {
   convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
   resultError(result: unknown): string | null;
   assignStrings(vector: unknown, values: readonly unknown[], start: number, count: number): void;
+  scanCsvChunk: CsvChunkScanner;
 }
+
+/**
+ * native/index_scan.c: entries (value hash, byte offset, length) for the records of one chunk of
+ * a CSV file, written from `count` on; returns where the first unread record starts, the new count
+ * and the records still to skip. `kind`: 0 integer, 1 string.
+ */
+type CsvChunkScanner = (
+  bytes: Uint8Array, fileOffset: number, delimiter: number, quote: number, column: number, kind: number, skip: number, final: boolean,
+  hashes: Uint32Array, offsets: Float64Array, lengths: Uint32Array, count: number,
+) => [consumed: number, count: number, skip: number];
 
 // int32 fields at the start of a converted block, as HEADER_* and META_* in arrow_chunk.c
 const HEADER_BATCHES = 0, HEADER_FIELDS = 2;
@@ -41,6 +52,12 @@ function loadAddon(): Addon | null {
 
 export function nativeAvailable(): boolean {
   return loadAddon() !== null;
+}
+
+/** The addon's CSV index scanner; undefined without the addon or with `BUNDLEBASE_CONVERSION=js` (every native path off). */
+export function csvChunkScanner(): CsvChunkScanner | undefined {
+  if (process.env.BUNDLEBASE_CONVERSION === 'js') return undefined;
+  return loadAddon()?.scanCsvChunk;
 }
 
 let nativeReads = 0;

@@ -1,0 +1,253 @@
+/*
+ * The hot loop of building a CSV index (src/indexing/scan.ts) in C: split records (quote-aware),
+ * pick one field, canonicalise it and hash it, writing each record's hash, byte offset and length
+ * into the typed arrays JS passes. JS keeps reading the file (in large chunks) and calls this once
+ * per chunk, so progress, memory and the index file stay where they were; the pure-JS scanner in
+ * scan.ts computes the same entries byte for byte (test/indexing-native.test.ts compares them).
+ */
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK(call)                                                                                     \
+  do {                                                                                                  \
+    if ((call) != napi_ok) return NULL;                                                                 \
+  } while (0)
+
+/* How field values are spelled before hashing, as ValueKind in scan.ts (floats stay in JS). */
+enum { KIND_INTEGER = 0, KIND_STRING = 1 };
+
+/* FNV-1a, continued from `h` (0x811c9dc5 to start), as hashBytes in scan.ts. */
+static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x01000193u;
+  }
+  return h;
+}
+
+/* Bytes of the whitespace character String.prototype.trim removes that starts at p, or 0. */
+static size_t space_at(const uint8_t *p, const uint8_t *end) {
+  size_t left = (size_t)(end - p);
+  if (left == 0) return 0;
+  uint8_t c = p[0];
+  if ((c >= 9 && c <= 13) || c == 32) return 1;
+  if (left >= 2 && c == 0xC2 && p[1] == 0xA0) return 2; /* U+00A0 */
+  if (left < 3) return 0;
+  if (c == 0xE1 && p[1] == 0x9A && p[2] == 0x80) return 3; /* U+1680 */
+  if (c == 0xE2 && p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8A) || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF)) return 3;
+  if (c == 0xE2 && p[1] == 0x81 && p[2] == 0x9F) return 3; /* U+205F */
+  if (c == 0xE3 && p[1] == 0x80 && p[2] == 0x80) return 3; /* U+3000 */
+  if (c == 0xEF && p[1] == 0xBB && p[2] == 0xBF) return 3; /* U+FEFF */
+  return 0;
+}
+
+/* Bytes of such a whitespace character that ends at end (UTF-8 is self-synchronising), or 0. */
+static size_t space_before(const uint8_t *start, const uint8_t *end) {
+  for (size_t n = 1; n <= 3 && (size_t)(end - start) >= n; n++) {
+    if (space_at(end - n, end) == n) return n;
+  }
+  return 0;
+}
+
+/*
+ * The hash of an integer's canonical text (as BigInt(text).toString() in JS: no '+', no leading
+ * zeros, "-0" is "0"), or 0 when the trimmed text is no integer.
+ */
+static uint32_t integer_hash(const uint8_t *p, const uint8_t *end) {
+  size_t n;
+  while ((n = space_at(p, end)) > 0) p += n;
+  while (end > p && (n = space_before(p, end)) > 0) end -= n;
+  int negative = 0;
+  if (p < end && (*p == '+' || *p == '-')) negative = *p++ == '-';
+  if (p == end) return 0;
+  for (const uint8_t *q = p; q < end; q++) {
+    if (*q < '0' || *q > '9') return 0;
+  }
+  while (p < end - 1 && *p == '0') p++;
+  uint32_t h = 0x811c9dc5u;
+  if (negative && !(end - p == 1 && *p == '0')) h = fnv(h, (const uint8_t *)"-", 1);
+  return fnv(h, p, (size_t)(end - p));
+}
+
+typedef struct {
+  int delimiter, quote; /* quote: -1 for none */
+  uint32_t column;
+  int kind;
+  uint8_t *scratch; /* the wanted field with doubled quotes undone */
+  size_t scratch_size;
+} Layout;
+
+/* Appends [from, to) to the scratch field; 0 when memory ran out. */
+static int append(Layout *l, size_t *length, const uint8_t *from, const uint8_t *to) {
+  size_t n = (size_t)(to - from);
+  if (*length + n > l->scratch_size) {
+    size_t size = l->scratch_size ? l->scratch_size : 256;
+    while (size < *length + n) size *= 2;
+    uint8_t *grown = realloc(l->scratch, size);
+    if (!grown) return 0;
+    l->scratch = grown;
+    l->scratch_size = size;
+  }
+  memcpy(l->scratch + *length, from, n);
+  *length += n;
+  return 1;
+}
+
+/*
+ * The hash of the wanted field of record [start, end), as csvField + canonical + hashText in
+ * scan.ts: 0 for a missing or empty field and for text that is no value of the column's kind.
+ * Returns -1 when memory ran out.
+ */
+static int64_t record_hash(Layout *l, const uint8_t *bytes, size_t start, size_t end) {
+  uint32_t field = 0;
+  size_t i = start;
+  while (i <= end) {
+    size_t next, length = 0;
+    const uint8_t *value = NULL;
+    int wanted = field == l->column;
+    if (i < end && bytes[i] == l->quote) {
+      size_t j = i + 1, from = j;
+      for (;;) {
+        if (j >= end) {
+          if (wanted && !append(l, &length, bytes + from, bytes + end)) return -1;
+          next = end;
+          break;
+        }
+        if (bytes[j] == l->quote) {
+          if (j + 1 < end && bytes[j + 1] == l->quote) {
+            if (wanted && !append(l, &length, bytes + from, bytes + j + 1)) return -1;
+            j += 2;
+            from = j;
+            continue;
+          }
+          if (wanted && !append(l, &length, bytes + from, bytes + j)) return -1;
+          next = j + 1;
+          break;
+        }
+        j++;
+      }
+      value = l->scratch;
+      while (next < end && bytes[next] != l->delimiter) next++;
+    } else {
+      next = i;
+      while (next < end && bytes[next] != l->delimiter) next++;
+      value = bytes + i;
+      length = next - i;
+    }
+    if (wanted) {
+      if (length == 0) return 0;
+      if (l->kind == KIND_STRING) return fnv(0x811c9dc5u, value, length);
+      return integer_hash(value, value + length);
+    }
+    field++;
+    i = next + 1;
+  }
+  return 0;
+}
+
+static napi_value throw_error(napi_env env, const char *message) {
+  napi_throw_error(env, "BUNDLEBASE_NATIVE", message);
+  return NULL;
+}
+
+static int typed_array(napi_env env, napi_value value, napi_typedarray_type expected, void **data, size_t *length) {
+  bool is;
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return 0;
+  if (napi_get_typedarray_info(env, value, &type, length, data, &buffer, &offset) != napi_ok) return 0;
+  return type == expected;
+}
+
+/*
+ * scanCsvChunk(bytes, fileOffset, delimiter, quote, column, kind, skip, final, hashes, offsets,
+ * lengths, count) -> [consumed, count, skip]
+ * Records start at bytes[0] (outside quotes). Each complete record (up to an unquoted '\n'; a '\r'
+ * before it is left out) not skipped (the header) and not blank gets an entry at `count`; with
+ * `final` the bytes after the last '\n' are a record too. `consumed` is where the first record not
+ * read starts (JS carries those bytes into the next chunk).
+ */
+napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *bytes;
+  uint32_t *hashes, *lengths;
+  double *offsets, file_offset;
+  size_t size, capacity, capacity_offsets, capacity_lengths;
+  int32_t delimiter, quote, kind;
+  uint32_t column, skip, count;
+  bool final;
+  if (argc < 12 || !typed_array(env, argv[0], napi_uint8_array, (void **)&bytes, &size) ||
+      napi_get_value_double(env, argv[1], &file_offset) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &delimiter) != napi_ok || napi_get_value_int32(env, argv[3], &quote) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &column) != napi_ok || napi_get_value_int32(env, argv[5], &kind) != napi_ok ||
+      napi_get_value_uint32(env, argv[6], &skip) != napi_ok || napi_get_value_bool(env, argv[7], &final) != napi_ok ||
+      !typed_array(env, argv[8], napi_uint32_array, (void **)&hashes, &capacity) ||
+      !typed_array(env, argv[9], napi_float64_array, (void **)&offsets, &capacity_offsets) ||
+      !typed_array(env, argv[10], napi_uint32_array, (void **)&lengths, &capacity_lengths) ||
+      napi_get_value_uint32(env, argv[11], &count) != napi_ok || (kind != KIND_INTEGER && kind != KIND_STRING)) {
+    return throw_error(env, "scanCsvChunk expects bytes, an offset, a CSV layout, a kind, skip, final and three entry arrays");
+  }
+  if (capacity_offsets < capacity) capacity = capacity_offsets;
+  if (capacity_lengths < capacity) capacity = capacity_lengths;
+  Layout layout = {delimiter, quote, column, kind, NULL, 0};
+  const char *failure = NULL;
+  size_t start = 0, i = 0;
+  int in_quotes = 0;
+  for (;;) {
+    size_t end;
+    /* the next '\n' outside quotes: memchr to each newline, then the quotes before it flip the state */
+    const uint8_t *newline = i < size ? memchr(bytes + i, '\n', size - i) : NULL;
+    if (newline) {
+      if (quote >= 0) {
+        for (const uint8_t *q = bytes + i; (q = memchr(q, quote, (size_t)(newline - q))) != NULL; q++) in_quotes = !in_quotes;
+      }
+      i = (size_t)(newline - bytes);
+      if (in_quotes) {
+        i++;
+        continue;
+      }
+      end = i > start && bytes[i - 1] == '\r' ? i - 1 : i;
+    } else if (final && start < size) {
+      /* the file's last record when it does not end with '\n' */
+      i = size;
+      end = bytes[size - 1] == '\r' ? size - 1 : size;
+    } else {
+      break;
+    }
+    if (skip > 0) {
+      skip--;
+    } else if (end > start) {
+      if (count >= capacity) {
+        failure = "scanCsvChunk: the entry arrays are full";
+        break;
+      }
+      int64_t hash = record_hash(&layout, bytes, start, end);
+      if (hash < 0) {
+        failure = "out of memory";
+        break;
+      }
+      hashes[count] = (uint32_t)hash;
+      offsets[count] = file_offset + (double)start;
+      lengths[count] = (uint32_t)(end - start);
+      count++;
+    }
+    start = ++i;
+  }
+  free(layout.scratch);
+  if (failure) return throw_error(env, failure);
+  if (start > size) start = size;
+  napi_value result, value;
+  CHECK(napi_create_array_with_length(env, 3, &result));
+  CHECK(napi_create_double(env, (double)start, &value));
+  CHECK(napi_set_element(env, result, 0, value));
+  CHECK(napi_create_uint32(env, count, &value));
+  CHECK(napi_set_element(env, result, 1, value));
+  CHECK(napi_create_uint32(env, skip, &value));
+  CHECK(napi_set_element(env, result, 2, value));
+  return result;
+}

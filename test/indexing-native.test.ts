@@ -1,0 +1,117 @@
+// The CSV index scanner in the addon (native/index_scan.c) against the pure-JS one it replaces on
+// the hot path: the same entries for awkward CSV, at any chunk size, and the same index files.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { before, describe, it } from 'node:test';
+import { create } from '../src/index.js';
+import { csvChunkScanner, nativeAvailable } from '../src/engine/arrow/native.js';
+import { readIndexHeader } from '../src/indexing/file.js';
+import { hashText, scanCsv, type RecordEntries, type ValueKind } from '../src/indexing/scan.js';
+import { duck, tempDir, writeFixture } from './helpers.js';
+
+const NATIVE_OFF = process.env.BUNDLEBASE_SKIP_NATIVE || process.env.BUNDLEBASE_CONVERSION === 'js' ? 'the addon is off' : false;
+
+// header; quotes with doubled quotes; a newline, a comma and a CRLF inside quotes; NULLs (empty
+// fields, an empty quoted string); a blank line; integers with sign, leading zeros and (Unicode)
+// spaces; text that is no integer; duplicates; CRLF endings; no newline at the end
+const RECORDS = [
+  '1,"plain",10',
+  '0002,"say ""hi""",+7',
+  '2,"multi\nline, with comma",-0',
+  ',"",',
+  ' 3 ,naïve 名前,007',
+  'x1,"crlf\r\ninside",12x',
+  '-5,plain,\u00a05\u3000',
+];
+const TEXT = `id,name,score\n${RECORDS[0]}\n${RECORDS[1]}\n${RECORDS[2]}\n${RECORDS[3]}\r\n\n${RECORDS[4]}\r\n${RECORDS[5]}\n${RECORDS[6]}`;
+const EXPECTED: Record<string, { kind: ValueKind; column: number; values: (string | null)[] }> = {
+  id: { kind: 'integer', column: 0, values: ['1', '2', '2', null, '3', null, '-5'] },
+  name: { kind: 'string', column: 1, values: ['plain', 'say "hi"', 'multi\nline, with comma', null, 'naïve 名前', 'crlf\r\ninside', 'plain'] },
+  score: { kind: 'integer', column: 2, values: ['10', '7', '0', null, '7', null, '5'] },
+};
+
+let dir: string;
+let awkward: string;
+before(async () => {
+  dir = await tempDir('bundlebase-index-native-');
+  awkward = path.join(dir, 'awkward.csv');
+  await writeFile(awkward, TEXT);
+  await duck('SELECT 1'); // DuckDB's library is loaded: the addon shares it
+});
+
+const plain = (e: RecordEntries) => ({ hashes: [...e.hashes.subarray(0, e.count)], offsets: [...e.offsets.subarray(0, e.count)], lengths: [...e.lengths.subarray(0, e.count)] });
+
+describe('CSV index scanner: addon and JS give the same entries', () => {
+  it('the addon scanner is loaded when the addon is', { skip: NATIVE_OFF }, () => {
+    assert.equal(nativeAvailable(), true);
+    assert.equal(typeof csvChunkScanner(), 'function');
+  });
+
+  for (const [name, { kind, column, values }] of Object.entries(EXPECTED)) {
+    it(`column ${name} (${kind}): hashes of canonical values, 0 for NULL or no ${kind}; record byte ranges; any chunk size`, async () => {
+      const bytes = Buffer.from(TEXT);
+      const layout = { delimiter: ',', quote: '"', header: true, column };
+      const expected = {
+        hashes: values.map((v) => (v === null ? 0 : hashText(v))),
+        offsets: RECORDS.map((r) => bytes.indexOf(Buffer.from(r))),
+        lengths: RECORDS.map((r) => Buffer.byteLength(r)),
+      };
+      for (const chunkSize of [1, 5, 64, undefined]) {
+        const js = await scanCsv(awkward, layout, kind, undefined, { engine: 'js', chunkSize });
+        assert.deepEqual(plain(js), expected, `JS, chunks of ${chunkSize ?? 'default'}`);
+        const native = await scanCsv(awkward, layout, kind, undefined, { chunkSize });
+        assert.deepEqual(plain(native), expected, `addon, chunks of ${chunkSize ?? 'default'}`);
+      }
+    });
+  }
+
+  it('no quote character: quotes are plain text; a column past a short record is NULL', async () => {
+    const file = path.join(dir, 'unquoted.csv');
+    await writeFile(file, 'a;b\n"x;1\n"y";2;3\nz\n');
+    for (const engine of ['js', undefined] as const) {
+      const entries = await scanCsv(file, { delimiter: ';', quote: '', header: true, column: 1 }, 'string', undefined, { engine });
+      assert.deepEqual(plain(entries).hashes, [hashText('1'), hashText('2'), 0], engine ?? 'addon');
+    }
+  });
+});
+
+describe('index files built through the addon and in JS are the same', () => {
+  /** An index on `column` built with the addon or in JS: its header figures, its arrays (3000 entries: no padding) and a lookup's row count. */
+  async function build(column: string, file: string, conversion: 'js' | 'native') {
+    const previous = process.env.BUNDLEBASE_CONVERSION;
+    if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
+    try {
+      const bundleDir = path.join(dir, `b-${column}-${conversion}-${path.basename(file)}`);
+      const b = await create(bundleDir).attach(file, { saveAs: 'ref' }).createIndex(column);
+      const idx = path.join(bundleDir, (await readdir(bundleDir)).find((f) => f.endsWith('.idx'))!);
+      const header = await readIndexHeader(idx);
+      const data = await readFile(idx);
+      const rows = await b.filter(`${column} = $1`, [column === 'id' ? 2 : 'say "hi"']).toObjects();
+      await b.close();
+      const [block] = header.blocks;
+      return { rows: rows.length, count: block!.count, distinct: block!.distinct, kind: block!.kind, sections: data.subarray(data.length - block!.count * 16) };
+    } finally {
+      if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
+      else process.env.BUNDLEBASE_CONVERSION = previous;
+    }
+  }
+
+  it('integer and text columns with NULLs, duplicates, quotes and newlines: same bytes, same lookups', async () => {
+    const file = await writeFixture(path.join(dir, 'written.csv'), `
+      SELECT CASE WHEN i % 11 = 0 THEN NULL ELSE i % 50 END AS id,
+             CASE WHEN i % 13 = 0 THEN NULL WHEN i % 5 = 0 THEN 'say "hi"' ELSE 'line ' || (i % 40) || chr(10) || 'next, "q"' END AS name
+      FROM range(3000) t(i)`);
+    for (const column of ['id', 'name']) {
+      const native = await build(column, file, 'native');
+      const js = await build(column, file, 'js');
+      assert.equal(native.count, 3000);
+      assert.equal(native.kind, column === 'id' ? 'integer' : 'string');
+      assert.ok(native.distinct > 10 && native.distinct < 100, `${column}: ${native.distinct} distinct hashes`);
+      assert.deepEqual(native.sections, js.sections, `${column}: the index arrays are byte for byte the same`);
+      const matching = Array.from({ length: 3000 }, (_, i) => (column === 'id' ? i % 11 !== 0 && i % 50 === 2 : i % 13 !== 0 && i % 5 === 0)).filter(Boolean).length;
+      assert.equal(native.rows, matching);
+      assert.equal(js.rows, native.rows);
+    }
+  });
+});
