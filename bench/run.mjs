@@ -107,10 +107,17 @@ for (const rows of sizes) {
 }
 
 // a generated function source (function://), streamed
-console.log('\nfunction source rows   time      rows/s    peak RSS');
+// goals (issue 15): ≥ 3 M rows/s at 10 M rows, peak RSS ≤ 250 MB
+const FUNCTION_GOAL = { rowsPerSecond: 3e6, rss: 250e6 };
+const meets = (ok) => (ok ? 'met' : 'NOT met');
+console.log('\nfunction source rows   time      cpu       rows/s    (goal ≥ 3 M)      peak RSS  (goal ≤ 250 MB)');
 for (const rows of sizes) {
   const r = runCase('function', [String(rows), '', '']);
-  console.log(pad(rows, 23) + pad(`${r.seconds.toFixed(2)}s`, 10) + pad(`${(r.rows / r.seconds / 1e6).toFixed(2)} M`, 10) + mb(r.rss));
+  const rate = r.rows / r.seconds;
+  console.log(
+    pad(rows, 23) + pad(`${r.seconds.toFixed(2)}s`, 10) + pad(`${r.cpu.toFixed(2)}s`, 10) + pad(`${(rate / 1e6).toFixed(2)} M`, 10) +
+    pad(`(${meets(rate >= FUNCTION_GOAL.rowsPerSecond)})`, 18) + pad(mb(r.rss), 10) + `(${meets(r.rss <= FUNCTION_GOAL.rss)})`,
+  );
 }
 
 // reopening a bundle with a long history

@@ -660,29 +660,76 @@ static napi_value js_result_error(napi_env env, napi_callback_info info) {
   return value;
 }
 
+/* A buffer the main thread reuses between calls (assignJoinedStrings runs on it only). */
+static struct {
+  uint16_t *units;
+  size_t units_cap;
+  uint8_t *bytes;
+  size_t bytes_cap;
+} scratch;
+
+static int reserve(void **buffer, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  void *grown = realloc(*buffer, need);
+  if (!grown) return 0;
+  *buffer = grown;
+  *cap = need;
+  return 1;
+}
+
+/* UTF-16 -> UTF-8 (a lone surrogate becomes U+FFFD, as V8 writes it); returns the bytes written. */
+static size_t utf16_to_utf8(const uint16_t *in, size_t n, uint8_t *out) {
+  uint8_t *o = out;
+  for (size_t k = 0; k < n; k++) {
+    uint32_t c = in[k];
+    if (c < 0x80) { *o++ = (uint8_t)c; continue; }
+    if (c < 0x800) { *o++ = (uint8_t)(0xC0 | c >> 6); *o++ = (uint8_t)(0x80 | (c & 0x3F)); continue; }
+    if (c >= 0xD800 && c <= 0xDBFF && k + 1 < n && in[k + 1] >= 0xDC00 && in[k + 1] <= 0xDFFF) {
+      c = 0x10000 + ((c - 0xD800) << 10) + (in[++k] - 0xDC00);
+      *o++ = (uint8_t)(0xF0 | c >> 18); *o++ = (uint8_t)(0x80 | (c >> 12 & 0x3F));
+      *o++ = (uint8_t)(0x80 | (c >> 6 & 0x3F)); *o++ = (uint8_t)(0x80 | (c & 0x3F));
+      continue;
+    }
+    if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;
+    *o++ = (uint8_t)(0xE0 | c >> 12); *o++ = (uint8_t)(0x80 | (c >> 6 & 0x3F)); *o++ = (uint8_t)(0x80 | (c & 0x3F));
+  }
+  return (size_t)(o - out);
+}
+
 /*
- * assignStrings(vector, values, start, count): rows 0..count-1 of a VARCHAR output vector become
- * values[start..start+count-1] (strings, or null/undefined for NULL). One call per chunk instead of
- * one native call per value, which dominated function sources with text columns.
+ * assignJoinedStrings(vector, joined, lengths, count): rows 0..count-1 of a VARCHAR output vector
+ * become the consecutive pieces of `joined` (the chunk's strings concatenated in JS), lengths[i]
+ * UTF-16 units each; a negative length is NULL. Two native reads for a whole chunk, where reading
+ * each value is a native call (and a property lookup) per row.
  */
-static napi_value js_assign_strings(napi_env env, napi_callback_info info) {
+static napi_value js_assign_joined_strings(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  uint32_t start, count;
-  char stack[1024];
+  uint32_t count;
+  napi_typedarray_type lengths_type;
+  size_t lengths_count, units;
+  void *lengths_data;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (!loaded) return throw_error(env, "libduckdb symbols are not loaded");
   duckdb_vector vector = argc < 4 ? NULL : (duckdb_vector)tagged_external(env, argv[0], &VECTOR_TAG);
-  if (!vector || napi_get_value_uint32(env, argv[2], &start) != napi_ok || napi_get_value_uint32(env, argv[3], &count) != napi_ok) {
-    return throw_error(env, "assignStrings expects a DuckDB vector, an array, a start and a count");
+  if (!vector || napi_get_typedarray_info(env, argv[2], &lengths_type, &lengths_count, &lengths_data, NULL, NULL) != napi_ok ||
+      lengths_type != napi_int32_array || napi_get_value_uint32(env, argv[3], &count) != napi_ok || count > lengths_count ||
+      napi_get_value_string_utf16(env, argv[1], NULL, 0, &units) != napi_ok) {
+    return throw_error(env, "assignJoinedStrings expects a DuckDB vector, a string, an Int32Array of lengths and a count");
   }
+  const int32_t *lengths = (const int32_t *)lengths_data;
+  size_t total = 0;
+  for (uint32_t row = 0; row < count; row++) total += lengths[row] > 0 ? (size_t)lengths[row] : 0;
+  if (total != units) return throw_error(env, "assignJoinedStrings: the lengths do not add up to the string");
+  if (!reserve((void **)&scratch.units, &scratch.units_cap, (units + 1) * sizeof(uint16_t)) ||
+      !reserve((void **)&scratch.bytes, &scratch.bytes_cap, units * 3 + 1)) {
+    return throw_error(env, "out of memory");
+  }
+  CHECK(napi_get_value_string_utf16(env, argv[1], (char16_t *)scratch.units, units + 1, &units));
   uint64_t *validity = NULL;
+  const uint16_t *in = scratch.units;
   for (uint32_t row = 0; row < count; row++) {
-    napi_value value;
-    napi_valuetype type;
-    CHECK(napi_get_element(env, argv[1], start + row, &value));
-    CHECK(napi_typeof(env, value, &type));
-    if (type == napi_null || type == napi_undefined) {
+    if (lengths[row] < 0) {
       if (!validity) {
         ddb.vector_ensure_validity_writable(vector);
         validity = ddb.vector_get_validity(vector);
@@ -690,23 +737,10 @@ static napi_value js_assign_strings(napi_env env, napi_callback_info info) {
       ddb.validity_set_row_invalid(validity, row);
       continue;
     }
-    if (type != napi_string) return throw_error(env, "assignStrings expects strings or null");
-    size_t length;
-    CHECK(napi_get_value_string_utf8(env, value, stack, sizeof stack, &length));
-    if (length < sizeof stack - 1) {
-      ddb.vector_assign_string_element_len(vector, row, stack, length);
-      continue;
-    }
-    /* the stack buffer may have cut it: ask for the real length */
-    CHECK(napi_get_value_string_utf8(env, value, NULL, 0, &length));
-    char *heap = malloc(length + 1);
-    if (!heap) return throw_error(env, "out of memory");
-    if (napi_get_value_string_utf8(env, value, heap, length + 1, &length) != napi_ok) {
-      free(heap);
-      return NULL;
-    }
-    ddb.vector_assign_string_element_len(vector, row, heap, length);
-    free(heap);
+    size_t n = (size_t)lengths[row];
+    size_t bytes = utf16_to_utf8(in, n, scratch.bytes);
+    ddb.vector_assign_string_element_len(vector, row, (const char *)scratch.bytes, bytes);
+    in += n;
   }
   return NULL;
 }
@@ -721,7 +755,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"fetch", NULL, js_fetch, NULL, NULL, NULL, napi_default, NULL},
     {"convert", NULL, js_convert, NULL, NULL, NULL, napi_default, NULL},
     {"resultError", NULL, js_result_error, NULL, NULL, NULL, napi_default, NULL},
-    {"assignStrings", NULL, js_assign_strings, NULL, NULL, NULL, napi_default, NULL},
+    {"assignJoinedStrings", NULL, js_assign_joined_strings, NULL, NULL, NULL, napi_default, NULL},
     {"scanCsvChunk", NULL, bundlebase_scan_csv_chunk, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

@@ -266,6 +266,90 @@ describe('function sources', () => {
     await b.close();
   });
 
+  it('every declared type arrives, NULLs where given, from pages of uneven sizes with an empty one among them, natively and in pure JS', async () => {
+    const base = Date.UTC(2020, 0, 1);
+    const row = (i: number) => ({
+      b: i % 2 === 0, i8: (i % 200) - 100, i16: i - 3000, i32: i * 1000, i64: i * 1e6, u8: i % 256, u16: i, u32: i * 7, u64: BigInt(i) * 2n ** 40n,
+      f32: i / 2, f64: i / 3, s: i % 5 === 0 ? `é${i}` : `s${i}`, bin: Uint8Array.from([i % 256, 1]), d: new Date(base + i * 86_400_000), ts: new Date(base + i * 1000),
+    });
+    const output = { b: 'Boolean', i8: 'Int8', i16: 'Int16', i32: 'Int32', i64: 'Int64', u8: 'UInt8', u16: 'UInt16', u32: 'UInt32', u64: 'UInt64', f32: 'Float32', f64: 'Float64', s: 'Utf8', bin: 'Binary', d: 'Date32', ts: 'Timestamp' };
+    // every 7th row is all NULL (given as null), every 7th + 3 all missing (undefined)
+    const given = (i: number) => (i % 7 === 0 ? Object.fromEntries(Object.keys(output).map((k) => [k, null])) : i % 7 === 3 ? {} : row(i));
+    const expected = (i: number) => (i % 7 === 0 || i % 7 === 3 ? Object.fromEntries(Object.keys(output).map((k) => [k, null])) : { ...row(i), i64: BigInt(i * 1e6) });
+    // a page smaller than a chunk, an empty one, one a row over a chunk, one of 3, one of two chunks and a bit
+    const sizes = [1, 0, 2049, 3, 4100];
+    const starts = sizes.map((_, p) => sizes.slice(0, p).reduce((a, n) => a + n, 0));
+    for (const conversion of ['native', 'js']) {
+      const previous = process.env.BUNDLEBASE_CONVERSION;
+      if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
+      try {
+        const b = await create().defineFunction({
+          name: 'all_types',
+          output,
+          fn: (page) => (page < sizes.length ? Array.from({ length: sizes[page]! }, (_, k) => given(starts[page]! + k)) : null),
+        }).attach('function://all_types');
+        const rows = await b.toObjects();
+        assert.equal(rows.length, 1 + 2049 + 3 + 4100);
+        rows.forEach((r, i) => assert.deepEqual(r, expected(i), `${conversion}: row ${i}`));
+        await b.close();
+      } finally {
+        if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
+        else process.env.BUNDLEBASE_CONVERSION = previous;
+      }
+    }
+  });
+
+  it('breaking out of a stream stops the calls: pages are pulled only a bounded way ahead', async () => {
+    let calls = 0;
+    const b = await create().defineFunction({
+      name: 'endless',
+      output: { n: 'Int64', t: 'Utf8' },
+      fn: (page) => {
+        calls++;
+        return Array.from({ length: 1000 }, (_, k) => ({ n: page * 1000 + k, t: `row ${k}` }));
+      },
+    }).attach('function://endless');
+    let seen = 0;
+    for await (const batch of b.stream()) {
+      seen += batch.numRows;
+      break;
+    }
+    await b.close();
+    const atClose = calls;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(seen > 0);
+    // DuckDB buffers some rows ahead of the reader (about 1 MB) and one page is pulled ahead: far from endless
+    assert.ok(atClose < 200, `${atClose} pages were pulled for one batch`);
+    assert.ok(calls <= atClose + 1, `${calls - atClose} pages were pulled after close`);
+  });
+
+  it('an error thrown mid-stream (after rows were streamed) ends the stream with a BundlebaseError naming the function', async () => {
+    const b = await create().defineFunction({
+      name: 'fails_later',
+      output: { n: 'Int32', t: 'Utf8' },
+      fn: (page) => {
+        if (page === 6) throw new Error('upstream went away');
+        return Array.from({ length: 5000 }, (_, k) => ({ n: page * 5000 + k, t: `v${k}` }));
+      },
+    }).attach('function://fails_later');
+    let seen = 0;
+    await expectError(async () => {
+      for await (const batch of b.stream()) seen += batch.numRows;
+    }, 'SQL_ERROR', /fails_later[\s\S]*upstream went away/);
+    assert.ok(seen <= 30_000, `${seen} rows streamed`);
+    await b.close();
+  });
+
+  it('a bundle reading only function sources runs at 1 DuckDB thread; with a file source, at the default', async () => {
+    const threads = async (b: Awaited<ReturnType<typeof create>>) => Number((await b.addColumn('threads', "current_setting('threads')").toObjects())[0]!.threads);
+    const only = await create().defineFunction({ name: 'one_row', output: { v: 'Int32' }, fn: (p) => (p ? null : [{ v: 1 }]) }).attach('function://one_row');
+    assert.equal(await threads(only), 1);
+    const mixed = await create().attach(sales).attach('function://one_row');
+    const defaultThreads = Number((await (await create().attach(sales).addColumn('threads', "current_setting('threads')")).toObjects())[0]!.threads);
+    assert.equal(await threads(mixed), defaultThreads);
+    await Promise.all([only.close(), mixed.close()]);
+  });
+
   it('a function that throws fails the read with its message', async () => {
     const b = await create().defineFunction({ name: 'thrower', output: { v: 'Int32' }, fn: (page) => { if (page === 1) throw new Error('upstream down'); return [{ v: page }]; } }).attach('function://thrower');
     await expectError(() => b.toObjects(), 'SQL_ERROR', /upstream down/);

@@ -17,7 +17,7 @@ import { allCommits, asOf, chainSettings, committedOperations, loadBundle, versi
 import { readAccess } from './access.js';
 import type { ExportTarOptions } from './pack.js';
 import { exportTarFrom, pushBundle, type PushOptions, type PushResult } from './push.js';
-import { checkData, fetchIndexFiles, registerFunctions, verifySources, type DataCheck } from './sources.js';
+import { checkData, fetchIndexFiles, readThreads, registerFunctions, verifySources, type DataCheck } from './sources.js';
 import { holdStore, releaseStore } from './stored.js';
 import { applyKnownLayouts, narrowByIndexes, type Narrowing } from '../indexing/lookup.js';
 import type { Change, ColumnProfile, Commit, CountOptions, Diff, ExportFormat, ExportOptions, OperationInfo, StreamOptions } from './types.js';
@@ -223,7 +223,8 @@ export abstract class BundleBase implements AsyncDisposable {
    */
   protected async database(extraFiles: readonly string[] = []): Promise<EngineDatabase> {
     const operations = this.accessOperations();
-    const database = await EngineDatabase.forAccess(await readAccess(this.loaded, operations, this.loaded.trust, extraFiles));
+    const access = await readAccess(this.loaded, operations, this.loaded.trust, extraFiles);
+    const database = await EngineDatabase.forAccess(access, readThreads(operations, extraFiles));
     await registerFunctions(operations, database);
     return database;
   }

@@ -76,9 +76,10 @@ const literal = (v: string) => `'${v.replaceAll("'", "''")}'`;
 let privateDir: string | undefined;
 
 /** A new in-memory DuckDB database, configured as @duckdb/node-api's DuckDBInstance.create does. */
-async function openDatabase(): Promise<duckdb.Database> {
+async function openDatabase(threads?: number): Promise<duckdb.Database> {
   const config = duckdb.create_config();
   duckdb.set_config(config, 'duckdb_api', 'node-neo-api');
+  if (threads !== undefined) duckdb.set_config(config, 'threads', String(Math.max(1, Math.floor(threads))));
   // DuckDB keeps the file blocks it reads in its buffer pool (up to memory_limit, 80 % of RAM):
   // a stream's RSS then grows with the file (+90 MB per 60 M Parquet rows). Reads here are one
   // pass each, so the cache buys nothing and costs constant memory
@@ -105,7 +106,8 @@ export function privateTempDir(): string {
  * SQL cannot lift that. Function sources are registered per database (see functions.ts).
  */
 export class EngineDatabase {
-  private static shared: Promise<EngineDatabase> | undefined;
+  /** The unrestricted databases, by thread count (undefined: DuckDB's default, one per core). */
+  private static readonly shared = new Map<number | undefined, Promise<EngineDatabase>>();
   private static readonly restrictedCache = new Map<string, Promise<EngineDatabase>>();
   /** @internal Table functions registered on this database, and the connection that did it. */
   readonly registeredFunctions = new Set<string>();
@@ -114,10 +116,17 @@ export class EngineDatabase {
 
   private constructor(private readonly handle: duckdb.Database, readonly access: FileAccess | 'unrestricted') {}
 
-  /** The process's unrestricted database (function sources registered on it stay for every read). */
-  static unrestricted(): Promise<EngineDatabase> {
-    EngineDatabase.shared ??= openDatabase().then((handle) => new EngineDatabase(handle, 'unrestricted'));
-    return EngineDatabase.shared;
+  /**
+   * The process's unrestricted database (function sources registered on it stay for every read);
+   * `threads` asks for one of its own at that many threads.
+   */
+  static unrestricted(threads?: number): Promise<EngineDatabase> {
+    let database = EngineDatabase.shared.get(threads);
+    if (!database) {
+      database = openDatabase(threads).then((handle) => new EngineDatabase(handle, 'unrestricted'));
+      EngineDatabase.shared.set(threads, database);
+    }
+    return database;
   }
 
   /** A new restricted database; the caller owns it and closes it. */
@@ -150,15 +159,15 @@ export class EngineDatabase {
    * A restricted database for `access`, shared by every bundle that needs the same access (the
    * few most recent are kept; an evicted one lives on until its connections close).
    */
-  static forAccess(access: FileAccess | 'unrestricted'): Promise<EngineDatabase> {
-    if (access === 'unrestricted') return EngineDatabase.unrestricted();
-    const key = JSON.stringify([[...access.directories].sort(), [...access.files].sort()]);
+  static forAccess(access: FileAccess | 'unrestricted', threads?: number): Promise<EngineDatabase> {
+    if (access === 'unrestricted') return EngineDatabase.unrestricted(threads);
+    const key = JSON.stringify([[...access.directories].sort(), [...access.files].sort(), threads ?? null]);
     const cache = EngineDatabase.restrictedCache;
     let database = cache.get(key);
     if (database) {
       cache.delete(key); // re-inserted as the most recent
     } else {
-      database = EngineDatabase.restricted(access);
+      database = EngineDatabase.restricted(access, { threads });
       database.catch(() => cache.delete(key));
     }
     cache.set(key, database);

@@ -7,7 +7,7 @@ import {
   type DuckDBVector,
 } from '@duckdb/node-api';
 import { namedType } from '../arrow/types.js';
-import { assignStrings } from './arrow/native.js';
+import { assignJoinedStrings } from './arrow/native.js';
 import { duckdbType } from './arrow/types.js';
 import { invalidArgument, notFound } from '../errors.js';
 import type { EngineDatabase } from './engine.js';
@@ -96,9 +96,6 @@ export async function ensureTableFunction(name: string, database: EngineDatabase
 
 const CHUNK_ROWS = 2048;
 
-/** BUNDLEBASE_CONVERSION=js keeps every native path off (tests compare both). */
-const forceJs = process.env.BUNDLEBASE_CONVERSION === 'js';
-
 /**
  * The raw `duckdb_vector` handle of a vector: @duckdb/node-api keeps it in a field its types mark
  * private (the addon's coupling to that package is pinned by its exact version).
@@ -110,19 +107,34 @@ function rawVector(vector: DuckDBVector): unknown {
 /** Declared types whose normalized JS value (bigint, number, string, boolean) a DuckDB vector takes as is. */
 const DIRECT_TYPES = new Set(['Int8', 'Int16', 'Int32', 'Int64', 'UInt8', 'UInt16', 'UInt32', 'UInt64', 'Float32', 'Float64', 'Utf8', 'Boolean']);
 
-/** Pulls pages from a source function and hands DuckDB up to one chunk of rows per call. */
+/** The next page, pulled ahead: its columns (null: the function is done), or what it threw. */
+type Ahead = { columns: unknown[][] | null } | { error: unknown };
+
+/**
+ * Pulls pages from a source function and hands DuckDB up to one chunk of rows per call. While
+ * DuckDB works on a page's chunks, the next page is pulled when the JS thread is free (at most one
+ * ahead), so DuckDB's thread seldom waits for the function itself.
+ */
 class PageReader {
   private page = 0;
   private done = false;
+  private ahead: Ahead | undefined;
+  private prefetching = false;
   private columns: unknown[][] = [];
   private offset = 0;
   private readonly names: string[];
   private readonly normalizers: ((value: unknown) => unknown)[];
   private readonly schema: arrow.Schema;
+  private readonly splitRows: (rows: readonly Record<string, unknown>[]) => unknown[][];
+  /** Reused by writeStrings: the UTF-16 length of each value of a chunk (-1: NULL). */
+  private readonly lengths = new Int32Array(CHUNK_ROWS);
+  /** BUNDLEBASE_CONVERSION=js (when the read starts) keeps the addon off (tests compare both). */
+  private readonly nativeText = process.env.BUNDLEBASE_CONVERSION !== 'js';
 
   constructor(private readonly definition: FunctionDefinition) {
     const columns = outputColumns(definition.output, definition.name);
     this.names = columns.map((c) => c.name);
+    this.splitRows = rowSplitter(this.names);
     this.normalizers = columns.map((c) => normalizer(definition.output[c.name]!));
     this.schema = new arrow.Schema(columns.map((c) => new arrow.Field(c.name, c.arrow, true)));
   }
@@ -143,7 +155,7 @@ class PageReader {
       const declared = this.definition.output[name]!;
       const toValue = this.normalizers[i]!;
       // text goes in with one native call per chunk (the vector's own flush makes one per value)
-      if (declared === 'Utf8' && !forceJs && assignStrings(rawVector(vector), values, start, rows)) return;
+      if (declared === 'Utf8' && this.nativeText && writeStrings(vector, values, start, rows, this.lengths)) return;
       if (declared === 'Int64') writeInt64(vector, values, start, rows, toValue);
       else if (declared === 'Float64') writeFloat64(vector, values, start, rows, toValue);
       else if (DIRECT_TYPES.has(declared)) {
@@ -159,33 +171,79 @@ class PageReader {
   }
 
   private nextPage(): void {
-    const result = this.definition.fn(this.page++, this.schema);
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead && 'error' in ahead) throw ahead.error;
+    const columns = ahead ? ahead.columns : this.pull();
     this.offset = 0;
-    if (result === null || result === undefined) {
+    this.columns = columns ?? [];
+    if (columns === null) {
       this.done = true;
-      this.columns = [];
       return;
     }
-    // the columns keep the values as given; fill() normalizes only those not already of the stored JS type
+    if (!this.prefetching) {
+      this.prefetching = true;
+      setImmediate(() => {
+        this.prefetching = false;
+        if (this.done || this.ahead) return;
+        try {
+          this.ahead = { columns: this.pull() };
+        } catch (error) {
+          this.ahead = { error };
+        }
+      });
+    }
+  }
+
+  /** The next page's columns, as given (fill() normalizes only values not of the stored JS type); null at the end. */
+  private pull(): unknown[][] | null {
+    const result = this.definition.fn(this.page++, this.schema);
+    if (result === null || result === undefined) return null;
     if (result instanceof arrow.RecordBatch) {
-      this.columns = this.names.map((n) => {
+      return this.names.map((n) => {
         const vector = result.getChild(n);
         if (!vector) throw invalidArgument(`RecordBatch from function '${this.definition.name}' has no column '${n}'`);
         return Array.from(vector);
       });
-    } else if (Array.isArray(result)) {
-      this.columns = this.names.map((n) => result.map((row) => row[n]));
-    } else {
-      throw invalidArgument(`Function '${this.definition.name}' returned ${typeof result}; expected rows, a RecordBatch or null`);
     }
-    // assignStrings takes strings and nulls only
-    this.names.forEach((n, i) => {
-      const values = this.columns[i]!;
-      if (this.definition.output[n] === 'Utf8' && !values.every((v) => typeof v === 'string' || v === null || v === undefined)) {
-        this.columns[i] = values.map(this.normalizers[i]!);
-      }
-    });
+    if (Array.isArray(result)) return this.splitRows(result);
+    throw invalidArgument(`Function '${this.definition.name}' returned ${typeof result}; expected rows, a RecordBatch or null`);
   }
+}
+
+/**
+ * A function splitting row objects into one array per column in a single pass, with the column
+ * names compiled in: reading `row[name]` with a name that changes per column is a megamorphic
+ * keyed load, several times slower than a constant property (JSON.stringify makes each name a
+ * plain string literal, whatever it contains).
+ */
+function rowSplitter(names: readonly string[]): (rows: readonly Record<string, unknown>[]) => unknown[][] {
+  const columns = names.map((_, i) => `c${i}`);
+  const body = [
+    'const n = rows.length;',
+    ...columns.map((c) => `const ${c} = new Array(n);`),
+    'for (let r = 0; r < n; r++) {',
+    '  const row = rows[r];',
+    ...names.map((name, i) => `  ${columns[i]}[r] = row[${JSON.stringify(name)}];`),
+    '}',
+    `return [${columns.join(', ')}];`,
+  ].join('\n');
+  return new Function('rows', body) as (rows: readonly Record<string, unknown>[]) => unknown[][];
+}
+
+/**
+ * Text values of a chunk, through the addon: the chunk's strings joined in JS and cut apart by
+ * their lengths natively (values that are not text are converted with String first). False when
+ * the addon is unavailable.
+ */
+function writeStrings(vector: DuckDBVector, values: unknown[], start: number, rows: number, lengths: Int32Array): boolean {
+  for (let r = 0; r < rows; r++) {
+    const value = values[start + r];
+    if (typeof value === 'string') lengths[r] = value.length;
+    else if (value === null || value === undefined) lengths[r] = -1;
+    else lengths[r] = (values[start + r] = String(value)).length;
+  }
+  return assignJoinedStrings(rawVector(vector), values.slice(start, start + rows).join(''), lengths, rows);
 }
 
 const TWO_32 = 2 ** 32;

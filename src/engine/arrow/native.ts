@@ -11,7 +11,7 @@ interface Addon {
   fetch(result: unknown): Promise<[group: unknown, last: boolean] | null>;
   convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
   resultError(result: unknown): string | null;
-  assignStrings(vector: unknown, values: readonly unknown[], start: number, count: number): void;
+  assignJoinedStrings(vector: unknown, joined: string, lengths: Int32Array, count: number): void;
   scanCsvChunk: CsvChunkScanner;
 }
 
@@ -79,13 +79,14 @@ export function streamError(result: duckdb.Result): string | null {
 }
 
 /**
- * Sets rows 0..count-1 of a VARCHAR output vector (a raw `duckdb_vector` handle) to
- * `values[start…]` (strings or null) in one native call; false when the addon is unavailable.
+ * Sets rows 0..count-1 of a VARCHAR output vector (a raw `duckdb_vector` handle) to the pieces of
+ * `joined`, `lengths[i]` UTF-16 units each (negative: NULL), in one native call; false when the
+ * addon is unavailable.
  */
-export function assignStrings(vector: unknown, values: readonly unknown[], start: number, count: number): boolean {
+export function assignJoinedStrings(vector: unknown, joined: string, lengths: Int32Array, count: number): boolean {
   const native = loadAddon();
   if (!native) return false;
-  native.assignStrings(vector, values, start, count);
+  native.assignJoinedStrings(vector, joined, lengths, count);
   return true;
 }
 
