@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import YAML from 'yaml';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { appendFile, readdir, readFile, utimes } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
@@ -88,6 +90,17 @@ describe('indexes', () => {
       await b.close();
     });
   }
+
+  it("an in-memory bundle's index files live with its stored data and go when it closes", async () => {
+    const b = await create().attach(csv, REF).createIndex('id').filter('id = 42');
+    const { file } = b.operations().find((o) => o.type === 'indexBlocks') as unknown as { file: string };
+    assert.ok(!path.relative(os.tmpdir(), file).startsWith(`bundlebase-index-`), file);
+    assert.ok(existsSync(file), file);
+    assert.equal((await b.toObjects()).length, 1, 'the index still serves reads');
+    await b.close();
+    assert.ok(!existsSync(file), `${file} removed at close`);
+    assert.ok(!existsSync(path.dirname(file)), `${path.dirname(file)} removed at close`);
+  });
 
   it('a number against a text column reads the block in full (DuckDB casts the column)', async () => {
     const file = await writeFixture(path.join(dir, 'codes.csv'), `SELECT lpad(i::VARCHAR, 3, '0') AS code FROM range(50) t(i)`);

@@ -25,7 +25,8 @@ describe('README', () => {
     await mkdir(path.join(scratch, 'node_modules'));
     await symlink(root, path.join(scratch, 'node_modules', 'bundlebase'), 'dir');
     await writeFile(path.join(scratch, 'quickstart.mjs'), await readmeBlock('## Quick start', 'js'));
-    const { stdout } = await run(process.execPath, ['quickstart.mjs'], { cwd: scratch });
+    // its fresh temporary directory inside the scratch folder, removed with it
+    const { stdout } = await run(process.execPath, ['quickstart.mjs'], { cwd: scratch, env: { ...process.env, TMPDIR: scratch } });
     assert.match(stdout, /first_name: Utf8/);
     assert.match(stdout, /\b3\n/, 'three adults');
     assert.match(stdout, /first_name: 'Dee'/);

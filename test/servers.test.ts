@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { privateTempDir } from '../src/engine/engine.js';
 import { create, serve, type Servers } from '../src/index.js';
 import { startFlightReader, tempDir, within, writeFixture } from './helpers.js';
 
@@ -152,6 +155,27 @@ describe('PostgreSQL wire server (psql)', { skip: hasPsql ? false : 'psql is not
     const denied = await psql('SELECT 1', 'wrong');
     assert.notEqual(denied.code, 0);
     assert.match(denied.stderr, /password authentication failed/);
+  });
+});
+
+describe('server temporary files', () => {
+  it('a query that spills writes into a private directory, removed when the server stops', async () => {
+    const spills = () => readdirSync(privateTempDir()).filter((name) => name.startsWith('spill-'));
+    const before = spills();
+    const small = await serve(bundleDir, { pgPort: 0, host: '127.0.0.1', limits: { memoryLimit: '48MB', threads: 1 } });
+    try {
+      const c = new pg.Client({ host: '127.0.0.1', port: small.pgPort, user: 'anyone', database: 'bundle' });
+      await c.connect();
+      // sorting 800,000 rows of text does not fit in 48 MB: DuckDB spills
+      const sorted = 'SELECT count(*) AS n FROM (SELECT md5(a.name || b.name) AS m FROM bundle a, (SELECT name FROM bundle LIMIT 4) b ORDER BY m)';
+      assert.equal(Number((await c.query(sorted)).rows[0].n), 800_000);
+      await c.end();
+      assert.equal(spills().filter((name) => !before.includes(name)).length, 1, 'the server spilled into a directory of its own');
+    } finally {
+      await small.close();
+    }
+    assert.deepEqual(spills(), before);
+    assert.deepEqual(readdirSync(os.tmpdir()).filter((name) => name.startsWith('bundlebase-spill-')), []);
   });
 });
 

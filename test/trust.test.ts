@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
+import { privateTempDir } from '../src/engine/engine.js';
 import { create, open, serve, type BuilderChain } from '../src/index.js';
 import { expectError, runCli, tempDir, writeFixture } from './helpers.js';
 
@@ -53,6 +55,16 @@ describe('opening a bundle someone sent you', () => {
       assert.equal((await b.toObjects()).length, 5);
       await b.close();
     });
+  });
+
+  it('its restricted database makes no spill directory when nothing spills', async () => {
+    await asAnotherUser(async () => {
+      const b = await open(inside);
+      assert.equal((await b.toObjects()).length, 5);
+      await b.close();
+    });
+    // nothing in this file spills, and each bundle above was read in a restricted database of its own
+    assert.deepEqual(readdirSync(privateTempDir()).filter((name) => name.startsWith('spill-')), []);
   });
 
   it('refuses a source outside its directories, naming it and how to allow it', async () => {

@@ -331,7 +331,9 @@ export class BundleBuilder extends BundleBase {
   }
 
   private async buildIndexFor(id: string, column: string, blocks: AttachBlock[], onProgress?: ProgressListener) {
-    return buildIndexFiles(await this.connection(), this.loaded.store.dir, id, column, blocks, onProgress);
+    const dir = storeDirOf(this.loaded.store);
+    if (dir === undefined) throw invalidArgument(`Cannot build an index in ${this.url}: it has nowhere to keep index files`);
+    return buildIndexFiles(await this.connection(), dir, id, column, blocks, onProgress);
   }
 
   /** Refuses, on a view, an operation whose class says views may not record it (before any work). */

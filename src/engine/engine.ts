@@ -6,6 +6,7 @@ import {
   DuckDBTypeId,
   type DuckDBTableFunction,
 } from '@duckdb/node-api';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,7 +115,12 @@ export class EngineDatabase {
   /** @internal */
   registrar: Promise<EngineConnection> | undefined;
 
-  private constructor(private readonly handle: duckdb.Database, readonly access: FileAccess | 'unrestricted') {}
+  private constructor(
+    private readonly handle: duckdb.Database,
+    readonly access: FileAccess | 'unrestricted',
+    /** The spill directory picked for this database (none when the caller gave one): removed at close. */
+    private readonly ownSpillDirectory?: string,
+  ) {}
 
   /**
    * The process's unrestricted database (function sources registered on it stay for every read);
@@ -133,11 +139,14 @@ export class EngineDatabase {
   static async restricted(access: FileAccess, settings: SandboxSettings = {}): Promise<EngineDatabase> {
     const handle = await openDatabase();
     const setup = new DuckDBConnection(await duckdb.connect(handle));
+    // a directory of its own (DuckDB names its spill files per database, not per process), not
+    // made here: DuckDB makes it on the first spill, inside the private directory, so spilled rows
+    // stay unreadable to others
+    const ownSpillDirectory = settings.spillDirectory === undefined ? path.join(privateTempDir(), `spill-${randomUUID()}`) : undefined;
     try {
       if (settings.memoryLimit !== undefined) await setup.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
       if (settings.threads !== undefined) await setup.run(`SET threads = ${Math.max(1, Math.floor(settings.threads))}`);
-      // a directory of its own: DuckDB names its spill files per database, not per process
-      await setup.run(`SET temp_directory = ${literal(settings.spillDirectory ?? mkdtempSync(path.join(privateTempDir(), 'spill-')))}`);
+      await setup.run(`SET temp_directory = ${literal(settings.spillDirectory ?? ownSpillDirectory!)}`);
       // DuckDB wants a trailing separator on directories, else /data would also allow /data-private
       const directories = access.directories.map((d) => (d.endsWith(path.sep) ? d : d + path.sep));
       if (directories.length > 0) await setup.run(`SET allowed_directories = [${directories.map(literal).join(', ')}]`);
@@ -152,7 +161,7 @@ export class EngineDatabase {
     } finally {
       setup.closeSync();
     }
-    return new EngineDatabase(handle, access);
+    return new EngineDatabase(handle, access, ownSpillDirectory);
   }
 
   /**
@@ -181,6 +190,8 @@ export class EngineDatabase {
 
   close(): void {
     duckdb.close_sync(this.handle);
+    // DuckDB removes it only once the last connection is gone too
+    if (this.ownSpillDirectory !== undefined) rmSync(this.ownSpillDirectory, { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,4 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import type { EngineConnection, ProgressListener } from '../engine/engine.js';
 import type { AttachBlock } from '../operations/attachBlock.js';
 import type { IndexBlocks } from '../operations/indexBlocks.js';
@@ -13,20 +11,20 @@ export function indexOn(state: PlanState, column: string): string | undefined {
 }
 
 /**
- * Builds index `id` on `column` over `blocks`, writing its file into the bundle's directory (a
- * private temp directory for in-memory bundles); undefined when no block can be indexed.
+ * Builds index `id` on `column` over `blocks`, writing its file into `dir`: the bundle's directory,
+ * or where an in-memory or bucket bundle keeps its stored data (removed with it, see
+ * bundle/stored.ts); undefined when no block can be indexed.
  */
 export async function buildIndexFiles(
   connection: EngineConnection,
-  bundleDir: string | undefined,
+  dir: string,
   id: string,
   column: string,
   blocks: readonly AttachBlock[],
   onProgress?: ProgressListener,
 ): Promise<IndexBlocks | undefined> {
-  const dir = bundleDir ?? (await mkdtemp(path.join(os.tmpdir(), 'bundlebase-index-')));
   await mkdir(dir, { recursive: true });
-  return buildIndex(connection, id, column, blocks, dir, { baseDir: bundleDir ?? dir }, onProgress);
+  return buildIndex(connection, id, column, blocks, dir, { baseDir: dir }, onProgress);
 }
 
 /** For each index, the blocks attached (or changed) since it was built. */

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type * as arrow from 'apache-arrow';
 import type { Bundle } from '../bundle/builder.js';
 import { open } from '../bundle/open.js';
@@ -31,8 +28,8 @@ export interface Prepared {
  */
 export class BundleQueries {
   private readonly slots: Slots;
-  /** The private spill directories made for this server, removed at close. */
-  private ownSpillDirectories: string[] = [];
+  /** The databases this has opened (one per reload), closed at close: DuckDB then removes their spill directories. */
+  private readonly databases: EngineDatabase[] = [];
   private trust: Trust | undefined;
   /** Counts reloads: a connection made before the last one reads the version before it. */
   generation = 0;
@@ -46,6 +43,7 @@ export class BundleQueries {
     public tables: ServedTable[],
   ) {
     this.slots = new Slots(limits.maxConcurrentQueries);
+    this.databases.push(database);
   }
 
   static async open(url: string, limits: ServerLimits = resolveLimits(), options: { trust?: Trust } = {}): Promise<BundleQueries> {
@@ -62,29 +60,40 @@ export class BundleQueries {
       view.sourceFiles().forEach((f) => files.add(f));
       await view.close();
     }
-    // spilled rows must not land where anyone can read them (DuckDB's default is ./.tmp)
-    const spillDirectory = limits.spillDirectory ?? (await mkdtemp(path.join(os.tmpdir(), 'bundlebase-spill-')));
-    const database = await EngineDatabase.restricted({ directories: [], files: [...files] }, { memoryLimit: limits.memoryLimit, threads: limits.threads, spillDirectory });
+    // spills go to limits.spillDirectory, else to a private directory of the database's own, which
+    // DuckDB removes when the database closes (DuckDB's default, ./.tmp, is readable by anyone)
+    const { memoryLimit, threads, spillDirectory } = limits;
+    const database = await EngineDatabase.restricted({ directories: [], files: [...files] }, { memoryLimit, threads, spillDirectory });
     const queries = new BundleQueries(limits, bundle, relations, database, []);
-    if (limits.spillDirectory === undefined) queries.ownSpillDirectories.push(spillDirectory);
     queries.trust = options.trust;
+    try {
+      await queries.describeTables();
+    } catch (err) {
+      await queries.close();
+      throw err;
+    }
+    return queries;
+  }
+
+  /** Lists the bundle, its views and the bundle_info tables in the catalogs, each with its columns. */
+  private async describeTables(): Promise<void> {
+    const { bundle, relations, database, tables } = this;
     const connection = await database.connect();
     try {
       for (const r of relations) {
         const { schema } = await connection.describe(selectAll(r.statement), `Describing ${r.name}`);
-        queries.tables.push({ name: r.name, schemaName: 'public', kind: r.name === 'bundle' ? 'TABLE' : 'VIEW', schema, description: r.name === 'bundle' ? bundle.description : undefined });
+        tables.push({ name: r.name, schemaName: 'public', kind: r.name === 'bundle' ? 'TABLE' : 'VIEW', schema, description: r.name === 'bundle' ? bundle.description : undefined });
       }
       await connection.execute(CREATE_INFO_SCHEMA, 'Creating the bundle_info tables');
       for (const [name, statement] of await bundle.infoStatements()) {
         await connection.execute(createInfoTable(name, statement), 'Creating the bundle_info tables');
         const { schema } = await connection.describe(selectAll(statement), `Describing bundle_info.${name}`);
-        queries.tables.push({ name, schemaName: INFO_SCHEMA, kind: 'TABLE', schema });
+        tables.push({ name, schemaName: INFO_SCHEMA, kind: 'TABLE', schema });
       }
-      for (const sql of catalogStatements(queries.tables)) await connection.execute({ sql, params: [] }, 'Creating the catalogs');
+      for (const sql of catalogStatements(tables)) await connection.execute({ sql, params: [] }, 'Creating the catalogs');
     } finally {
       connection.close();
     }
-    return queries;
   }
 
   /**
@@ -154,14 +163,14 @@ export class BundleQueries {
     const fresh = await BundleQueries.open(this.bundle.url, this.limits, { trust: this.trust });
     const old = this.bundle;
     ({ bundle: this.bundle, relations: this.relations, database: this.database, tables: this.tables } = fresh);
-    this.ownSpillDirectories.push(...fresh.ownSpillDirectories);
+    this.databases.push(...fresh.databases);
     this.generation++;
     await old.close();
   }
 
   async close(): Promise<void> {
     await this.bundle.close();
-    await Promise.all(this.ownSpillDirectories.map((d) => rm(d, { recursive: true, force: true })));
+    for (const database of this.databases.splice(0)) database.close();
   }
 }
 
