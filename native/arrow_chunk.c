@@ -1,12 +1,15 @@
 /*
- * Streaming DuckDB result -> Arrow buffers, using DuckDB's own converter (duckdb_data_chunk_to_arrow).
+ * Streaming DuckDB result -> Arrow buffers, on libuv worker threads.
  *
- * Reading strings from JS costs one native call per value longer than 12 bytes; DuckDB already
- * knows how to write Arrow, so this addon asks it to. On libuv worker threads, fetch() pulls the
- * next chunk of a streaming result and convert() turns a fetched chunk into Arrow, destroys it at
- * once (DuckDB chunks held by @duckdb/node-api wrappers are freed only at GC, invisible to V8: the
- * cause of growing RSS) and packs every Arrow buffer into ONE block that JS receives as an
- * ArrayBuffer with a small table of offsets. Fetching chunk i+1 overlaps converting chunk i.
+ * Reading strings from JS costs one native call per value longer than 12 bytes, so the buffers are
+ * written here in C: columns whose DuckDB vector is (nearly) the Arrow layout — numbers, dates,
+ * times, timestamps, booleans, text, blobs — straight from the vectors (pack_direct); a result with
+ * any other column type goes through DuckDB's own Arrow appender (duckdb_data_chunk_to_arrow, then
+ * pack). fetch() pulls the next chunks of a streaming result and convert() turns them into Arrow,
+ * destroys them at once (DuckDB chunks held by @duckdb/node-api wrappers are freed only at GC,
+ * invisible to V8: the cause of growing RSS) and packs every buffer into ONE block that JS
+ * receives as an ArrayBuffer with a small table of offsets. Fetching group i+1 overlaps converting
+ * group i.
  *
  * It links to nothing: the DuckDB functions are looked up in the libduckdb.so that
  * @duckdb/node-bindings has already loaded (dlopen with RTLD_NOLOAD), so both share one library.
@@ -83,6 +86,9 @@ static struct {
   void (*vector_ensure_validity_writable)(duckdb_vector);
   uint64_t *(*vector_get_validity)(duckdb_vector);
   void (*validity_set_row_invalid)(uint64_t *, idx_t);
+  int (*get_type_id)(duckdb_logical_type);
+  duckdb_vector (*data_chunk_get_vector)(duckdb_data_chunk, idx_t);
+  void *(*vector_get_data)(duckdb_vector);
 } ddb;
 
 static int loaded = 0;
@@ -115,7 +121,40 @@ typedef struct {
   duckdb_arrow_options options;
   idx_t columns;
   column_layout *layouts;
+  int direct; /* every column is read straight from DuckDB's vectors (see pack_direct) */
 } converter;
+
+/* duckdb_type values (duckdb.h) of the columns pack_direct reads. */
+enum { T_BOOLEAN = 1, T_TINYINT, T_SMALLINT, T_INTEGER, T_BIGINT, T_UTINYINT, T_USMALLINT, T_UINTEGER, T_UBIGINT,
+       T_FLOAT, T_DOUBLE, T_TIMESTAMP, T_DATE, T_TIME, T_VARCHAR = 17, T_BLOB = 18, T_TIMESTAMP_S = 20,
+       T_TIMESTAMP_MS, T_TIMESTAMP_NS, T_TIMESTAMP_TZ = 31 };
+
+/* duckdb_string_t (duckdb.h): 16 bytes, the text inline up to 12 bytes, else a prefix and a pointer. */
+typedef union {
+  struct { uint32_t length; char prefix[4]; const char *ptr; } pointer;
+  struct { uint32_t length; char inlined[12]; } inlined;
+} duckdb_string;
+_Static_assert(sizeof(duckdb_string) == 16, "duckdb_string_t is 16 bytes");
+
+/* Bytes per value in DuckDB's own vector of that type, when it is the Arrow layout too; 0 otherwise. */
+static int direct_width(int type_id) {
+  switch (type_id) {
+    case T_TINYINT: case T_UTINYINT: return 1;
+    case T_SMALLINT: case T_USMALLINT: return 2;
+    case T_INTEGER: case T_UINTEGER: case T_FLOAT: case T_DATE: return 4;
+    case T_BIGINT: case T_UBIGINT: case T_DOUBLE: case T_TIME: case T_TIMESTAMP: case T_TIMESTAMP_S:
+    case T_TIMESTAMP_MS: case T_TIMESTAMP_NS: case T_TIMESTAMP_TZ: return 8;
+    default: return 0;
+  }
+}
+
+/* Whether a column of `type_id` exported by DuckDB as `l` can be written from its vector as is. */
+static int direct_capable(int type_id, column_layout l) {
+  if (type_id == T_BOOLEAN) return l.kind == KIND_BOOL;
+  if (type_id == T_VARCHAR || type_id == T_BLOB) return l.kind == KIND_STRING32 || l.kind == KIND_STRING64;
+  int width = direct_width(type_id);
+  return width > 0 && l.kind == KIND_FIXED && l.width == width;
+}
 
 #define CHECK(call)                                                                                     \
   do {                                                                                                  \
@@ -154,6 +193,9 @@ static int load_symbols(const char *path) {
   LOAD(vector_ensure_validity_writable, "duckdb_vector_ensure_validity_writable");
   LOAD(vector_get_validity, "duckdb_vector_get_validity");
   LOAD(validity_set_row_invalid, "duckdb_validity_set_row_invalid");
+  LOAD(get_type_id, "duckdb_get_type_id");
+  LOAD(data_chunk_get_vector, "duckdb_data_chunk_get_vector");
+  LOAD(vector_get_data, "duckdb_vector_get_data");
   return 1;
 }
 
@@ -226,13 +268,16 @@ static void converter_finalize(napi_env env, void *data, void *hint) {
 }
 
 /*
- * createConverter(connection, result) -> { converter, formats: string[] }
- * The Arrow schema comes from the result's column types, exactly as DuckDB exports them.
+ * createConverter(connection, result, allowDirect = true) -> { converter, formats: string[], direct: boolean }
+ * The Arrow schema comes from the result's column types, exactly as DuckDB exports them. `direct`:
+ * chunks will be written from DuckDB's vectors (pack_direct), not through DuckDB's Arrow appender.
  */
 static napi_value js_create_converter(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result, formats, external, format;
+  size_t argc = 3;
+  napi_value argv[3], result, formats, external, format;
+  bool allow_direct = true;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc >= 3 && napi_get_value_bool(env, argv[2], &allow_direct) != napi_ok) allow_direct = true;
   if (!loaded) return throw_error(env, "libduckdb symbols are not loaded");
   void **connection_holder = (void **)tagged_external(env, argv[0], &CONNECTION_TAG);
   duckdb_result *duck_result = (duckdb_result *)tagged_external(env, argv[1], &RESULT_TAG);
@@ -249,8 +294,14 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
     free(types); free(names); converter_finalize(env, c, NULL);
     return throw_error(env, "out of memory");
   }
+  int *type_ids = calloc(c->columns ? c->columns : 1, sizeof *type_ids);
+  if (!type_ids) {
+    free(types); free(names); converter_finalize(env, c, NULL);
+    return throw_error(env, "out of memory");
+  }
   for (idx_t i = 0; i < c->columns; i++) {
     types[i] = ddb.column_logical_type(duck_result, i);
+    type_ids[i] = ddb.get_type_id(types[i]);
     names[i] = "c";
   }
   struct ArrowSchema schema;
@@ -262,24 +313,31 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
   if (error && ddb.error_data_has_error(error)) {
     napi_value thrown = throw_error(env, ddb.error_data_message(error));
     ddb.destroy_error_data(&error);
+    free(type_ids);
     converter_finalize(env, c, NULL);
     return thrown;
   }
   if (error) ddb.destroy_error_data(&error);
 
+  c->direct = c->columns > 0 && allow_direct;
   CHECK(napi_create_array_with_length(env, c->columns, &formats));
   for (idx_t i = 0; i < c->columns && i < (idx_t)schema.n_children; i++) {
     c->layouts[i] = layout_of(schema.children[i]);
+    if (!direct_capable(type_ids[i], c->layouts[i])) c->direct = 0;
     const char *name = c->layouts[i].kind == KIND_UNSUPPORTED ? "?" : schema.children[i]->format;
     CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &format));
     CHECK(napi_set_element(env, formats, (uint32_t)i, format));
   }
   if (schema.release) schema.release(&schema);
+  free(type_ids);
 
+  napi_value direct;
   CHECK(napi_create_external(env, c, converter_finalize, NULL, &external));
   CHECK(napi_create_object(env, &result));
+  CHECK(napi_get_boolean(env, c->direct, &direct));
   CHECK(napi_set_named_property(env, result, "converter", external));
   CHECK(napi_set_named_property(env, result, "formats", formats));
+  CHECK(napi_set_named_property(env, result, "direct", direct));
   return result;
 }
 
@@ -402,6 +460,29 @@ static void merge_column(struct ArrowArray *const *cols, int chunks, column_layo
 }
 
 /*
+ * Lays out one column's buffers in a block from `at` (8-byte aligned), records their offsets and
+ * lengths in its META_FIELDS, zeroes the bitmaps (they are written bit by bit), and returns where
+ * the next column starts. `buffers` (optional) receives the three buffer pointers.
+ */
+static size_t place_column(uint8_t *out, size_t at, int32_t *m, column_layout l, const size_t sizes[3], int64_t nulls, uint8_t *buffers[3]) {
+  m[META_NULL_COUNT] = nulls > INT32_MAX ? -1 : (int32_t)nulls;
+  m[META_ARRAY_OFFSET] = 0;
+  /* a string column always has offsets; a fixed one data; validity only when some chunk has nulls */
+  const int present[3] = {sizes[0] > 0, l.kind == KIND_STRING32 || l.kind == KIND_STRING64, l.kind != KIND_NULL};
+  const int slots[3] = {META_VALIDITY, META_OFFSETS, META_DATA};
+  for (int k = 0; k < 3; k++) {
+    uint8_t *buffer = present[k] ? out + at : NULL;
+    if (buffers) buffers[k] = buffer;
+    m[slots[k]] = present[k] ? (int32_t)at : -1;
+    m[slots[k] + 1] = (int32_t)sizes[k];
+    at += align8(sizes[k]);
+  }
+  if (present[0]) memset(out + m[META_VALIDITY], 0, sizes[0]); /* set_bits only sets; copy_bits writes each bit */
+  if (l.kind == KIND_BOOL) memset(out + m[META_DATA], 0, sizes[2]);
+  return at;
+}
+
+/*
  * Packs converted chunks as ONE batch: each column's chunks laid end to end (bitmaps shifted,
  * string offsets rebased), so JS gets one RecordBatch of up to GROUP_ROWS rows instead of several
  * 2048-row ones. Returns NULL when out of memory or when the block would outgrow int32 offsets.
@@ -434,24 +515,139 @@ static uint8_t *pack(const converter *c, struct ArrowArray *arrays, const idx_t 
     int64_t nulls;
     for (int b = 0; b < chunks; b++) cols[b] = arrays[b].children[i];
     merged_sizes(cols, chunks, c->layouts[i], total_rows, sizes, &nulls);
-    int32_t *m = batch_meta + 1 + i * META_FIELDS;
-    m[META_NULL_COUNT] = nulls > INT32_MAX ? -1 : (int32_t)nulls;
-    m[META_ARRAY_OFFSET] = 0;
-    /* a string column always has offsets; a fixed one data; validity only when some chunk has nulls */
-    const int present[3] = {sizes[0] > 0, c->layouts[i].kind == KIND_STRING32 || c->layouts[i].kind == KIND_STRING64,
-                            c->layouts[i].kind != KIND_NULL};
     uint8_t *buffers[3];
-    const int slots[3] = {META_VALIDITY, META_OFFSETS, META_DATA};
-    for (int k = 0; k < 3; k++) {
-      buffers[k] = present[k] ? out + at : NULL;
-      m[slots[k]] = present[k] ? (int32_t)at : -1;
-      m[slots[k] + 1] = (int32_t)sizes[k];
-      at += align8(sizes[k]);
-    }
-    if (buffers[0]) memset(buffers[0], 0, sizes[0]); /* set_bits only sets; copy_bits writes each bit */
-    if (c->layouts[i].kind == KIND_BOOL) memset(buffers[2], 0, sizes[2]);
+    at = place_column(out, at, batch_meta + 1 + i * META_FIELDS, c->layouts[i], sizes, nulls, buffers);
     merge_column(cols, chunks, c->layouts[i], buffers[0], buffers[1], buffers[2]);
   }
+  *size_out = total;
+  return out;
+}
+
+/* Number of valid rows among the first n of a DuckDB validity mask (bit set = valid). */
+static size_t valid_count(const uint64_t *validity, size_t n) {
+  size_t valid = 0, words = n / 64;
+  for (size_t w = 0; w < words; w++) valid += (size_t)__builtin_popcountll(validity[w]);
+  if (n % 64) valid += (size_t)__builtin_popcountll(validity[words] & ((1ULL << (n % 64)) - 1));
+  return valid;
+}
+
+static uint32_t string_length(const duckdb_string *s) { return s->inlined.length; }
+
+static const char *string_data(const duckdb_string *s) {
+  return s->inlined.length <= 12 ? s->inlined.inlined : s->pointer.ptr;
+}
+
+/* One column of one chunk, as DuckDB holds it (flat vectors: results are flattened when fetched). */
+typedef struct {
+  const uint8_t *data;
+  const uint64_t *validity; /* NULL: every row valid */
+  size_t rows;
+} column_part;
+
+/* Sizes of validity / offsets / data of one column over the parts, as merged_sizes does for Arrow. */
+static void direct_sizes(const column_part *parts, int chunks, column_layout l, size_t total_rows, size_t sizes[3], int64_t *null_count) {
+  size_t nulls = 0, string_total = 0;
+  for (int b = 0; b < chunks; b++) {
+    const column_part *p = &parts[b];
+    if (p->validity) nulls += p->rows - valid_count(p->validity, p->rows);
+    if (l.kind != KIND_STRING32 && l.kind != KIND_STRING64) continue;
+    const duckdb_string *strings = (const duckdb_string *)p->data;
+    for (size_t r = 0; r < p->rows; r++) {
+      if (!p->validity || (p->validity[r / 64] >> (r % 64) & 1)) string_total += string_length(&strings[r]);
+    }
+  }
+  *null_count = (int64_t)nulls;
+  sizes[0] = nulls > 0 ? (total_rows + 7) / 8 : 0;
+  sizes[1] = l.kind == KIND_STRING32 ? (total_rows + 1) * 4 : l.kind == KIND_STRING64 ? (total_rows + 1) * 8 : 0;
+  sizes[2] = l.kind == KIND_FIXED ? total_rows * (size_t)l.width : l.kind == KIND_BOOL ? (total_rows + 7) / 8 : string_total;
+}
+
+/* Writes one column of every part end to end (merge_column's twin over DuckDB vectors). */
+static void direct_merge(const column_part *parts, int chunks, column_layout l, uint8_t *validity, uint8_t *offsets, uint8_t *data) {
+  size_t row = 0, bytes = 0;
+  if (l.kind == KIND_STRING32) ((int32_t *)offsets)[0] = 0;
+  if (l.kind == KIND_STRING64) ((int64_t *)offsets)[0] = 0;
+  for (int b = 0; b < chunks; b++) {
+    const column_part *p = &parts[b];
+    size_t n = p->rows;
+    if (validity) {
+      if (p->validity) copy_bits(validity, row, (const uint8_t *)p->validity, 0, n);
+      else set_bits(validity, row, n);
+    }
+    switch (l.kind) {
+      case KIND_FIXED: if (n) memcpy(data + row * (size_t)l.width, p->data, n * (size_t)l.width); break;
+      case KIND_BOOL:
+        for (size_t r = 0; r < n; r++) {
+          if (p->data[r]) data[(row + r) / 8] |= (uint8_t)(1u << ((row + r) % 8));
+        }
+        break;
+      case KIND_STRING32: case KIND_STRING64: {
+        const duckdb_string *strings = (const duckdb_string *)p->data;
+        for (size_t r = 0; r < n; r++) {
+          if (!p->validity || (p->validity[r / 64] >> (r % 64) & 1)) {
+            memcpy(data + bytes, string_data(&strings[r]), string_length(&strings[r]));
+            bytes += string_length(&strings[r]);
+          }
+          if (l.kind == KIND_STRING32) ((int32_t *)offsets)[row + r + 1] = (int32_t)bytes;
+          else ((int64_t *)offsets)[row + r + 1] = (int64_t)bytes;
+        }
+        break;
+      }
+      default: break;
+    }
+    row += n;
+  }
+}
+
+/*
+ * pack()'s fast path: the chunks' vectors written straight into ONE block, without DuckDB's Arrow
+ * appender in between (it copies every value into buffers of its own, which pack then copies again).
+ * Only for columns whose vector already is the Arrow layout (numbers, dates, times, timestamps) or
+ * one step from it (booleans: bytes to bits; text and blobs: DuckDB's 16-byte strings to offsets
+ * and bytes). Same block format as pack().
+ */
+static uint8_t *pack_direct(const converter *c, duckdb_data_chunk *chunks, const idx_t *rows, int count, size_t *size_out) {
+  size_t per_batch = 1 + c->columns * META_FIELDS;
+  size_t header = align8((HEADER_FIELDS + per_batch) * sizeof(int32_t));
+  size_t total_rows = 0, total = header;
+  column_part parts[GROUP_CHUNKS];
+  for (int b = 0; b < count; b++) total_rows += rows[b];
+  /* the parts of column i, read once per pass */
+#define READ_PARTS(i)                                                                                  \
+  for (int b = 0; b < count; b++) {                                                                   \
+    duckdb_vector v = ddb.data_chunk_get_vector(chunks[b], (i));                                      \
+    parts[b].data = (const uint8_t *)ddb.vector_get_data(v);                                          \
+    parts[b].validity = ddb.vector_get_validity(v);                                                   \
+    parts[b].rows = rows[b];                                                                          \
+  }
+  for (idx_t i = 0; i < c->columns; i++) {
+    size_t sizes[3];
+    int64_t nulls;
+    READ_PARTS(i);
+    direct_sizes(parts, count, c->layouts[i], total_rows, sizes, &nulls);
+    if (c->layouts[i].kind == KIND_STRING32 && sizes[2] > INT32_MAX) return NULL;
+    total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
+  }
+  if (total > INT32_MAX) return NULL;
+  uint8_t *out = malloc(total);
+  if (!out) return NULL;
+  int32_t *meta = (int32_t *)out;
+  meta[HEADER_BATCHES] = 1;
+  meta[HEADER_COLUMNS] = (int32_t)c->columns;
+  int32_t *batch_meta = meta + HEADER_FIELDS;
+  batch_meta[0] = (int32_t)total_rows;
+  size_t at = header;
+  for (idx_t i = 0; i < c->columns; i++) {
+    size_t sizes[3];
+    int64_t nulls;
+    READ_PARTS(i);
+    direct_sizes(parts, count, c->layouts[i], total_rows, sizes, &nulls);
+    at = place_column(out, at, batch_meta + 1 + i * META_FIELDS, c->layouts[i], sizes, nulls, NULL);
+    int32_t *m = batch_meta + 1 + i * META_FIELDS;
+    direct_merge(parts, count, c->layouts[i], m[META_VALIDITY] >= 0 ? out + m[META_VALIDITY] : NULL,
+                 m[META_OFFSETS] >= 0 ? out + m[META_OFFSETS] : NULL, m[META_DATA] >= 0 ? out + m[META_DATA] : NULL);
+  }
+#undef READ_PARTS
   *size_out = total;
   return out;
 }
@@ -499,7 +695,8 @@ static void fetch_execute(napi_env env, void *data) {
   j->fetched = g;
 }
 
-/* Worker thread: convert a group of chunks to Arrow, destroy them at once, pack the buffers. */
+/* Worker thread: convert a group of chunks to Arrow (directly, or through DuckDB's appender), destroy
+ * them at once, pack the buffers. */
 static void convert_execute(napi_env env, void *data) {
   job *j = (job *)data;
   (void)env;
@@ -509,6 +706,13 @@ static void convert_execute(napi_env env, void *data) {
   int converted = 0;
   memset(arrays, 0, sizeof arrays);
   if (g->count == 0) j->error = copy_message("chunks were already converted");
+  if (j->conv->direct && !j->error) {
+    for (int i = 0; i < g->count; i++) rows[i] = ddb.data_chunk_get_size(g->chunks[i]);
+    j->block = pack_direct(j->conv, g->chunks, rows, g->count, &j->block_size);
+    if (!j->block) j->error = copy_message("out of memory packing an Arrow batch (or a batch over 2 GB)");
+    destroy_group(g);
+    return;
+  }
   for (int i = 0; i < g->count && !j->error; i++) {
     rows[i] = ddb.data_chunk_get_size(g->chunks[i]);
     duckdb_error_data error = ddb.data_chunk_to_arrow(j->conv->options, g->chunks[i], &arrays[i]);

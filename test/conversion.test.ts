@@ -3,7 +3,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as arrow from 'apache-arrow';
 import { create } from '../src/index.js';
-import { nativeAvailable, nativeReadCount } from '../src/engine/arrow/native.js';
+import { directReadCount, nativeAvailable, nativeReadCount } from '../src/engine/arrow/native.js';
 import { EngineConnection } from '../src/engine/engine.js';
 import { tempDir, writeFixture } from './helpers.js';
 
@@ -36,10 +36,10 @@ async function nativeReadsOf(read: () => Promise<unknown>): Promise<number> {
   return nativeReadCount() - before;
 }
 
-/** Runs `body` with BUNDLEBASE_CONVERSION=js when `conversion` is 'js', restoring it after. */
-async function withConversion<T>(conversion: 'native' | 'js', body: () => Promise<T>): Promise<T> {
+/** Runs `body` with BUNDLEBASE_CONVERSION=js / appender when `conversion` says so, restoring it after. */
+async function withConversion<T>(conversion: 'native' | 'js' | 'appender', body: () => Promise<T>): Promise<T> {
   const previous = process.env.BUNDLEBASE_CONVERSION;
-  if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
+  if (conversion !== 'native') process.env.BUNDLEBASE_CONVERSION = conversion;
   try {
     return await body();
   } finally {
@@ -128,6 +128,37 @@ describe('DuckDB → Arrow conversion', () => {
     const kept = Array.from({ length: 90_000 }, (_, i) => i).filter((i) => i % 7 !== 3 && !(i >= 40000 && i <= 40990)).length;
     assert.equal(native.table.numRows, kept);
     if (NATIVE) assert.ok(native.table.batches.some((b) => b.numRows > 2048), 'batches span several DuckDB chunks');
+  });
+
+  // every column type the addon writes straight from DuckDB's vectors, with the edges of each layout
+  const DIRECT_SQL = (from: string) => `
+    SELECT i8, i16, i32, i64, u8, u64, f32, f64, flag, short_text, long_text, day, ts, maybe, bin, t,
+      (i32 % 60000)::USMALLINT AS u16, i32::UINTEGER AS u32,
+      (TIMESTAMPTZ '2024-01-01 00:00:00+00' + INTERVAL (i32) SECOND) AS tstz,
+      ts::TIMESTAMP_S AS ts_s, ts::TIMESTAMP_MS AS ts_ms, ts::TIMESTAMP_NS AS ts_ns,
+      CASE WHEN i32 % 4 = 0 THEN NULL ELSE i32 % 3 = 0 END AS maybe_flag,
+      repeat('x', i32 % 15) AS around_inline, NULL::VARCHAR AS nothing, CASE WHEN i32 % 2 = 0 THEN '' END AS empty_or_null,
+      CASE WHEN i32 % 9 = 0 THEN NULL ELSE repeat('ü', i32 % 20) END AS multibyte
+    FROM ${from}`;
+
+  it('columns DuckDB already holds in Arrow layout are written straight from its vectors, value for value', async () => {
+    const before = directReadCount();
+    const { native } = await sameBothWays(DIRECT_SQL(`read_parquet('${bigFile}') WHERE i32 % 7 <> 3 AND NOT (i32 BETWEEN 40000 AND 40990)`));
+    if (NATIVE) assert.equal(directReadCount() - before, 1, 'read straight from the vectors');
+    assert.equal(native.table.getChild('nothing')!.nullCount, native.table.numRows);
+    // and the same as DuckDB's own Arrow appender writes them
+    const appender = await withConversion('appender', () => convertAll('native', DIRECT_SQL(`read_parquet('${file}')`)));
+    const direct = await convertAll('native', DIRECT_SQL(`read_parquet('${file}')`));
+    for (const field of direct.table.schema.fields) {
+      assert.deepEqual(Array.from(direct.table.getChild(field.name)!, String), Array.from(appender.table.getChild(field.name)!, String), `column ${field.name}`);
+    }
+  });
+
+  it('a read with a column of any other type goes through DuckDB\'s Arrow appender', async () => {
+    const before = directReadCount();
+    const reads = await nativeReadsOf(() => sameBothWays());
+    assert.equal(directReadCount() - before, 0, 'DECIMAL and HUGEINT are not written from the vectors');
+    if (NATIVE) assert.ok(reads > 0);
   });
 
   for (const conversion of ['native', 'js'] as const) {

@@ -7,7 +7,7 @@ import type duckdb from '@duckdb/node-bindings';
 /** The addon built from native/arrow_chunk.c (see there for the buffer layout). */
 interface Addon {
   load(libduckdbPath: string): boolean;
-  createConverter(connection: unknown, result: unknown): { converter: unknown; formats: string[] };
+  createConverter(connection: unknown, result: unknown, allowDirect: boolean): { converter: unknown; formats: string[]; direct: boolean };
   fetch(result: unknown): Promise<[group: unknown, last: boolean] | null>;
   convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
   resultError(result: unknown): string | null;
@@ -61,6 +61,7 @@ export function csvChunkScanner(): CsvChunkScanner | undefined {
 }
 
 let nativeReads = 0;
+let directReads = 0;
 
 /**
  * @internal How many results this process has read through the addon (readers handed out by
@@ -68,6 +69,11 @@ let nativeReads = 0;
  */
 export function nativeReadCount(): number {
   return nativeReads;
+}
+
+/** @internal Of those, how many were written straight from DuckDB's vectors (not through its Arrow appender). */
+export function directReadCount(): number {
+  return directReads;
 }
 
 /**
@@ -141,9 +147,11 @@ export interface NativeReader {
 export function nativeReader(connection: duckdb.Connection, result: duckdb.Result, schema: arrow.Schema): NativeReader | undefined {
   const native = loadAddon();
   if (!native) return undefined;
-  const { converter, formats } = native.createConverter(connection, result);
+  // BUNDLEBASE_CONVERSION=appender keeps DuckDB's Arrow appender for every column (tests and benches compare)
+  const { converter, formats, direct } = native.createConverter(connection, result, process.env.BUNDLEBASE_CONVERSION !== 'appender');
   if (!formatsMatch(schema, formats)) return undefined;
   nativeReads++;
+  if (direct) directReads++;
   const fetchNext = () => {
     const fetched = native.fetch(result);
     fetched.catch(() => undefined); // awaited by next() or close(); never left unhandled
