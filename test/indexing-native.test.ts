@@ -22,13 +22,14 @@ const RECORDS = [
   ',"",',
   ' 3 ,naïve 名前,007',
   'x1,"crlf\r\ninside",12x',
+  '-0010,"",-',
   '-5,plain,\u00a05\u3000',
 ];
-const TEXT = `id,name,score\n${RECORDS[0]}\n${RECORDS[1]}\n${RECORDS[2]}\n${RECORDS[3]}\r\n\n${RECORDS[4]}\r\n${RECORDS[5]}\n${RECORDS[6]}`;
+const TEXT = `id,name,score\n${RECORDS[0]}\n${RECORDS[1]}\n${RECORDS[2]}\n${RECORDS[3]}\r\n\n${RECORDS[4]}\r\n${RECORDS[5]}\n${RECORDS[6]}\n${RECORDS[7]}`;
 const EXPECTED: Record<string, { kind: ValueKind; column: number; values: (string | null)[] }> = {
-  id: { kind: 'integer', column: 0, values: ['1', '2', '2', null, '3', null, '-5'] },
-  name: { kind: 'string', column: 1, values: ['plain', 'say "hi"', 'multi\nline, with comma', null, 'naïve 名前', 'crlf\r\ninside', 'plain'] },
-  score: { kind: 'integer', column: 2, values: ['10', '7', '0', null, '7', null, '5'] },
+  id: { kind: 'integer', column: 0, values: ['1', '2', '2', null, '3', null, '-10', '-5'] },
+  name: { kind: 'string', column: 1, values: ['plain', 'say "hi"', 'multi\nline, with comma', null, 'naïve 名前', 'crlf\r\ninside', null, 'plain'] },
+  score: { kind: 'integer', column: 2, values: ['10', '7', '0', null, '7', null, null, '5'] },
 };
 
 let dir: string;

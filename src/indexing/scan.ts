@@ -199,8 +199,40 @@ function fieldHash(field: Uint8Array | undefined, kind: ValueKind): number {
   if (field === undefined || field.length === 0) return 0;
   // text is hashed as its bytes: the same as hashText of the decoded string for valid UTF-8
   if (kind === 'string') return hashBytes(field, 0, field.length);
+  if (kind === 'integer') {
+    const hash = integerHash(field);
+    if (hash !== undefined) return hash;
+  }
   const value = canonical(decoder.decode(field), kind);
   return value === undefined ? 0 : hashText(value);
+}
+
+const isAsciiSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
+const MINUS = 0x2d;
+
+/**
+ * hashText(canonical(text, 'integer')) read from the bytes, as integer_hash in native/index_scan.c
+ * (0 for no integer); undefined when the text starts or ends with a non-ASCII character (perhaps
+ * a Unicode space that trim() removes): the caller decodes it then.
+ */
+function integerHash(field: Uint8Array): number | undefined {
+  let start = 0;
+  let end = field.length;
+  while (start < end && isAsciiSpace(field[start]!)) start++;
+  while (end > start && isAsciiSpace(field[end - 1]!)) end--;
+  if (start < end && (field[start]! >= 0x80 || field[end - 1]! >= 0x80)) return undefined;
+  const negative = field[start] === MINUS;
+  if (negative || field[start] === 0x2b) start++;
+  if (start === end) return 0;
+  for (let i = start; i < end; i++) {
+    if (field[i]! < 0x30 || field[i]! > 0x39) return 0;
+  }
+  while (start < end - 1 && field[start] === 0x30) start++;
+  const zero = end - start === 1 && field[start] === 0x30;
+  let h = 0x811c9dc5;
+  if (negative && !zero) h = Math.imul(h ^ MINUS, 0x01000193);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ field[i]!, 0x01000193);
+  return h >>> 0;
 }
 
 export interface CsvLayout {
