@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { before, describe, it } from 'node:test';
-import { open } from '../src/index.js';
+import { create, open } from '../src/index.js';
 import { peopleSql, runCli, tempDir, writeFixture } from './helpers.js';
 
 const BIN = path.resolve('dist/cli/main.js');
@@ -95,6 +97,24 @@ describe('bundlebase command line', () => {
     assert.equal(code, 0);
     assert.equal(lines, 300_001);
     assert.ok(bytes > 3_000_000);
+  });
+
+  it('a command stopped by a signal exits as the signal would, leaving nothing in the temp directory', async () => {
+    const tmp = await tempDir();
+    const b = path.join(dir, 'signalled');
+    const builder = await create(b).attach(await writeFixture(path.join(dir, 'signalled.parquet'), peopleSql(100_000)));
+    await builder.commit('rows');
+    await builder.close();
+    const child = spawn(process.execPath, [BIN, 'query', b, 'SELECT id, name FROM bundle', '--format', 'csv'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+    // mid-stream: its first rows are out, the rest wait on this pipe, unread until the signal is sent
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.stdout.pause();
+    assert.ok(readdirSync(tmp).some((name) => name.startsWith('bundlebase-')), 'its private temp directory exists while it runs');
+    child.kill('SIGTERM');
+    child.stdout.resume();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 128 + os.constants.signals.SIGTERM);
+    assert.deepEqual(readdirSync(tmp), []);
   });
 
   it('undo, reset and the staged file', async () => {

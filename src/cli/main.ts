@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BundleBuilder, type Bundle } from '../bundle/builder.js';
@@ -499,8 +500,23 @@ async function readAt(bundle: string, at: string | undefined, body: (b: Bundle |
   }
 }
 
+/**
+ * SIGINT, SIGTERM and SIGHUP end the command with the status their default action gives (128 +
+ * the signal's number), but through process.exit, so the 'exit' hooks run (they remove the
+ * process's private temporary directory: spills, in-memory bundles' files). A command that handles
+ * the signal itself (serve stops its servers first) is left to do so.
+ */
+function exitOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) === 1) process.exit(128 + os.constants.signals[signal]);
+    });
+  }
+}
+
 async function main(): Promise<number> {
   endQuietlyOnClosedPipe();
+  exitOnSignals();
   try {
     await buildProgram().parseAsync(process.argv);
     return 0;
