@@ -110,7 +110,9 @@ function runCapped(args) {
     const memsw = path.join(group, 'memory.memsw.limit_in_bytes');
     if (existsSync(memsw)) writeFileSync(memsw, String(capMb * 1024 * 1024));
     const script = `echo $$ > ${path.join(group, 'cgroup.procs')} && exec "$0" --expose-gc "$@"`;
-    const child = spawnSync('sh', ['-c', script, process.execPath, path.join(here, 'case.mjs'), ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    // a case the cap kills cannot remove its private temp dir: it goes with bigDir
+    const env = { ...process.env, TMPDIR: bigDir };
+    const child = spawnSync('sh', ['-c', script, process.execPath, path.join(here, 'case.mjs'), ...args], { encoding: 'utf8', maxBuffer: 1 << 20, env });
     const read = (name) => Number(readFileSync(path.join(group, name), 'utf8'));
     const result = child.status === 0 ? JSON.parse(child.stdout.trim().split('\n').at(-1)) : undefined;
     return { status: child.status, signal: child.signal, killed: child.signal === 'SIGKILL', stderr: child.stderr, result, peak: read('memory.max_usage_in_bytes'), failcnt: read('memory.failcnt') };
