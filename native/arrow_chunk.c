@@ -951,6 +951,7 @@ static napi_value js_assign_joined_strings(napi_env env, napi_callback_info info
 
 /* native/index_scan.c */
 napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info);
+napi_value bundlebase_sort_entries(napi_env env, napi_callback_info info);
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -961,6 +962,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"resultError", NULL, js_result_error, NULL, NULL, NULL, napi_default, NULL},
     {"assignJoinedStrings", NULL, js_assign_joined_strings, NULL, NULL, NULL, napi_default, NULL},
     {"scanCsvChunk", NULL, bundlebase_scan_csv_chunk, NULL, NULL, NULL, napi_default, NULL},
+    {"sortEntries", NULL, bundlebase_sort_entries, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

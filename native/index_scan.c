@@ -251,3 +251,74 @@ napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info) {
   CHECK(napi_set_element(env, result, 2, value));
   return result;
 }
+
+/*
+ * sortEntries(hashes, offsets, lengths, count): sorts the first `count` entries by hash in place,
+ * equal hashes in their order (sortByHash in src/indexing/file.ts, the same LSD radix: 4 passes of
+ * 8 bits moving the three arrays together, so both give the same file).
+ */
+napi_value bundlebase_sort_entries(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t *hashes, *lengths, count;
+  double *offsets;
+  size_t n_hashes, n_offsets, n_lengths;
+  if (argc < 4 || !typed_array(env, argv[0], napi_uint32_array, (void **)&hashes, &n_hashes) ||
+      !typed_array(env, argv[1], napi_float64_array, (void **)&offsets, &n_offsets) ||
+      !typed_array(env, argv[2], napi_uint32_array, (void **)&lengths, &n_lengths) ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok || count > n_hashes || count > n_offsets || count > n_lengths) {
+    return throw_error(env, "sortEntries expects hashes, offsets, lengths and a count within them");
+  }
+  uint32_t *to_hashes = malloc((size_t)count * sizeof *to_hashes + 1);
+  double *to_offsets = malloc((size_t)count * sizeof *to_offsets + 1);
+  uint32_t *to_lengths = malloc((size_t)count * sizeof *to_lengths + 1);
+  size_t *counts = calloc(4 * 256, sizeof *counts);
+  if (!to_hashes || !to_offsets || !to_lengths || !counts) {
+    free(to_hashes);
+    free(to_offsets);
+    free(to_lengths);
+    free(counts);
+    return throw_error(env, "out of memory");
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    uint32_t h = hashes[i];
+    counts[h & 0xff]++;
+    counts[256 + ((h >> 8) & 0xff)]++;
+    counts[512 + ((h >> 16) & 0xff)]++;
+    counts[768 + (h >> 24)]++;
+  }
+  uint32_t *from_h = hashes, *from_l = lengths, *into_h = to_hashes, *into_l = to_lengths;
+  double *from_o = offsets, *into_o = to_offsets;
+  for (int pass = 0; pass < 4; pass++) {
+    size_t *at = counts + pass * 256, sum = 0;
+    for (int b = 0; b < 256; b++) {
+      size_t c = at[b];
+      at[b] = sum;
+      sum += c;
+    }
+    int shift = pass * 8;
+    for (uint32_t i = 0; i < count; i++) {
+      uint32_t h = from_h[i];
+      size_t to = at[(h >> shift) & 0xff]++;
+      into_h[to] = h;
+      into_o[to] = from_o[i];
+      into_l[to] = from_l[i];
+    }
+    uint32_t *swap = from_h;
+    from_h = into_h;
+    into_h = swap;
+    swap = from_l;
+    from_l = into_l;
+    into_l = swap;
+    double *swap_o = from_o;
+    from_o = into_o;
+    into_o = swap_o;
+  }
+  /* four passes: the sorted entries are back in the caller's arrays */
+  free(to_hashes);
+  free(to_offsets);
+  free(to_lengths);
+  free(counts);
+  return NULL;
+}

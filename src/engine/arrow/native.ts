@@ -13,7 +13,11 @@ interface Addon {
   resultError(result: unknown): string | null;
   assignJoinedStrings(vector: unknown, joined: string, lengths: Int32Array, count: number): void;
   scanCsvChunk: CsvChunkScanner;
+  sortEntries: EntrySorter;
 }
+
+/** native/index_scan.c: sorts the first `count` index entries by hash in place, equal hashes kept in order. */
+type EntrySorter = (hashes: Uint32Array, offsets: Float64Array, lengths: Uint32Array, count: number) => void;
 
 /**
  * native/index_scan.c: entries (value hash, byte offset, length) for the records of one chunk of
@@ -58,6 +62,12 @@ export function nativeAvailable(): boolean {
 export function csvChunkScanner(): CsvChunkScanner | undefined {
   if (process.env.BUNDLEBASE_CONVERSION === 'js') return undefined;
   return loadAddon()?.scanCsvChunk;
+}
+
+/** The addon's index entry sort; undefined as for {@link csvChunkScanner}. */
+export function entrySorter(): EntrySorter | undefined {
+  if (process.env.BUNDLEBASE_CONVERSION === 'js') return undefined;
+  return loadAddon()?.sortEntries;
 }
 
 let nativeReads = 0;
