@@ -1,6 +1,6 @@
 // One measured path, in a process of its own: prints { seconds, rows, rss } (rss = peak, bytes).
 import { DuckDBInstance } from '@duckdb/node-api';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from '../dist/index.js';
@@ -177,6 +177,15 @@ const cases = {
   },
 };
 
+/**
+ * Peak RSS of this process: VmHWM, kept per address space. getrusage's maxRSS is not: Linux carries
+ * the parent's RSS at spawn across fork + exec, so a small case run by a big bench process read big.
+ */
+function peakRss() {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(existsSync('/proc/self/status') ? readFileSync('/proc/self/status', 'utf8') : '');
+  return hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
 const start = process.hrtime.bigint();
 const cpuStart = process.cpuUsage();
 const result = await cases[kind]();
@@ -185,5 +194,5 @@ const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 const { user, system } = process.cpuUsage(cpuStart);
 rmSync(out, { force: true });
 // a case may time the part it measures itself (seconds, cpu)
-console.log(JSON.stringify({ seconds, cpu: (user + system) / 1e6, ...result, rss: process.resourceUsage().maxRSS * 1024 }));
+console.log(JSON.stringify({ seconds, cpu: (user + system) / 1e6, ...result, rss: peakRss() }));
 process.exit(0);
