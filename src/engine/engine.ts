@@ -143,18 +143,22 @@ export class EngineDatabase {
     // made here: DuckDB makes it on the first spill, inside the private directory, so spilled rows
     // stay unreadable to others
     const ownSpillDirectory = settings.spillDirectory === undefined ? path.join(privateTempDir(), `spill-${randomUUID()}`) : undefined;
-    try {
-      if (settings.memoryLimit !== undefined) await setup.run(`SET memory_limit = ${literal(settings.memoryLimit)}`);
-      if (settings.threads !== undefined) await setup.run(`SET threads = ${Math.max(1, Math.floor(settings.threads))}`);
-      await setup.run(`SET temp_directory = ${literal(settings.spillDirectory ?? ownSpillDirectory!)}`);
-      // DuckDB wants a trailing separator on directories, else /data would also allow /data-private
-      const directories = access.directories.map((d) => (d.endsWith(path.sep) ? d : d + path.sep));
-      if (directories.length > 0) await setup.run(`SET allowed_directories = [${directories.map(literal).join(', ')}]`);
-      if (access.files.length > 0) await setup.run(`SET allowed_paths = [${access.files.map(literal).join(', ')}]`);
-      await setup.run('SET enable_external_access = false');
+    // DuckDB wants a trailing separator on directories, else /data would also allow /data-private
+    const directories = access.directories.map((d) => (d.endsWith(path.sep) ? d : d + path.sep));
+    const statements = [
+      ...(settings.memoryLimit !== undefined ? [`SET memory_limit = ${literal(settings.memoryLimit)}`] : []),
+      ...(settings.threads !== undefined ? [`SET threads = ${Math.max(1, Math.floor(settings.threads))}`] : []),
+      `SET temp_directory = ${literal(settings.spillDirectory ?? ownSpillDirectory!)}`,
+      ...(directories.length > 0 ? [`SET allowed_directories = [${directories.map(literal).join(', ')}]`] : []),
+      ...(access.files.length > 0 ? [`SET allowed_paths = [${access.files.map(literal).join(', ')}]`] : []),
+      'SET enable_external_access = false',
       // progress is tracked (not printed) from the start: the locked configuration cannot turn it on later
-      await setup.run(PROGRESS_ON);
-      await setup.run('SET lock_configuration = true');
+      PROGRESS_ON,
+      'SET lock_configuration = true',
+    ];
+    try {
+      // one round trip to DuckDB's thread, in order (every bundle read opens such a database)
+      await setup.run(statements.join('; '));
     } catch (err) {
       duckdb.close_sync(handle);
       throw fromEngineError(err, 'Configuring a restricted database');
