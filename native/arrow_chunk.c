@@ -94,11 +94,16 @@ static struct {
 
 static int loaded = 0;
 static int pool_enabled = 1;
+/* native/function_source.c */
+int bundlebase_function_source_load(void *handle, void *(*dlsym_fn)(void *, const char *));
+napi_value bundlebase_register_function_source(napi_env env, napi_callback_info info, void *connection);
+napi_value bundlebase_push_page(napi_env env, napi_callback_info info);
+napi_value bundlebase_end_source(napi_env env, napi_callback_info info);
+static int function_sources_loaded = 0; /* function_source.c found its symbols too */
 
 /* Type tags of @duckdb/node-bindings' externals (bindings/src/externals.h). */
 static const napi_type_tag CONNECTION_TAG = {0x922B9BF54AB04DFCULL, 0x8A258578D371DB71ULL};
 static const napi_type_tag RESULT_TAG = {0x08F7FE3AE12345E5ULL, 0x8733310DC29372D9ULL};
-static const napi_type_tag VECTOR_TAG = {0x9FE56DE8E3124D07ULL, 0x9ABF31145EDE1C9EULL};
 
 /* A converted block holds the batches of one fetched group. It starts with [batches, columns], then
  * per batch its row count and META_FIELDS int32 per column: byte offsets and lengths of the column's
@@ -198,6 +203,7 @@ static int load_symbols(const char *path) {
   LOAD(get_type_id, "duckdb_get_type_id");
   LOAD(data_chunk_get_vector, "duckdb_data_chunk_get_vector");
   LOAD(vector_get_data, "duckdb_vector_get_data");
+  function_sources_loaded = bundlebase_function_source_load(handle, dlsym);
   return 1;
 }
 
@@ -944,94 +950,23 @@ static napi_value js_result_error(napi_env env, napi_callback_info info) {
   return value;
 }
 
-/* A buffer the main thread reuses between calls (assignJoinedStrings runs on it only). */
-static struct {
-  uint16_t *units;
-  size_t units_cap;
-  uint8_t *bytes;
-  size_t bytes_cap;
-} scratch;
-
-static int reserve(void **buffer, size_t *cap, size_t need) {
-  if (need <= *cap) return 1;
-  void *grown = realloc(*buffer, need);
-  if (!grown) return 0;
-  *buffer = grown;
-  *cap = need;
-  return 1;
-}
-
-/* UTF-16 -> UTF-8 (a lone surrogate becomes U+FFFD, as V8 writes it); returns the bytes written. */
-static size_t utf16_to_utf8(const uint16_t *in, size_t n, uint8_t *out) {
-  uint8_t *o = out;
-  for (size_t k = 0; k < n; k++) {
-    uint32_t c = in[k];
-    if (c < 0x80) { *o++ = (uint8_t)c; continue; }
-    if (c < 0x800) { *o++ = (uint8_t)(0xC0 | c >> 6); *o++ = (uint8_t)(0x80 | (c & 0x3F)); continue; }
-    if (c >= 0xD800 && c <= 0xDBFF && k + 1 < n && in[k + 1] >= 0xDC00 && in[k + 1] <= 0xDFFF) {
-      c = 0x10000 + ((c - 0xD800) << 10) + (in[++k] - 0xDC00);
-      *o++ = (uint8_t)(0xF0 | c >> 18); *o++ = (uint8_t)(0x80 | (c >> 12 & 0x3F));
-      *o++ = (uint8_t)(0x80 | (c >> 6 & 0x3F)); *o++ = (uint8_t)(0x80 | (c & 0x3F));
-      continue;
-    }
-    if (c >= 0xD800 && c <= 0xDFFF) c = 0xFFFD;
-    *o++ = (uint8_t)(0xE0 | c >> 12); *o++ = (uint8_t)(0x80 | (c >> 6 & 0x3F)); *o++ = (uint8_t)(0x80 | (c & 0x3F));
-  }
-  return (size_t)(o - out);
-}
-
-/*
- * assignJoinedStrings(vector, joined, lengths, count): rows 0..count-1 of a VARCHAR output vector
- * become the consecutive pieces of `joined` (the chunk's strings concatenated in JS), lengths[i]
- * UTF-16 units each; a negative length is NULL. Two native reads for a whole chunk, where reading
- * each value is a native call (and a property lookup) per row.
- */
-static napi_value js_assign_joined_strings(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  uint32_t count;
-  napi_typedarray_type lengths_type;
-  size_t lengths_count, units;
-  void *lengths_data;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!loaded) return throw_error(env, "libduckdb symbols are not loaded");
-  duckdb_vector vector = argc < 4 ? NULL : (duckdb_vector)tagged_external(env, argv[0], &VECTOR_TAG);
-  if (!vector || napi_get_typedarray_info(env, argv[2], &lengths_type, &lengths_count, &lengths_data, NULL, NULL) != napi_ok ||
-      lengths_type != napi_int32_array || napi_get_value_uint32(env, argv[3], &count) != napi_ok || count > lengths_count ||
-      napi_get_value_string_utf16(env, argv[1], NULL, 0, &units) != napi_ok) {
-    return throw_error(env, "assignJoinedStrings expects a DuckDB vector, a string, an Int32Array of lengths and a count");
-  }
-  const int32_t *lengths = (const int32_t *)lengths_data;
-  size_t total = 0;
-  for (uint32_t row = 0; row < count; row++) total += lengths[row] > 0 ? (size_t)lengths[row] : 0;
-  if (total != units) return throw_error(env, "assignJoinedStrings: the lengths do not add up to the string");
-  if (!reserve((void **)&scratch.units, &scratch.units_cap, (units + 1) * sizeof(uint16_t)) ||
-      !reserve((void **)&scratch.bytes, &scratch.bytes_cap, units * 3 + 1)) {
-    return throw_error(env, "out of memory");
-  }
-  CHECK(napi_get_value_string_utf16(env, argv[1], (char16_t *)scratch.units, units + 1, &units));
-  uint64_t *validity = NULL;
-  const uint16_t *in = scratch.units;
-  for (uint32_t row = 0; row < count; row++) {
-    if (lengths[row] < 0) {
-      if (!validity) {
-        ddb.vector_ensure_validity_writable(vector);
-        validity = ddb.vector_get_validity(vector);
-      }
-      ddb.validity_set_row_invalid(validity, row);
-      continue;
-    }
-    size_t n = (size_t)lengths[row];
-    size_t bytes = utf16_to_utf8(in, n, scratch.bytes);
-    ddb.vector_assign_string_element_len(vector, row, (const char *)scratch.bytes, bytes);
-    in += n;
-  }
-  return NULL;
-}
-
 /* native/index_scan.c */
 napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info);
 napi_value bundlebase_sort_entries(napi_env env, napi_callback_info info);
+
+
+/*
+ * registerFunctionSource(connection, tableName, handler): see function_source.c; throws when
+ * this libduckdb lacks the table function API.
+ */
+static napi_value js_register_function_source(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!function_sources_loaded) return throw_error(env, "libduckdb's table function symbols are not loaded");
+  void **connection_holder = argc < 1 ? NULL : (void **)tagged_external(env, argv[0], &CONNECTION_TAG);
+  return bundlebase_register_function_source(env, info, connection_holder ? *connection_holder : NULL);
+}
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -1042,9 +977,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"resultError", NULL, js_result_error, NULL, NULL, NULL, napi_default, NULL},
     {"drainPool", NULL, js_drain_pool, NULL, NULL, NULL, napi_default, NULL},
     {"poolStats", NULL, js_pool_stats, NULL, NULL, NULL, napi_default, NULL},
-    {"assignJoinedStrings", NULL, js_assign_joined_strings, NULL, NULL, NULL, napi_default, NULL},
     {"scanCsvChunk", NULL, bundlebase_scan_csv_chunk, NULL, NULL, NULL, napi_default, NULL},
     {"sortEntries", NULL, bundlebase_sort_entries, NULL, NULL, NULL, napi_default, NULL},
+    {"registerFunctionSource", NULL, js_register_function_source, NULL, NULL, NULL, napi_default, NULL},
+    {"pushPage", NULL, bundlebase_push_page, NULL, NULL, NULL, napi_default, NULL},
+    {"endSource", NULL, bundlebase_end_source, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -266,6 +266,20 @@ describe('function sources', () => {
     await b.close();
   });
 
+  /** Runs `read` with the addon's table function and with @duckdb/node-api's (BUNDLEBASE_CONVERSION=js). */
+  async function bothWays(read: (conversion: string) => Promise<void>): Promise<void> {
+    for (const conversion of ['native', 'js']) {
+      const previous = process.env.BUNDLEBASE_CONVERSION;
+      if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
+      try {
+        await read(conversion);
+      } finally {
+        if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
+        else process.env.BUNDLEBASE_CONVERSION = previous;
+      }
+    }
+  }
+
   it('every declared type arrives, NULLs where given, from pages of uneven sizes with an empty one among them, natively and in pure JS', async () => {
     const base = Date.UTC(2020, 0, 1);
     const row = (i: number) => ({
@@ -279,65 +293,89 @@ describe('function sources', () => {
     // a page smaller than a chunk, an empty one, one a row over a chunk, one of 3, one of two chunks and a bit
     const sizes = [1, 0, 2049, 3, 4100];
     const starts = sizes.map((_, p) => sizes.slice(0, p).reduce((a, n) => a + n, 0));
-    for (const conversion of ['native', 'js']) {
-      const previous = process.env.BUNDLEBASE_CONVERSION;
-      if (conversion === 'js') process.env.BUNDLEBASE_CONVERSION = 'js';
-      try {
-        const b = await create().defineFunction({
-          name: 'all_types',
-          output,
-          fn: (page) => (page < sizes.length ? Array.from({ length: sizes[page]! }, (_, k) => given(starts[page]! + k)) : null),
-        }).attach('function://all_types');
-        const rows = await b.toObjects();
-        assert.equal(rows.length, 1 + 2049 + 3 + 4100);
-        rows.forEach((r, i) => assert.deepEqual(r, expected(i), `${conversion}: row ${i}`));
-        await b.close();
-      } finally {
-        if (previous === undefined) delete process.env.BUNDLEBASE_CONVERSION;
-        else process.env.BUNDLEBASE_CONVERSION = previous;
-      }
-    }
+    await bothWays(async (conversion) => {
+      const b = await create().defineFunction({
+        name: `all_types_${conversion}`, // registered per name: one per conversion
+        output,
+        fn: (page) => (page < sizes.length ? Array.from({ length: sizes[page]! }, (_, k) => given(starts[page]! + k)) : null),
+      }).attach(`function://all_types_${conversion}`);
+      const rows = await b.toObjects();
+      assert.equal(rows.length, 1 + 2049 + 3 + 4100);
+      rows.forEach((r, i) => assert.deepEqual(r, expected(i), `${conversion}: row ${i}`));
+      await b.close();
+    });
   });
 
   it('breaking out of a stream stops the calls: pages are pulled only a bounded way ahead', async () => {
-    let calls = 0;
-    const b = await create().defineFunction({
-      name: 'endless',
-      output: { n: 'Int64', t: 'Utf8' },
-      fn: (page) => {
-        calls++;
-        return Array.from({ length: 1000 }, (_, k) => ({ n: page * 1000 + k, t: `row ${k}` }));
-      },
-    }).attach('function://endless');
-    let seen = 0;
-    for await (const batch of b.stream()) {
-      seen += batch.numRows;
-      break;
-    }
-    await b.close();
-    const atClose = calls;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(seen > 0);
-    // DuckDB buffers some rows ahead of the reader (about 1 MB) and one page is pulled ahead: far from endless
-    assert.ok(atClose < 200, `${atClose} pages were pulled for one batch`);
-    assert.ok(calls <= atClose + 1, `${calls - atClose} pages were pulled after close`);
+    await bothWays(async (conversion) => {
+      let calls = 0;
+      const b = await create().defineFunction({
+        name: `endless_${conversion}`,
+        output: { n: 'Int64', t: 'Utf8' },
+        fn: (page) => {
+          calls++;
+          return Array.from({ length: 1000 }, (_, k) => ({ n: page * 1000 + k, t: `row ${k}` }));
+        },
+      }).attach(`function://endless_${conversion}`);
+      let seen = 0;
+      for await (const batch of b.stream()) {
+        seen += batch.numRows;
+        break;
+      }
+      await b.close();
+      const atClose = calls;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(seen > 0);
+      // DuckDB buffers some rows ahead of the reader (about 1 MB) and a page or two are pulled ahead: far from endless
+      assert.ok(atClose < 200, `${conversion}: ${atClose} pages were pulled for one batch`);
+      assert.ok(calls <= atClose + 2, `${conversion}: ${calls - atClose} pages were pulled after close`);
+    });
   });
 
   it('an error thrown mid-stream (after rows were streamed) ends the stream with a BundlebaseError naming the function', async () => {
+    await bothWays(async (conversion) => {
+      const b = await create().defineFunction({
+        name: `fails_later_${conversion}`,
+        output: { n: 'Int32', t: 'Utf8' },
+        fn: (page) => {
+          if (page === 6) throw new Error('upstream went away');
+          return Array.from({ length: 5000 }, (_, k) => ({ n: page * 5000 + k, t: `v${k}` }));
+        },
+      }).attach(`function://fails_later_${conversion}`);
+      let seen = 0;
+      await expectError(async () => {
+        for await (const batch of b.stream()) seen += batch.numRows;
+      }, 'SQL_ERROR', new RegExp(`fails_later_${conversion}[\\s\\S]*upstream went away`));
+      assert.ok(seen <= 30_000, `${conversion}: ${seen} rows streamed`);
+      await b.close();
+    });
+  });
+
+  it('a value that does not fit its column fails the read naming the column; two reads of one function interleave', async () => {
     const b = await create().defineFunction({
-      name: 'fails_later',
+      name: 'too_big',
+      output: { small: 'Int8' },
+      fn: (page) => (page === 0 ? [{ small: 1 }, { small: 300 }] : null),
+    }).attach('function://too_big');
+    await expectError(() => b.toObjects(), 'SQL_ERROR', /too_big[\s\S]*300 does not fit column 'small'/);
+    const counter = await create().defineFunction({
+      name: 'counter',
       output: { n: 'Int32', t: 'Utf8' },
-      fn: (page) => {
-        if (page === 6) throw new Error('upstream went away');
-        return Array.from({ length: 5000 }, (_, k) => ({ n: page * 5000 + k, t: `v${k}` }));
-      },
-    }).attach('function://fails_later');
-    let seen = 0;
-    await expectError(async () => {
-      for await (const batch of b.stream()) seen += batch.numRows;
-    }, 'SQL_ERROR', /fails_later[\s\S]*upstream went away/);
-    assert.ok(seen <= 30_000, `${seen} rows streamed`);
-    await b.close();
+      fn: (page) => (page < 4 ? Array.from({ length: 3000 }, (_, k) => ({ n: page * 3000 + k, t: `n${page * 3000 + k}` })) : null),
+    }).attach('function://counter');
+    const first = counter.stream()[Symbol.asyncIterator]();
+    const second = counter.stream()[Symbol.asyncIterator]();
+    const sums = [0, 0];
+    for (let done = [false, false]; !done[0] || !done[1];) {
+      for (const [i, reader] of [first, second].entries()) {
+        if (done[i]) continue;
+        const next = await reader.next();
+        if (next.done) done[i] = true;
+        else for (const row of next.value) sums[i]! += Number(row.n) + (row.t === `n${row.n}` ? 0 : 1e9);
+      }
+    }
+    assert.deepEqual(sums, [(12_000 * 11_999) / 2, (12_000 * 11_999) / 2]);
+    await Promise.all([b.close(), counter.close()]);
   });
 
   it('a bundle reading only function sources runs at 1 DuckDB thread; with a file source, at the default', async () => {

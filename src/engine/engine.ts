@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BundlebaseError, fromEngineError } from '../errors.js';
 import { batchReader, type BatchReader, type Conversion } from './arrow/batches.js';
+import { nativeFunctionSources, type SourceRequestHandler } from './arrow/native.js';
 import { sqlType, type SqlType } from './arrow/types.js';
 import { bindParams, type ParamValue } from './params.js';
 
@@ -235,6 +236,11 @@ export class EngineConnection {
   /** @internal Engine modules only (functions.ts): makes a table function callable on this database. */
   registerTableFunction(fn: DuckDBTableFunction): void {
     this.raw.registerTableFunction(fn);
+  }
+
+  /** @internal Engine modules only (functions.ts): registers the addon's function source table function. */
+  registerNativeFunctionSource(tableName: string, handler: SourceRequestHandler): void {
+    nativeFunctionSources()!.registerFunctionSource(this.handle, tableName, handler);
   }
 
   /** Reports progress every `intervalMs` while `work` runs (DuckDB must track it: enable_progress_bar). */

@@ -13,7 +13,9 @@ interface Addon {
   resultError(result: unknown): string | null;
   drainPool(): void;
   poolStats(): [pooled: number, reused: number];
-  assignJoinedStrings(vector: unknown, joined: string, lengths: Int32Array, count: number): void;
+  registerFunctionSource(connection: unknown, tableName: string, handler: SourceRequestHandler): void;
+  pushPage(id: number, rows: number, values: PageValues[], lengths: (Int32Array | null)[], valid: (Uint8Array | null)[]): void;
+  endSource(id: number, error?: string): void;
   scanCsvChunk: CsvChunkScanner;
   sortEntries: EntrySorter;
 }
@@ -105,15 +107,19 @@ export function streamError(result: duckdb.Result): string | null {
 }
 
 /**
- * Sets rows 0..count-1 of a VARCHAR output vector (a raw `duckdb_vector` handle) to the pieces of
- * `joined`, `lengths[i]` UTF-16 units each (negative: NULL), in one native call; false when the
- * addon is unavailable.
+ * What native/function_source.c asks of JS: 'bind' returns the columns' names and DuckDB type ids;
+ * 'need' asks for one page of source `id` (answered with pushPage or endSource); 'close' says the
+ * source is gone.
  */
-export function assignJoinedStrings(vector: unknown, joined: string, lengths: Int32Array, count: number): boolean {
+export type SourceRequestHandler = (kind: 'bind' | 'need' | 'close', id: number) => [string[], number[]] | undefined;
+
+/** A column of a page: numbers as doubles, a column type's exact values, text joined, or blob bytes. */
+export type PageValues = Float64Array | BigInt64Array | BigUint64Array | Uint8Array | string;
+
+/** The addon's table function for function sources (see function_source.c), or null without it. */
+export function nativeFunctionSources(): Pick<Addon, 'registerFunctionSource' | 'pushPage' | 'endSource'> | null {
   const native = loadAddon();
-  if (!native) return false;
-  native.assignJoinedStrings(vector, joined, lengths, count);
-  return true;
+  return native && typeof native.registerFunctionSource === 'function' ? native : null;
 }
 
 /** The Arrow C format string DuckDB must produce for `type` for the buffers to be read as `type`. */
