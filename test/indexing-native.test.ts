@@ -7,7 +7,7 @@ import { before, describe, it } from 'node:test';
 import { create } from '../src/index.js';
 import { csvChunkScanner, nativeAvailable } from '../src/engine/arrow/native.js';
 import { readIndexHeader } from '../src/indexing/file.js';
-import { hashText, scanCsv, type RecordEntries, type ValueKind } from '../src/indexing/scan.js';
+import { canonical, hashText, scanCsv, scanNdjson, type RecordEntries, type ValueKind } from '../src/indexing/scan.js';
 import { duck, tempDir, writeFixture } from './helpers.js';
 
 const NATIVE_OFF = process.env.BUNDLEBASE_SKIP_NATIVE || process.env.BUNDLEBASE_CONVERSION === 'js' ? 'the addon is off' : false;
@@ -73,6 +73,41 @@ describe('CSV index scanner: addon and JS give the same entries', () => {
     for (const engine of ['js', undefined] as const) {
       const entries = await scanCsv(file, { delimiter: ';', quote: '', header: true, column: 1 }, 'string', undefined, { engine });
       assert.deepEqual(plain(entries).hashes, [hashText('1'), hashText('2'), 0], engine ?? 'addon');
+    }
+  });
+});
+
+describe('NDJSON index scan: what is read from the bytes is what parsing the line gives', () => {
+  // plain values (read from the bytes) beside escapes, big numbers, 1.0, true, nested keys, spaces
+  // and missing keys (parsed); an empty string is a value in JSON
+  const LINES = [
+    '{"id": 5, "name": "plain"}',
+    '{"id":-0,"name":""}',
+    '{"id":"0012","name":"say \\"hi\\""}',
+    '{"id":null,"name":null}',
+    '{"name":"no id here"}',
+    '{"id":12345678901234567,"name":"big"}',
+    '{"id":1.0,"name":"tab\\there"}',
+    '{"nested":{"id":7},"id":8,"name":"naïve"}',
+    '{ "id" : 42 , "name" : "spaces" }',
+    '{"id":true,"name":"5"}',
+    '{"id":-120,"name":"名前"}',
+  ];
+
+  it('integer and text keys give the hash of the parsed value, canonical for the kind', async () => {
+    const file = path.join(dir, 'awkward.json');
+    await writeFile(file, `${LINES.join('\n')}\n\n`);
+    for (const key of ['id', 'name']) {
+      for (const kind of ['integer', 'string'] as const) {
+        const expected = LINES.map((line) => {
+          const value = (JSON.parse(line) as Record<string, unknown>)[key];
+          const text = value === undefined || value === null ? undefined : canonical(String(value), kind);
+          return text === undefined ? 0 : hashText(text);
+        });
+        const entries = await scanNdjson(file, key, kind);
+        assert.deepEqual(plain(entries).hashes, expected, `${key} as ${kind}`);
+        assert.deepEqual(plain(entries).lengths, LINES.map((l) => Buffer.byteLength(l)));
+      }
     }
   });
 });
