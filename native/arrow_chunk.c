@@ -953,6 +953,7 @@ static napi_value js_result_error(napi_env env, napi_callback_info info) {
 /* native/index_scan.c */
 napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info);
 napi_value bundlebase_sort_entries(napi_env env, napi_callback_info info);
+napi_value bundlebase_scan_json_chunk(napi_env env, napi_callback_info info);
 
 
 /*
@@ -979,6 +980,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"poolStats", NULL, js_pool_stats, NULL, NULL, NULL, napi_default, NULL},
     {"scanCsvChunk", NULL, bundlebase_scan_csv_chunk, NULL, NULL, NULL, napi_default, NULL},
     {"sortEntries", NULL, bundlebase_sort_entries, NULL, NULL, NULL, napi_default, NULL},
+    {"scanJsonChunk", NULL, bundlebase_scan_json_chunk, NULL, NULL, NULL, napi_default, NULL},
     {"registerFunctionSource", NULL, js_register_function_source, NULL, NULL, NULL, napi_default, NULL},
     {"pushPage", NULL, bundlebase_push_page, NULL, NULL, NULL, napi_default, NULL},
     {"endSource", NULL, bundlebase_end_source, NULL, NULL, NULL, napi_default, NULL},

@@ -5,6 +5,7 @@
  * per chunk, so progress, memory and the index file stay where they were; the pure-JS scanner in
  * scan.ts computes the same entries byte for byte (test/indexing-native.test.ts compares them).
  */
+#define _GNU_SOURCE /* memmem */
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -321,4 +322,115 @@ napi_value bundlebase_sort_entries(napi_env env, napi_callback_info info) {
   free(to_lengths);
   free(counts);
   return NULL;
+}
+
+static int json_space(const uint8_t *p, const uint8_t *end) {
+  return p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r');
+}
+
+/* Whether the token ending at p is followed by the end of the line, ',', '}' or a JSON space. */
+static int json_ended(const uint8_t *p, const uint8_t *end) {
+  return p == end || *p == ',' || *p == '}' || json_space(p, end);
+}
+
+/*
+ * The hash of `key`'s value in one JSON line, as jsonFieldHash in src/indexing/scan.ts (plain
+ * strings, short integers, null, a missing key); -1 when JS must parse the line.
+ */
+static int64_t json_hash(const uint8_t *line, const uint8_t *end, const uint8_t *needle, size_t needle_length, int kind) {
+  const uint8_t *at = memmem(line, (size_t)(end - line), needle, needle_length);
+  if (!at) return 0;
+  const uint8_t *p = at + needle_length;
+  if (memmem(p, (size_t)(end - p), needle, needle_length)) return -1;
+  while (json_space(p, end)) p++;
+  if (p == end || *p != ':') return -1;
+  p++;
+  while (json_space(p, end)) p++;
+  if (p < end && *p == '"') {
+    const uint8_t *from = ++p;
+    while (p < end && *p != '"') {
+      if (*p == '\\' || *p < 0x20) return -1;
+      p++;
+    }
+    if (p == end) return -1;
+    /* an empty string is a value in JSON (the hash of ""), unlike an empty CSV field */
+    return kind == KIND_STRING ? fnv(0x811c9dc5u, from, (size_t)(p - from)) : integer_hash(from, p);
+  }
+  /* an integer exact in a double: JS spells String(JSON.parse(token)) the same ("-0" is "0") */
+  const uint8_t *digits = p < end && *p == '-' ? p + 1 : p, *q = digits;
+  while (q < end && *q >= '0' && *q <= '9') q++;
+  size_t n = (size_t)(q - digits);
+  if (n > 0 && n <= 15 && json_ended(q, end) && (*digits != '0' || n == 1)) return integer_hash(p, q);
+  if (end - p >= 4 && memcmp(p, "null", 4) == 0 && json_ended(p + 4, end)) return 0;
+  return -1;
+}
+
+/*
+ * scanJsonChunk(bytes, fileOffset, needle, kind, final, hashes, offsets, lengths, count, deferred)
+ * -> [consumed, count, deferredCount]
+ * One entry per non-empty line (the '\r' before '\n' left out) with the hash of the value of the
+ * key whose JSON spelling is `needle`; the entries it cannot hash get 0 and their index in
+ * `deferred`, for JS to parse. `consumed` as for scanCsvChunk.
+ */
+napi_value bundlebase_scan_json_chunk(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *bytes, *needle;
+  uint32_t *hashes, *lengths, *deferred, count;
+  double *offsets, file_offset;
+  size_t size, needle_length, capacity, capacity_offsets, capacity_lengths, capacity_deferred;
+  int32_t kind;
+  bool final;
+  if (argc < 10 || !typed_array(env, argv[0], napi_uint8_array, (void **)&bytes, &size) ||
+      napi_get_value_double(env, argv[1], &file_offset) != napi_ok ||
+      !typed_array(env, argv[2], napi_uint8_array, (void **)&needle, &needle_length) || needle_length == 0 ||
+      napi_get_value_int32(env, argv[3], &kind) != napi_ok || napi_get_value_bool(env, argv[4], &final) != napi_ok ||
+      !typed_array(env, argv[5], napi_uint32_array, (void **)&hashes, &capacity) ||
+      !typed_array(env, argv[6], napi_float64_array, (void **)&offsets, &capacity_offsets) ||
+      !typed_array(env, argv[7], napi_uint32_array, (void **)&lengths, &capacity_lengths) ||
+      napi_get_value_uint32(env, argv[8], &count) != napi_ok ||
+      !typed_array(env, argv[9], napi_uint32_array, (void **)&deferred, &capacity_deferred) ||
+      (kind != KIND_INTEGER && kind != KIND_STRING)) {
+    return throw_error(env, "scanJsonChunk expects bytes, an offset, a key, a kind, final, three entry arrays, a count and a deferred array");
+  }
+  if (capacity_offsets < capacity) capacity = capacity_offsets;
+  if (capacity_lengths < capacity) capacity = capacity_lengths;
+  size_t start = 0, deferred_count = 0;
+  for (;;) {
+    const uint8_t *newline = start < size ? memchr(bytes + start, '\n', size - start) : NULL;
+    size_t stop, end;
+    if (newline) {
+      stop = (size_t)(newline - bytes);
+      end = stop > start && bytes[stop - 1] == '\r' ? stop - 1 : stop;
+    } else if (final && start < size) {
+      stop = size;
+      end = bytes[size - 1] == '\r' ? size - 1 : size;
+    } else {
+      break;
+    }
+    if (end > start) {
+      if (count >= capacity || deferred_count >= capacity_deferred) return throw_error(env, "scanJsonChunk: the entry arrays are full");
+      int64_t hash = json_hash(bytes + start, bytes + end, needle, needle_length, kind);
+      if (hash < 0) {
+        deferred[deferred_count++] = count;
+        hash = 0;
+      }
+      hashes[count] = (uint32_t)hash;
+      offsets[count] = file_offset + (double)start;
+      lengths[count] = (uint32_t)(end - start);
+      count++;
+    }
+    start = stop + 1;
+  }
+  if (start > size) start = size;
+  napi_value result, value;
+  CHECK(napi_create_array_with_length(env, 3, &result));
+  CHECK(napi_create_double(env, (double)start, &value));
+  CHECK(napi_set_element(env, result, 0, value));
+  CHECK(napi_create_uint32(env, count, &value));
+  CHECK(napi_set_element(env, result, 1, value));
+  CHECK(napi_create_uint32(env, (uint32_t)deferred_count, &value));
+  CHECK(napi_set_element(env, result, 2, value));
+  return result;
 }

@@ -77,7 +77,7 @@ describe('CSV index scanner: addon and JS give the same entries', () => {
   });
 });
 
-describe('NDJSON index scan: what is read from the bytes is what parsing the line gives', () => {
+describe('NDJSON index scan (addon and JS): what is read from the bytes is what parsing the line gives', () => {
   // plain values (read from the bytes) beside escapes, big numbers, 1.0, true, nested keys, spaces
   // and missing keys (parsed); an empty string is a value in JSON
   const LINES = [
@@ -104,9 +104,14 @@ describe('NDJSON index scan: what is read from the bytes is what parsing the lin
           const text = value === undefined || value === null ? undefined : canonical(String(value), kind);
           return text === undefined ? 0 : hashText(text);
         });
-        const entries = await scanNdjson(file, key, kind);
-        assert.deepEqual(plain(entries).hashes, expected, `${key} as ${kind}`);
-        assert.deepEqual(plain(entries).lengths, LINES.map((l) => Buffer.byteLength(l)));
+        for (const engine of ['js', undefined] as const) {
+          for (const chunkSize of [7, undefined]) {
+            const entries = await scanNdjson(file, key, kind, undefined, { engine, chunkSize });
+            const how = `${key} as ${kind}, ${engine ?? 'addon'}, chunks of ${chunkSize ?? 'default'}`;
+            assert.deepEqual(plain(entries).hashes, expected, how);
+            assert.deepEqual(plain(entries).lengths, LINES.map((l) => Buffer.byteLength(l)), how);
+          }
+        }
       }
     }
   });

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { csvChunkScanner } from '../engine/arrow/native.js';
+import { csvChunkScanner, jsonChunkScanner } from '../engine/arrow/native.js';
 
 /** Where one record sits in a text source, and the hash of its indexed value. */
 export interface RecordEntries {
@@ -288,23 +288,45 @@ export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind, 
   return entries;
 }
 
-/** Scans newline-delimited JSON: one entry per line, with the hash of `key`'s value. */
-export async function scanNdjson(file: string, key: string, kind: ValueKind, onProgress?: ScanProgress): Promise<RecordEntries> {
+/**
+ * Scans newline-delimited JSON: one entry per line, with the hash of `key`'s value. Integer and
+ * text keys are scanned by the addon when it is loaded, lines it cannot read alone parsed here.
+ */
+export async function scanNdjson(file: string, key: string, kind: ValueKind, onProgress?: ScanProgress, options: ScanOptions = {}): Promise<RecordEntries> {
   const entries = new Growable();
   const needle = JSON.stringify(key);
   const needleBytes = Buffer.from(needle);
-  await readChunks(file, CHUNK, recordSplitter(undefined, (bytes, start, end, offset) => {
+  const native = kind === 'float' || options.engine === 'js' ? undefined : jsonChunkScanner();
+  if (native) {
+    let deferred = new Uint32Array(0);
+    await readChunks(file, options.chunkSize ?? CHUNK, (bytes, fileOffset, final) => {
+      const most = (bytes.length >> 1) + 1; // a line takes at least 2 bytes, bar the last one
+      entries.reserve(entries.count + most);
+      if (deferred.length < most) deferred = new Uint32Array(most);
+      const [consumed, count, left] = native(bytes, fileOffset, needleBytes, kind === 'integer' ? 0 : 1, final, entries.hashes, entries.offsets, entries.lengths, entries.count, deferred);
+      entries.count = count;
+      for (let i = 0; i < left; i++) {
+        const entry = deferred[i]!;
+        const at = entries.offsets[entry]! - fileOffset;
+        entries.hashes[entry] = parsedHash(decoder.decode(bytes.subarray(at, at + entries.lengths[entry]!)), needle, kind);
+      }
+      return consumed;
+    }, onProgress);
+    return entries;
+  }
+  await readChunks(file, options.chunkSize ?? CHUNK, recordSplitter(undefined, (bytes, start, end, offset) => {
     if (end === start) return;
     const line = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
-    let hash = jsonFieldHash(line, needleBytes, kind);
-    if (hash === undefined) {
-      const value = jsonValue(decoder.decode(line), needle);
-      const text = value === undefined || value === null ? undefined : canonical(String(value), kind);
-      hash = text === undefined ? 0 : hashText(text);
-    }
-    entries.push(hash, offset, end - start);
+    entries.push(jsonFieldHash(line, needleBytes, kind) ?? parsedHash(decoder.decode(line), needle, kind), offset, end - start);
   }), onProgress);
   return entries;
+}
+
+/** The hash of `needle`'s value in a JSON line, parsed: 0 for a missing key, null or no value of the kind. */
+function parsedHash(line: string, needle: string, kind: ValueKind): number {
+  const value = jsonValue(line, needle);
+  const text = value === undefined || value === null ? undefined : canonical(String(value), kind);
+  return text === undefined ? 0 : hashText(text);
 }
 
 const QUOTE = 0x22;
@@ -312,9 +334,9 @@ const isJsonSpace = (c: number | undefined) => c === 32 || c === 9 || c === 10 |
 const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 
 /**
- * What the JSON path below hashes for `key`'s value in one line, read from the bytes for the
- * common shapes (the key once; a string without escapes or control characters, a short integer,
- * null); undefined for anything else, which the caller then parses.
+ * What parsedHash gives for `key`'s value in one line, read from the bytes for the common shapes
+ * (the key once; a string without escapes or control characters, a short integer, null), as
+ * json_hash in native/index_scan.c; undefined for anything else, which the caller then parses.
  */
 function jsonFieldHash(line: Buffer, needle: Buffer, kind: ValueKind): number | undefined {
   const at = line.indexOf(needle);

@@ -18,7 +18,18 @@ interface Addon {
   endSource(id: number, error?: string): void;
   scanCsvChunk: CsvChunkScanner;
   sortEntries: EntrySorter;
+  scanJsonChunk: JsonChunkScanner;
 }
+
+/**
+ * native/index_scan.c: entries for the lines of one chunk of newline-delimited JSON, hashing the
+ * value of the key spelled `needle`; entries it leaves to JS get hash 0 and their index in
+ * `deferred`. Returns where the first unread line starts, the new count and how many were deferred.
+ */
+type JsonChunkScanner = (
+  bytes: Uint8Array, fileOffset: number, needle: Uint8Array, kind: number, final: boolean,
+  hashes: Uint32Array, offsets: Float64Array, lengths: Uint32Array, count: number, deferred: Uint32Array,
+) => [consumed: number, count: number, deferred: number];
 
 /** native/index_scan.c: sorts the first `count` index entries by hash in place, equal hashes kept in order. */
 type EntrySorter = (hashes: Uint32Array, offsets: Float64Array, lengths: Uint32Array, count: number) => void;
@@ -66,6 +77,12 @@ export function nativeAvailable(): boolean {
 export function csvChunkScanner(): CsvChunkScanner | undefined {
   if (process.env.BUNDLEBASE_CONVERSION === 'js') return undefined;
   return loadAddon()?.scanCsvChunk;
+}
+
+/** The addon's NDJSON index scanner; undefined as for {@link csvChunkScanner}. */
+export function jsonChunkScanner(): JsonChunkScanner | undefined {
+  if (process.env.BUNDLEBASE_CONVERSION === 'js') return undefined;
+  return loadAddon()?.scanJsonChunk;
 }
 
 /** The addon's index entry sort; undefined as for {@link csvChunkScanner}. */
