@@ -163,6 +163,19 @@ static int typed_array(napi_env env, napi_value value, napi_typedarray_type expe
   return type == expected;
 }
 
+/* [consumed, count, third] as a chunk scanner returns it to JS. */
+static napi_value chunk_result(napi_env env, size_t consumed, uint32_t count, uint32_t third) {
+  napi_value result, value;
+  CHECK(napi_create_array_with_length(env, 3, &result));
+  CHECK(napi_create_double(env, (double)consumed, &value));
+  CHECK(napi_set_element(env, result, 0, value));
+  CHECK(napi_create_uint32(env, count, &value));
+  CHECK(napi_set_element(env, result, 1, value));
+  CHECK(napi_create_uint32(env, third, &value));
+  CHECK(napi_set_element(env, result, 2, value));
+  return result;
+}
+
 /*
  * scanCsvChunk(bytes, fileOffset, delimiter, quote, column, kind, skip, final, hashes, offsets,
  * lengths, count) -> [consumed, count, skip]
@@ -241,16 +254,7 @@ napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info) {
   }
   free(layout.scratch);
   if (failure) return throw_error(env, failure);
-  if (start > size) start = size;
-  napi_value result, value;
-  CHECK(napi_create_array_with_length(env, 3, &result));
-  CHECK(napi_create_double(env, (double)start, &value));
-  CHECK(napi_set_element(env, result, 0, value));
-  CHECK(napi_create_uint32(env, count, &value));
-  CHECK(napi_set_element(env, result, 1, value));
-  CHECK(napi_create_uint32(env, skip, &value));
-  CHECK(napi_set_element(env, result, 2, value));
-  return result;
+  return chunk_result(env, start > size ? size : start, count, skip);
 }
 
 /*
@@ -423,14 +427,5 @@ napi_value bundlebase_scan_json_chunk(napi_env env, napi_callback_info info) {
     }
     start = stop + 1;
   }
-  if (start > size) start = size;
-  napi_value result, value;
-  CHECK(napi_create_array_with_length(env, 3, &result));
-  CHECK(napi_create_double(env, (double)start, &value));
-  CHECK(napi_set_element(env, result, 0, value));
-  CHECK(napi_create_uint32(env, count, &value));
-  CHECK(napi_set_element(env, result, 1, value));
-  CHECK(napi_create_uint32(env, (uint32_t)deferred_count, &value));
-  CHECK(napi_set_element(env, result, 2, value));
-  return result;
+  return chunk_result(env, start > size ? size : start, count, (uint32_t)deferred_count);
 }
