@@ -88,6 +88,7 @@ static struct {
   uint64_t *(*vector_get_validity)(duckdb_vector);
   void (*validity_set_row_invalid)(uint64_t *, idx_t);
   int (*get_type_id)(duckdb_logical_type);
+  int (*decimal_internal_type)(duckdb_logical_type);
   duckdb_vector (*data_chunk_get_vector)(duckdb_data_chunk, idx_t);
   void *(*vector_get_data)(duckdb_vector);
 } ddb;
@@ -129,12 +130,13 @@ typedef struct {
   idx_t columns;
   column_layout *layouts;
   int direct; /* every column is read straight from DuckDB's vectors (see pack_direct) */
+  int *source_widths; /* bytes per value in each column's DuckDB vector (fixed-width columns) */
 } converter;
 
 /* duckdb_type values (duckdb.h) of the columns pack_direct reads. */
 enum { T_BOOLEAN = 1, T_TINYINT, T_SMALLINT, T_INTEGER, T_BIGINT, T_UTINYINT, T_USMALLINT, T_UINTEGER, T_UBIGINT,
-       T_FLOAT, T_DOUBLE, T_TIMESTAMP, T_DATE, T_TIME, T_VARCHAR = 17, T_BLOB = 18, T_TIMESTAMP_S = 20,
-       T_TIMESTAMP_MS, T_TIMESTAMP_NS, T_TIMESTAMP_TZ = 31 };
+       T_FLOAT, T_DOUBLE, T_TIMESTAMP, T_DATE, T_TIME, T_HUGEINT = 16, T_VARCHAR = 17, T_BLOB = 18,
+       T_DECIMAL = 19, T_TIMESTAMP_S = 20, T_TIMESTAMP_MS, T_TIMESTAMP_NS, T_TIMESTAMP_TZ = 31 };
 
 /* duckdb_string_t (duckdb.h): 16 bytes, the text inline up to 12 bytes, else a prefix and a pointer. */
 typedef union {
@@ -143,24 +145,32 @@ typedef union {
 } duckdb_string;
 _Static_assert(sizeof(duckdb_string) == 16, "duckdb_string_t is 16 bytes");
 
-/* Bytes per value in DuckDB's own vector of that type, when it is the Arrow layout too; 0 otherwise. */
-static int direct_width(int type_id) {
+/*
+ * Bytes per value in DuckDB's own vector of a column (a DECIMAL is stored as a 2-, 4-, 8- or
+ * 16-byte integer, per its width), for the types whose values are the Arrow ones; 0 otherwise.
+ */
+static int direct_width(int type_id, int decimal_internal) {
   switch (type_id) {
     case T_TINYINT: case T_UTINYINT: return 1;
     case T_SMALLINT: case T_USMALLINT: return 2;
     case T_INTEGER: case T_UINTEGER: case T_FLOAT: case T_DATE: return 4;
     case T_BIGINT: case T_UBIGINT: case T_DOUBLE: case T_TIME: case T_TIMESTAMP: case T_TIMESTAMP_S:
     case T_TIMESTAMP_MS: case T_TIMESTAMP_NS: case T_TIMESTAMP_TZ: return 8;
+    case T_HUGEINT: return 16; /* exported as decimal128(38, 0): the same 16 little-endian bytes */
+    case T_DECIMAL: return decimal_internal == T_HUGEINT ? 16 : direct_width(decimal_internal, 0);
     default: return 0;
   }
 }
 
-/* Whether a column of `type_id` exported by DuckDB as `l` can be written from its vector as is. */
-static int direct_capable(int type_id, column_layout l) {
+/*
+ * Whether a column of `type_id` exported by DuckDB as `l` can be written from its vector: as is,
+ * or (a DECIMAL held in fewer bytes than Arrow's decimal128) sign-extended to 16 bytes.
+ */
+static int direct_capable(int type_id, int width, column_layout l) {
   if (type_id == T_BOOLEAN) return l.kind == KIND_BOOL;
   if (type_id == T_VARCHAR || type_id == T_BLOB) return l.kind == KIND_STRING32 || l.kind == KIND_STRING64;
-  int width = direct_width(type_id);
-  return width > 0 && l.kind == KIND_FIXED && l.width == width;
+  if (width == 0 || l.kind != KIND_FIXED) return 0;
+  return l.width == width || (type_id == T_DECIMAL && l.width == 16 && width >= 2);
 }
 
 #define CHECK(call)                                                                                     \
@@ -201,6 +211,7 @@ static int load_symbols(const char *path) {
   LOAD(vector_get_validity, "duckdb_vector_get_validity");
   LOAD(validity_set_row_invalid, "duckdb_validity_set_row_invalid");
   LOAD(get_type_id, "duckdb_get_type_id");
+  LOAD(decimal_internal_type, "duckdb_decimal_internal_type");
   LOAD(data_chunk_get_vector, "duckdb_data_chunk_get_vector");
   LOAD(vector_get_data, "duckdb_vector_get_data");
   function_sources_loaded = bundlebase_function_source_load(handle, dlsym);
@@ -273,6 +284,7 @@ static void converter_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   if (c->options) ddb.destroy_arrow_options(&c->options);
   free(c->layouts);
+  free(c->source_widths);
   free(c);
 }
 
@@ -297,9 +309,10 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
   ddb.connection_get_arrow_options(*connection_holder, &c->options);
   c->columns = ddb.column_count(duck_result);
   c->layouts = calloc(c->columns ? c->columns : 1, sizeof *c->layouts);
+  c->source_widths = calloc(c->columns ? c->columns : 1, sizeof *c->source_widths);
   duckdb_logical_type *types = calloc(c->columns ? c->columns : 1, sizeof *types);
   const char **names = calloc(c->columns ? c->columns : 1, sizeof *names);
-  if (!c->layouts || !types || !names) {
+  if (!c->layouts || !c->source_widths || !types || !names) {
     free(types); free(names); converter_finalize(env, c, NULL);
     return throw_error(env, "out of memory");
   }
@@ -311,6 +324,7 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
   for (idx_t i = 0; i < c->columns; i++) {
     types[i] = ddb.column_logical_type(duck_result, i);
     type_ids[i] = ddb.get_type_id(types[i]);
+    c->source_widths[i] = direct_width(type_ids[i], type_ids[i] == T_DECIMAL ? ddb.decimal_internal_type(types[i]) : 0);
     names[i] = "c";
   }
   struct ArrowSchema schema;
@@ -332,7 +346,7 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
   CHECK(napi_create_array_with_length(env, c->columns, &formats));
   for (idx_t i = 0; i < c->columns && i < (idx_t)schema.n_children; i++) {
     c->layouts[i] = layout_of(schema.children[i]);
-    if (!direct_capable(type_ids[i], c->layouts[i])) c->direct = 0;
+    if (!direct_capable(type_ids[i], c->source_widths[i], c->layouts[i])) c->direct = 0;
     const char *name = c->layouts[i].kind == KIND_UNSUPPORTED ? "?" : schema.children[i]->format;
     CHECK(napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &format));
     CHECK(napi_set_element(env, formats, (uint32_t)i, format));
@@ -628,6 +642,7 @@ typedef struct {
   const uint8_t *data;
   const uint64_t *validity; /* NULL: every row valid */
   size_t rows;
+  int width; /* bytes per value in the vector (fixed-width columns) */
 } column_part;
 
 /* Sizes of validity / offsets / data of one column over the parts, as merged_sizes does for Arrow. */
@@ -648,6 +663,16 @@ static void direct_sizes(const column_part *parts, int chunks, column_layout l, 
   sizes[2] = l.kind == KIND_FIXED ? total_rows * (size_t)l.width : l.kind == KIND_BOOL ? (total_rows + 7) / 8 : string_total;
 }
 
+/* n integers of `width` bytes as 16-byte little-endian two's complement (a DECIMAL's decimal128). */
+static void widen_to_128(uint8_t *out, const uint8_t *in, int width, size_t n) {
+  int64_t *to = (int64_t *)out;
+  for (size_t r = 0; r < n; r++) {
+    int64_t v = width == 2 ? ((const int16_t *)in)[r] : width == 4 ? ((const int32_t *)in)[r] : ((const int64_t *)in)[r];
+    to[2 * r] = v;
+    to[2 * r + 1] = v < 0 ? -1 : 0;
+  }
+}
+
 /* Writes one column of every part end to end (merge_column's twin over DuckDB vectors). */
 static void direct_merge(const column_part *parts, int chunks, column_layout l, uint8_t *validity, uint8_t *offsets, uint8_t *data) {
   size_t row = 0, bytes = 0;
@@ -661,7 +686,13 @@ static void direct_merge(const column_part *parts, int chunks, column_layout l, 
       else set_bits(validity, row, n);
     }
     switch (l.kind) {
-      case KIND_FIXED: if (n) memcpy(data + row * (size_t)l.width, p->data, n * (size_t)l.width); break;
+      case KIND_FIXED:
+        if (p->width == l.width) {
+          if (n) memcpy(data + row * (size_t)l.width, p->data, n * (size_t)l.width);
+        } else {
+          widen_to_128(data + row * 16, p->data, p->width, n);
+        }
+        break;
       case KIND_BOOL:
         for (size_t r = 0; r < n; r++) {
           if (p->data[r]) data[(row + r) / 8] |= (uint8_t)(1u << ((row + r) % 8));
@@ -705,6 +736,7 @@ static uint8_t *pack_direct(const converter *c, duckdb_data_chunk *chunks, const
     parts[b].data = (const uint8_t *)ddb.vector_get_data(v);                                          \
     parts[b].validity = ddb.vector_get_validity(v);                                                   \
     parts[b].rows = rows[b];                                                                          \
+    parts[b].width = c->source_widths[i];                                                             \
   }
   for (idx_t i = 0; i < c->columns; i++) {
     size_t sizes[3];
