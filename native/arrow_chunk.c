@@ -16,7 +16,6 @@
  * The connection and result handles come from @duckdb/node-api's type-tagged napi externals.
  */
 #include <dlfcn.h>
-#include <pthread.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,7 +93,6 @@ static struct {
 } ddb;
 
 static int loaded = 0;
-static int pool_enabled = 1;
 /* native/function_source.c */
 int bundlebase_function_source_load(void *handle, void *(*dlsym_fn)(void *, const char *));
 napi_value bundlebase_register_function_source(napi_env env, napi_callback_info info, void *connection);
@@ -228,7 +226,6 @@ static napi_value js_load(napi_env env, napi_callback_info info) {
   if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok) {
     return throw_error(env, "load(path) needs the path of libduckdb.so");
   }
-  if (getenv("BB_POOL")) pool_enabled = atoi(getenv("BB_POOL"));
   loaded = load_symbols(path);
   CHECK(napi_get_boolean(env, loaded, &result));
   return result;
@@ -365,83 +362,6 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
 }
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
-
-/*
- * Converted blocks are recycled: a block JS has let go of (V8 collected its ArrayBuffer) goes back
- * to a small pool and the next conversion writes into it, so its pages stay mapped. A fresh block
- * costs a page fault (and zeroing) per 4 KB, a tenth of a stream's CPU. Blocks are sized up to
- * 64 KB multiples so one of a similar size fits. The pool is emptied when the last reader closes.
- */
-#define POOL_BLOCKS 8
-static struct {
-  pthread_mutex_t lock;
-  uint8_t *blocks[POOL_BLOCKS];
-  size_t capacities[POOL_BLOCKS];
-  int count;
-  double reused; /* blocks written again, since the process started */
-} pool = {PTHREAD_MUTEX_INITIALIZER, {0}, {0}, 0, 0};
-
-/* A block of at least *size bytes; *size becomes its capacity. */
-static uint8_t *block_alloc(size_t *size) {
-  size_t want = (*size + 65535) & ~(size_t)65535;
-  uint8_t *block = NULL;
-  pthread_mutex_lock(&pool.lock);
-  int best = -1;
-  for (int i = 0; i < pool.count; i++) {
-    if (pool.capacities[i] >= want && (best < 0 || pool.capacities[i] < pool.capacities[best])) best = i;
-  }
-  if (best >= 0) {
-    block = pool.blocks[best];
-    want = pool.capacities[best];
-    pool.blocks[best] = pool.blocks[--pool.count];
-    pool.capacities[best] = pool.capacities[pool.count];
-    pool.reused++;
-  }
-  pthread_mutex_unlock(&pool.lock);
-  if (!block) block = malloc(want);
-  if (block) *size = want;
-  return block;
-}
-
-static void block_release(uint8_t *block, size_t capacity) {
-  if (!block) return;
-  if (pool_enabled) {
-    pthread_mutex_lock(&pool.lock);
-    if (pool.count < POOL_BLOCKS) {
-      pool.blocks[pool.count] = block;
-      pool.capacities[pool.count++] = capacity;
-      block = NULL;
-    }
-    pthread_mutex_unlock(&pool.lock);
-  }
-  free(block);
-}
-
-/* poolStats() -> [blocks waiting in the pool, blocks reused so far] (tests). */
-static napi_value js_pool_stats(napi_env env, napi_callback_info info) {
-  napi_value value, pooled, reused;
-  (void)info;
-  pthread_mutex_lock(&pool.lock);
-  int count = pool.count;
-  double reuses = pool.reused;
-  pthread_mutex_unlock(&pool.lock);
-  CHECK(napi_create_array_with_length(env, 2, &value));
-  CHECK(napi_create_int32(env, count, &pooled));
-  CHECK(napi_create_double(env, reuses, &reused));
-  CHECK(napi_set_element(env, value, 0, pooled));
-  CHECK(napi_set_element(env, value, 1, reused));
-  return value;
-}
-
-/* drainPool(): frees the pooled blocks (when no stream is being read). */
-static napi_value js_drain_pool(napi_env env, napi_callback_info info) {
-  (void)info;
-  pthread_mutex_lock(&pool.lock);
-  for (int i = 0; i < pool.count; i++) free(pool.blocks[i]);
-  pool.count = 0;
-  pthread_mutex_unlock(&pool.lock);
-  return NULL;
-}
 
 /* Fetched chunks owned by JS until convert() consumes them (or GC frees them, if never converted). */
 typedef struct {
@@ -602,7 +522,7 @@ static uint8_t *pack(const converter *c, struct ArrowArray *arrays, const idx_t 
     total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
   }
   if (total > INT32_MAX) return NULL;
-  uint8_t *out = block_alloc(&total);
+  uint8_t *out = malloc(total);
   if (!out) return NULL;
   int32_t *meta = (int32_t *)out;
   meta[HEADER_BATCHES] = 1;
@@ -747,7 +667,7 @@ static uint8_t *pack_direct(const converter *c, duckdb_data_chunk *chunks, const
     total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
   }
   if (total > INT32_MAX) return NULL;
-  uint8_t *out = block_alloc(&total);
+  uint8_t *out = malloc(total);
   if (!out) return NULL;
   int32_t *meta = (int32_t *)out;
   meta[HEADER_BATCHES] = 1;
@@ -851,7 +771,7 @@ static void convert_execute(napi_env env, void *data) {
 
 static void free_block(napi_env env, void *data, void *hint) {
   int64_t ignored;
-  block_release((uint8_t *)data, (size_t)(uintptr_t)hint);
+  free(data);
   napi_adjust_external_memory(env, -(int64_t)(uintptr_t)hint, &ignored);
 }
 
@@ -904,7 +824,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, j->deferred, value);
   }
   if (j->fetched) chunk_group_finalize(env, j->fetched, NULL);
-  block_release(j->block, j->block_size);
+  free(j->block);
   free(j->error);
   for (int i = 0; i < 2; i++) {
     if (j->refs[i]) napi_delete_reference(env, j->refs[i]);
@@ -1008,8 +928,6 @@ static napi_value init(napi_env env, napi_value exports) {
     {"fetch", NULL, js_fetch, NULL, NULL, NULL, napi_default, NULL},
     {"convert", NULL, js_convert, NULL, NULL, NULL, napi_default, NULL},
     {"resultError", NULL, js_result_error, NULL, NULL, NULL, napi_default, NULL},
-    {"drainPool", NULL, js_drain_pool, NULL, NULL, NULL, napi_default, NULL},
-    {"poolStats", NULL, js_pool_stats, NULL, NULL, NULL, napi_default, NULL},
     {"scanCsvChunk", NULL, bundlebase_scan_csv_chunk, NULL, NULL, NULL, napi_default, NULL},
     {"sortEntries", NULL, bundlebase_sort_entries, NULL, NULL, NULL, napi_default, NULL},
     {"scanJsonChunk", NULL, bundlebase_scan_json_chunk, NULL, NULL, NULL, napi_default, NULL},

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as arrow from 'apache-arrow';
 import { create } from '../src/index.js';
-import { blockPoolStats, directReadCount, nativeAvailable, nativeReadCount } from '../src/engine/arrow/native.js';
+import { directReadCount, nativeAvailable, nativeReadCount } from '../src/engine/arrow/native.js';
 import { EngineConnection } from '../src/engine/engine.js';
 import { tempDir, writeFixture } from './helpers.js';
 
@@ -163,23 +161,6 @@ describe('DuckDB → Arrow conversion', () => {
     const reads = await nativeReadsOf(() => sameBothWays(`SELECT *, ('00000000-0000-0000-0000-' || lpad(i32::VARCHAR, 12, '0'))::UUID AS uuid FROM read_parquet('${file}')`));
     assert.equal(directReadCount() - before, 0, 'a UUID (exported as text) is not written from the vectors');
     if (NATIVE) assert.ok(reads > 0, 'read by the addon');
-  });
-
-  it('a block V8 has collected is written again by the next read, carrying nothing over', { skip: !NATIVE && 'native conversion disabled' }, async () => {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    // a read full of NULLs and long strings, then dropped: its blocks return to the addon's pool
-    await convertAll('native', DIRECT_SQL(`read_parquet('${bigFile}')`));
-    for (let i = 0; i < 5 && blockPoolStats().pooled === 0; i++) {
-      gc();
-      await new Promise((resolve) => setTimeout(resolve, 10)); // finalizers run on the event loop
-    }
-    assert.ok(blockPoolStats().pooled > 0, 'collected blocks wait in the pool');
-    const { reused } = blockPoolStats();
-    // a read of other shapes (no NULLs in most columns, other lengths) writes into them
-    const { native } = await sameBothWays(DIRECT_SQL(`read_parquet('${file}') WHERE i32 % 11 <> 5`));
-    assert.ok(native.table.numRows > 0);
-    assert.ok(blockPoolStats().reused > reused, 'the read wrote into blocks from the pool');
   });
 
   for (const conversion of ['native', 'js'] as const) {

@@ -11,8 +11,6 @@ interface Addon {
   fetch(result: unknown): Promise<[group: unknown, last: boolean] | null>;
   convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
   resultError(result: unknown): string | null;
-  drainPool(): void;
-  poolStats(): [pooled: number, reused: number];
   registerFunctionSource(connection: unknown, tableName: string, handler: SourceRequestHandler): void;
   pushPage(id: number, rows: number, values: PageValues[], lengths: (Int32Array | null)[], valid: (Uint8Array | null)[]): void;
   endSource(id: number, error?: string): void;
@@ -93,8 +91,6 @@ export function entrySorter(): EntrySorter | undefined {
 
 let nativeReads = 0;
 let directReads = 0;
-/** Native readers not closed yet: the addon's pool of recycled blocks is freed when none is left. */
-let openReaders = 0;
 
 /**
  * @internal How many results this process has read through the addon (readers handed out by
@@ -102,12 +98,6 @@ let openReaders = 0;
  */
 export function nativeReadCount(): number {
   return nativeReads;
-}
-
-/** @internal Converted blocks JS let go of that wait in the addon, and how many were written again so far. */
-export function blockPoolStats(): { pooled: number; reused: number } {
-  const [pooled, reused] = loadAddon()?.poolStats() ?? [0, 0];
-  return { pooled, reused };
 }
 
 /** @internal Of those, how many were written straight from DuckDB's vectors (not through its Arrow appender). */
@@ -202,8 +192,6 @@ export function nativeReader(connection: duckdb.Connection, result: duckdb.Resul
   };
   let fetching: Promise<[unknown, boolean] | null> | undefined;
   let ended = false;
-  let closed = false;
-  openReaders++;
   return {
     async next() {
       if (ended) return null;
@@ -220,9 +208,6 @@ export function nativeReader(connection: duckdb.Connection, result: duckdb.Resul
     async close() {
       await fetching?.catch(() => undefined);
       fetching = undefined;
-      if (closed) return;
-      closed = true;
-      if (--openReaders === 0) native.drainPool();
     },
   };
 }
