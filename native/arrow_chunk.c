@@ -502,6 +502,19 @@ static size_t place_column(uint8_t *out, size_t at, int32_t *m, column_layout l,
   return at;
 }
 
+/* A block of `total` bytes holding one batch of `rows` rows, its header written; NULL when out of
+ * memory or over what int32 offsets reach. */
+static uint8_t *start_block(const converter *c, size_t total, size_t rows) {
+  if (total > INT32_MAX) return NULL;
+  uint8_t *out = malloc(total);
+  if (!out) return NULL;
+  int32_t *meta = (int32_t *)out;
+  meta[HEADER_BATCHES] = 1;
+  meta[HEADER_COLUMNS] = (int32_t)c->columns;
+  meta[HEADER_FIELDS] = (int32_t)rows;
+  return out;
+}
+
 /*
  * Packs converted chunks as ONE batch: each column's chunks laid end to end (bitmaps shifted,
  * string offsets rebased), so JS gets one RecordBatch of up to GROUP_ROWS rows instead of several
@@ -521,14 +534,9 @@ static uint8_t *pack(const converter *c, struct ArrowArray *arrays, const idx_t 
     if (c->layouts[i].kind == KIND_STRING32 && sizes[2] > INT32_MAX) return NULL;
     total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
   }
-  if (total > INT32_MAX) return NULL;
-  uint8_t *out = malloc(total);
+  uint8_t *out = start_block(c, total, total_rows);
   if (!out) return NULL;
-  int32_t *meta = (int32_t *)out;
-  meta[HEADER_BATCHES] = 1;
-  meta[HEADER_COLUMNS] = (int32_t)c->columns;
-  int32_t *batch_meta = meta + HEADER_FIELDS;
-  batch_meta[0] = (int32_t)total_rows;
+  int32_t *batch_meta = (int32_t *)out + HEADER_FIELDS;
   size_t at = header;
   for (idx_t i = 0; i < c->columns; i++) {
     size_t sizes[3];
@@ -666,14 +674,9 @@ static uint8_t *pack_direct(const converter *c, duckdb_data_chunk *chunks, const
     if (c->layouts[i].kind == KIND_STRING32 && sizes[2] > INT32_MAX) return NULL;
     total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
   }
-  if (total > INT32_MAX) return NULL;
-  uint8_t *out = malloc(total);
+  uint8_t *out = start_block(c, total, total_rows);
   if (!out) return NULL;
-  int32_t *meta = (int32_t *)out;
-  meta[HEADER_BATCHES] = 1;
-  meta[HEADER_COLUMNS] = (int32_t)c->columns;
-  int32_t *batch_meta = meta + HEADER_FIELDS;
-  batch_meta[0] = (int32_t)total_rows;
+  int32_t *batch_meta = (int32_t *)out + HEADER_FIELDS;
   size_t at = header;
   for (idx_t i = 0; i < c->columns; i++) {
     size_t sizes[3];
