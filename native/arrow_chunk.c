@@ -573,6 +573,12 @@ typedef struct {
   int width; /* bytes per value in the vector (fixed-width columns) */
 } column_part;
 
+/* A column's validity / offsets / data sizes in a block, and its null count. */
+typedef struct {
+  size_t sizes[3];
+  int64_t nulls;
+} column_sizes;
+
 /* Sizes of validity / offsets / data of one column over the parts, as merged_sizes does for Arrow. */
 static void direct_sizes(const column_part *parts, int chunks, column_layout l, size_t total_rows, size_t sizes[3], int64_t *null_count) {
   size_t nulls = 0, string_total = 0;
@@ -666,29 +672,35 @@ static uint8_t *pack_direct(const converter *c, duckdb_data_chunk *chunks, const
     parts[b].rows = rows[b];                                                                          \
     parts[b].width = c->source_widths[i];                                                             \
   }
+  /* measured once (a text column's is a pass over its rows), used to size and then to place */
+  column_sizes *measured = malloc((c->columns ? c->columns : 1) * sizeof *measured);
+  if (!measured) return NULL;
   for (idx_t i = 0; i < c->columns; i++) {
-    size_t sizes[3];
-    int64_t nulls;
+    size_t *sizes = measured[i].sizes;
     READ_PARTS(i);
-    direct_sizes(parts, count, c->layouts[i], total_rows, sizes, &nulls);
-    if (c->layouts[i].kind == KIND_STRING32 && sizes[2] > INT32_MAX) return NULL;
+    direct_sizes(parts, count, c->layouts[i], total_rows, sizes, &measured[i].nulls);
+    if (c->layouts[i].kind == KIND_STRING32 && sizes[2] > INT32_MAX) {
+      free(measured);
+      return NULL;
+    }
     total += align8(sizes[0]) + align8(sizes[1]) + align8(sizes[2]);
   }
   uint8_t *out = start_block(c, total, total_rows);
-  if (!out) return NULL;
+  if (!out) {
+    free(measured);
+    return NULL;
+  }
   int32_t *batch_meta = (int32_t *)out + HEADER_FIELDS;
   size_t at = header;
   for (idx_t i = 0; i < c->columns; i++) {
-    size_t sizes[3];
-    int64_t nulls;
     READ_PARTS(i);
-    direct_sizes(parts, count, c->layouts[i], total_rows, sizes, &nulls);
-    at = place_column(out, at, batch_meta + 1 + i * META_FIELDS, c->layouts[i], sizes, nulls, NULL);
+    at = place_column(out, at, batch_meta + 1 + i * META_FIELDS, c->layouts[i], measured[i].sizes, measured[i].nulls, NULL);
     int32_t *m = batch_meta + 1 + i * META_FIELDS;
     direct_merge(parts, count, c->layouts[i], m[META_VALIDITY] >= 0 ? out + m[META_VALIDITY] : NULL,
                  m[META_OFFSETS] >= 0 ? out + m[META_OFFSETS] : NULL, m[META_DATA] >= 0 ? out + m[META_DATA] : NULL);
   }
 #undef READ_PARTS
+  free(measured);
   *size_out = total;
   return out;
 }
