@@ -1,5 +1,4 @@
 // One measured path, in a process of its own: prints { seconds, rows, rss } (rss = peak, bytes).
-import { DuckDBInstance } from '@duckdb/node-api';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +9,10 @@ const READERS = { parquet: 'read_parquet', csv: 'read_csv', json: 'read_json' };
 const query = () => `SELECT * FROM ${READERS[format]}('${file}') WHERE age >= 18`;
 const out = path.join(os.tmpdir(), `bundlebase-bench-${process.pid}.parquet`);
 
+// raw DuckDB is imported only by the raw cases: a DuckDB library loaded before bundlebase keeps
+// DuckDB's own allocator settings, not bundlebase's (src/engine/allocator.ts)
 async function rawConnection() {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   return instance.connect();
 }

@@ -99,6 +99,8 @@ napi_value bundlebase_register_function_source(napi_env env, napi_callback_info 
 napi_value bundlebase_push_page(napi_env env, napi_callback_info info);
 napi_value bundlebase_end_source(napi_env env, napi_callback_info info);
 static int function_sources_loaded = 0; /* function_source.c found its symbols too */
+/* DuckDB's jemalloc control, optional: only allocatorSetting (tests, benches) reads it */
+static int (*je_mallctl)(const char *, void *, size_t *, void *, size_t);
 
 /* Type tags of @duckdb/node-bindings' externals (bindings/src/externals.h). */
 static const napi_type_tag CONNECTION_TAG = {0x922B9BF54AB04DFCULL, 0x8A258578D371DB71ULL};
@@ -213,6 +215,7 @@ static int load_symbols(const char *path) {
   LOAD(data_chunk_get_vector, "duckdb_data_chunk_get_vector");
   LOAD(vector_get_data, "duckdb_vector_get_data");
   function_sources_loaded = bundlebase_function_source_load(handle, dlsym);
+  *(void **)(&je_mallctl) = dlsym(handle, "duckdb_je_mallctl");
   return 1;
 }
 
@@ -936,6 +939,26 @@ static napi_value js_register_function_source(napi_env env, napi_callback_info i
   return bundlebase_register_function_source(env, info, connection_holder ? *connection_holder : NULL);
 }
 
+/* allocatorSetting(name): a numeric setting or statistic of DuckDB's jemalloc ("opt.narenas",
+ * "stats.resident"), or null.
+ * jemalloc wants the exact width of each setting: 8 bytes (ssize_t, size_t) or 4 (unsigned). */
+static napi_value js_allocator_setting(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1], result;
+  char name[256];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_null(env, &result));
+  if (!je_mallctl || argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) return result;
+  int64_t wide = 0;
+  uint32_t narrow = 0;
+  size_t size = sizeof wide;
+  uint64_t epoch = 1;
+  if (strncmp(name, "stats.", 6) == 0) je_mallctl("epoch", NULL, NULL, &epoch, sizeof epoch); /* stats are a snapshot: refresh it */
+  if (je_mallctl(name, &wide, &size, NULL, 0) == 0) CHECK(napi_create_double(env, (double)wide, &result));
+  else if ((size = sizeof narrow, je_mallctl(name, &narrow, &size, NULL, 0) == 0)) CHECK(napi_create_double(env, narrow, &result));
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"load", NULL, js_load, NULL, NULL, NULL, napi_default, NULL},
@@ -949,6 +972,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"registerFunctionSource", NULL, js_register_function_source, NULL, NULL, NULL, napi_default, NULL},
     {"pushPage", NULL, bundlebase_push_page, NULL, NULL, NULL, napi_default, NULL},
     {"endSource", NULL, bundlebase_end_source, NULL, NULL, NULL, napi_default, NULL},
+    {"allocatorSetting", NULL, js_allocator_setting, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -1,3 +1,4 @@
+import './allocator.js'; // first: DuckDB's library loads with its allocator settings
 import * as arrow from 'apache-arrow';
 import {
   DuckDBTableFunction,

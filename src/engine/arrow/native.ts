@@ -17,6 +17,7 @@ interface Addon {
   scanCsvChunk: CsvChunkScanner;
   sortEntries: EntrySorter;
   scanJsonChunk: JsonChunkScanner;
+  allocatorSetting(name: string): number | null;
 }
 
 /**
@@ -103,6 +104,14 @@ export function nativeReadCount(): number {
 /** @internal Of those, how many were written straight from DuckDB's vectors (not through its Arrow appender). */
 export function directReadCount(): number {
   return directReads;
+}
+
+/**
+ * @internal A numeric setting of DuckDB's allocator by its jemalloc name (`opt.narenas`,
+ * `opt.dirty_decay_ms`…), or null without the addon: tests check what src/engine/allocator.ts set.
+ */
+export function allocatorSetting(name: string): number | null {
+  return loadAddon()?.allocatorSetting(name) ?? null;
 }
 
 /**
