@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as arrow from 'apache-arrow';
 import { create } from '../src/index.js';
-import { directReadCount, nativeAvailable, nativeReadCount } from '../src/engine/arrow/native.js';
+import { directReadCount, hugeBlockCount, nativeAvailable, nativeReadCount } from '../src/engine/arrow/native.js';
 import { EngineConnection } from '../src/engine/engine.js';
 import { tempDir, writeFixture } from './helpers.js';
 
@@ -128,6 +129,34 @@ describe('DuckDB → Arrow conversion', () => {
     const kept = Array.from({ length: 90_000 }, (_, i) => i).filter((i) => i % 7 !== 3 && !(i >= 40000 && i <= 40990)).length;
     assert.equal(native.table.numRows, kept);
     if (NATIVE) assert.ok(native.table.batches.some((b) => b.numRows > 2048), 'batches span several DuckDB chunks');
+  });
+
+  it('batches that fill whole 2 MB pages live in huge pages where Linux offers them, every value intact', async () => {
+    // ~118 bytes a row: a group of 16 384 rows is a block of just under 2 MB
+    const sql = `SELECT i AS id, repeat(chr(65 + (i % 26)::INTEGER), 100) || i AS text FROM range(200000) r(i)`;
+    const before = hugeBlockCount();
+    const { table, used } = await convertAll('native', sql);
+    const mapped = hugeBlockCount() - before;
+    assert.equal(table.numRows, 200_000);
+    const ids = table.getChild('id')!;
+    const texts = table.getChild('text')!;
+    for (let i = 0; i < table.numRows; i++) {
+      if (ids.get(i) !== BigInt(i)) assert.fail(`id of row ${i}: ${ids.get(i)}`);
+      if (texts.get(i) !== String.fromCharCode(65 + (i % 26)).repeat(100) + i) assert.fail(`text of row ${i}: ${texts.get(i)}`);
+    }
+    const thp = '/sys/kernel/mm/transparent_hugepage/enabled';
+    const offered = existsSync(thp) && /\[(always|madvise)\]/.test(readFileSync(thp, 'utf8'));
+    if (NATIVE && used === 'native' && offered) assert.ok(mapped >= 5, `${mapped} of ~12 blocks mapped as huge pages`);
+    else assert.equal(mapped, 0);
+
+    // a whole table keeps its blocks on the heap: mapping fresh huge pages for data that stays costs more
+    const bundle = await create().attach(await writeFixture(path.join(await tempDir(), 'wide.parquet'), sql));
+    const beforeTable = hugeBlockCount();
+    const whole = await bundle.toArrow();
+    assert.equal(hugeBlockCount(), beforeTable, 'toArrow mapped no huge pages');
+    assert.equal(whole.numRows, 200_000);
+    assert.equal(whole.getChild('text')!.get(199_999), String.fromCharCode(65 + (199_999 % 26)).repeat(100) + 199_999);
+    await bundle.close();
   });
 
   // every column type the addon writes straight from DuckDB's vectors, with the edges of each layout

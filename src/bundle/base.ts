@@ -308,7 +308,8 @@ export abstract class BundleBase implements AsyncDisposable {
     return { [Symbol.asyncIterator]: () => this.batches(options) };
   }
 
-  private async *batches(options: StreamOptions): AsyncGenerator<arrow.RecordBatch> {
+  /** `keepsAll`: the caller holds every batch (toArrow), see ArrowStreamOptions. */
+  private async *batches(options: StreamOptions, keepsAll = false): AsyncGenerator<arrow.RecordBatch> {
     const read = await this.readStatement();
     if (!read) return;
     const { stmt, narrowing } = read;
@@ -317,7 +318,7 @@ export abstract class BundleBase implements AsyncDisposable {
     options.signal?.addEventListener('abort', abort);
     try {
       // the schema comes with the result: no separate describe (for CSV/JSON that is a second sniff)
-      const batches = connection.streamArrow(stmt, `Reading ${this.url}`);
+      const batches = connection.streamArrow(stmt, `Reading ${this.url}`, { keepsAll });
       for await (const group of batches) {
         for (const batch of group) {
           if (options.signal?.aborted) return;
@@ -334,7 +335,7 @@ export abstract class BundleBase implements AsyncDisposable {
   /** The whole result as one Arrow Table. Materialises: use `stream()` for large data. */
   async toArrow(): Promise<arrow.Table> {
     const batches: arrow.RecordBatch[] = [];
-    for await (const batch of this.stream()) batches.push(batch);
+    for await (const batch of this.batches({}, true)) batches.push(batch);
     return batches.length > 0 ? new arrow.Table(batches) : new arrow.Table(await this.schema());
   }
 

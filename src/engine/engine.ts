@@ -31,6 +31,8 @@ export interface ArrowStreamOptions {
   conversion?: Conversion;
   /** Told, once the result has started, which converter reads it and the batches' schema. */
   onStart?: (reader: { conversion: Conversion; schema: arrow.Schema }) => void;
+  /** The caller keeps every batch to the end (a whole table): memory is laid out for that. */
+  keepsAll?: boolean;
 }
 
 /** How far a running statement has got (DuckDB's estimate). */
@@ -368,7 +370,7 @@ export class EngineConnection {
       const result = await duckdb.execute_prepared_streaming(prepared.handle).catch((err) => {
         throw fromEngineError(err, context);
       });
-      reader = batchReader(this.handle, result, options.conversion);
+      reader = batchReader(this.handle, result, options.conversion, options.keepsAll);
       options.onStart?.({ conversion: reader.conversion, schema: reader.schema });
       const current = reader;
       const fetch = () => {

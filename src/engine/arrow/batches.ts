@@ -29,6 +29,7 @@ export function batchReader(
   connection: duckdb.Connection,
   handle: duckdb.Result,
   prefer: Conversion | undefined = process.env.BUNDLEBASE_CONVERSION === 'js' ? 'js' : undefined,
+  keepsAll = false,
 ): BatchReader {
   const result = new DuckDBResult(handle);
   const columns = Array.from({ length: result.columnCount }, (_, i) => ({ name: result.columnName(i), type: result.columnType(i) }));
@@ -37,7 +38,7 @@ export function batchReader(
   const structType = new arrow.Struct(schema.fields);
   const toBatch = (length: number, children: arrow.Data[]) =>
     new arrow.RecordBatch(schema, arrow.makeData({ type: structType, length, nullCount: 0, children }));
-  const native = prefer === 'js' ? undefined : nativeReader(connection, handle, schema);
+  const native = prefer === 'js' ? undefined : nativeReader(connection, handle, schema, keepsAll);
   if (native) {
     return {
       conversion: 'native',

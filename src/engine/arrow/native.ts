@@ -7,7 +7,7 @@ import type duckdb from '@duckdb/node-bindings';
 /** The addon built from native/arrow_chunk.c (see there for the buffer layout). */
 interface Addon {
   load(libduckdbPath: string): boolean;
-  createConverter(connection: unknown, result: unknown, allowDirect: boolean): { converter: unknown; formats: string[]; direct: boolean };
+  createConverter(connection: unknown, result: unknown, allowDirect: boolean, hugePages: boolean): { converter: unknown; formats: string[]; direct: boolean };
   fetch(result: unknown): Promise<[group: unknown, last: boolean] | null>;
   convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
   resultError(result: unknown): string | null;
@@ -18,6 +18,7 @@ interface Addon {
   sortEntries: EntrySorter;
   scanJsonChunk: JsonChunkScanner;
   allocatorSetting(name: string): number | null;
+  hugeBlockCount(): number;
 }
 
 /**
@@ -114,6 +115,11 @@ export function allocatorSetting(name: string): number | null {
   return loadAddon()?.allocatorSetting(name) ?? null;
 }
 
+/** @internal How many converted blocks were mapped as huge pages (native/arrow_chunk.c, block_alloc); 0 without the addon. */
+export function hugeBlockCount(): number {
+  return loadAddon()?.hugeBlockCount() ?? 0;
+}
+
 /**
  * The error of a streaming result that ended, or null. A failed fetch ends a stream like an
  * exhausted one; without the addon the failure cannot be seen (see README).
@@ -183,14 +189,16 @@ export interface NativeReader {
 
 /**
  * Reads a streaming result through the addon: fetching chunk i+1 (DuckDB) runs on one worker thread
- * while chunk i is converted to Arrow on another. Undefined when the addon is unavailable or some
+ * while chunk i is converted to Arrow on another. `keepsAll`: the caller holds every batch to the
+ * end (toArrow). Undefined when the addon is unavailable or some
  * column's Arrow layout is not one it handles; the caller then reads in JS.
  */
-export function nativeReader(connection: duckdb.Connection, result: duckdb.Result, schema: arrow.Schema): NativeReader | undefined {
+export function nativeReader(connection: duckdb.Connection, result: duckdb.Result, schema: arrow.Schema, keepsAll = false): NativeReader | undefined {
   const native = loadAddon();
   if (!native) return undefined;
-  // BUNDLEBASE_CONVERSION=appender keeps DuckDB's Arrow appender for every column (tests and benches compare)
-  const { converter, formats, direct } = native.createConverter(connection, result, process.env.BUNDLEBASE_CONVERSION !== 'appender');
+  // BUNDLEBASE_CONVERSION=appender keeps DuckDB's Arrow appender for every column (tests and benches compare);
+  // a caller that keeps every batch gets blocks from the heap, not huge pages (see block_alloc)
+  const { converter, formats, direct } = native.createConverter(connection, result, process.env.BUNDLEBASE_CONVERSION !== 'appender', !keepsAll);
   if (!formatsMatch(schema, formats)) return undefined;
   nativeReads++;
   if (direct) directReads++;
