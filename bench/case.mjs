@@ -9,8 +9,9 @@ const READERS = { parquet: 'read_parquet', csv: 'read_csv', json: 'read_json' };
 const query = () => `SELECT * FROM ${READERS[format]}('${file}') WHERE age >= 18`;
 const out = path.join(os.tmpdir(), `bundlebase-bench-${process.pid}.parquet`);
 
-// raw DuckDB is imported only by the raw cases: a DuckDB library loaded before bundlebase keeps
-// DuckDB's own allocator settings, not bundlebase's (src/engine/allocator.ts)
+// bundlebase is imported first (above), so DuckDB's library loads with bundlebase's allocator
+// settings (src/engine/allocator.ts) in every case: the raw cases measure DuckDB on the same
+// allocator, and ours are not measured on DuckDB's defaults by a raw import loading it first
 async function rawConnection() {
   const { DuckDBInstance } = await import('@duckdb/node-api');
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
