@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { allocatorSettings } from '../src/engine/allocator.js';
-import { nativeAvailable } from '../src/engine/arrow/native.js';
+import { allocatorSetting, nativeAvailable } from '../src/engine/arrow/native.js';
 import { tempDir } from './helpers.js';
 
 const NATIVE = nativeAvailable() && !process.env.BUNDLEBASE_SKIP_NATIVE;
@@ -49,6 +49,12 @@ describe("DuckDB's allocator", () => {
     assert.equal(seen.dirty, 777);
     assert.notEqual(seen.muzzy, 0); // DuckDB's own default, not ours
     assert.equal(seen.variable, 'dirty_decay_ms:777');
+  });
+
+  it('reads numeric settings and statistics by name, null for a name jemalloc does not know', { skip: NATIVE ? false : 'reading jemalloc settings needs the addon' }, () => {
+    assert.ok((allocatorSetting('opt.narenas') ?? 0) >= 1);
+    assert.ok((allocatorSetting('stats.resident') ?? 0) > 0, 'statistics are refreshed before they are read');
+    assert.equal(allocatorSetting('opt.no_such_setting'), null);
   });
 
   it('settings scale with the machine', () => {
