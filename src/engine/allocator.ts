@@ -3,10 +3,10 @@
  * imports DuckDB imports this first: DuckDB's own jemalloc reads its settings once, when the
  * library loads, from `DUCKDB_JE_MALLOC_CONF`.
  *
- * Why (docs/performance.md, "Where a stream's growth is"): a Parquet scan frees and allocates
+ * Why (docs/performance.md, "DuckDB's allocator"): a Parquet scan frees and allocates
  * its decompression buffers all the time, and DuckDB's defaults (one arena per CPU, freed pages
  * kept dirty for 1 s and then only lazily freed, which Linux still counts as resident) hold that
- * churn: raw DuckDB grows 125–180 MB over 10 M rows. One arena per 4 CPUs, dirty pages returned
+ * churn: raw DuckDB grows 125–183 MB over 10 M rows. One arena per 4 CPUs, dirty pages returned
  * within 250 ms and no lazy stage keep it under 100 MB at no measured cost in time.
  *
  * A user's own `DUCKDB_JE_MALLOC_CONF` wins; so does a DuckDB library loaded before bundlebase.
