@@ -135,7 +135,7 @@ typedef struct {
   idx_t columns;
   column_layout *layouts;
   int direct; /* every column is read straight from DuckDB's vectors (see pack_direct) */
-  int huge;   /* blocks may be mapped as huge pages (see block_alloc): not when the caller keeps them all */
+  int streamed; /* the caller drops batches as it goes (not toArrow): blocks may be huge pages and are reported to V8 */
   int *source_widths; /* bytes per value in each column's DuckDB vector (fixed-width columns) */
 } converter;
 
@@ -296,17 +296,17 @@ static void converter_finalize(napi_env env, void *data, void *hint) {
 }
 
 /*
- * createConverter(connection, result, allowDirect = true, hugePages = true) -> { converter, formats: string[], direct: boolean }
+ * createConverter(connection, result, allowDirect = true, streamed = true) -> { converter, formats: string[], direct: boolean }
  * The Arrow schema comes from the result's column types, exactly as DuckDB exports them. `direct`:
  * chunks will be written from DuckDB's vectors (pack_direct), not through DuckDB's Arrow appender.
  */
 static napi_value js_create_converter(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4], result, formats, external, format;
-  bool allow_direct = true, huge_pages_wanted = true;
+  bool allow_direct = true, streamed = true;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc >= 3 && napi_get_value_bool(env, argv[2], &allow_direct) != napi_ok) allow_direct = true;
-  if (argc >= 4 && napi_get_value_bool(env, argv[3], &huge_pages_wanted) != napi_ok) huge_pages_wanted = true;
+  if (argc >= 4 && napi_get_value_bool(env, argv[3], &streamed) != napi_ok) streamed = true;
   if (!loaded) return throw_error(env, "libduckdb symbols are not loaded");
   void **connection_holder = (void **)tagged_external(env, argv[0], &CONNECTION_TAG);
   duckdb_result *duck_result = (duckdb_result *)tagged_external(env, argv[1], &RESULT_TAG);
@@ -351,7 +351,7 @@ static napi_value js_create_converter(napi_env env, napi_callback_info info) {
   if (error) ddb.destroy_error_data(&error);
 
   c->direct = c->columns > 0 && allow_direct;
-  c->huge = huge_pages_wanted;
+  c->streamed = streamed;
   CHECK(napi_create_array_with_length(env, c->columns, &formats));
   for (idx_t i = 0; i < c->columns && i < (idx_t)schema.n_children; i++) {
     c->layouts[i] = layout_of(schema.children[i]);
@@ -522,8 +522,8 @@ static size_t place_column(uint8_t *out, size_t at, int32_t *m, column_layout l,
  * (Linux, when THP is "always" or "madvise"): one fault per 2 MB, and unmapped the moment V8
  * frees it. Smaller or awkwardly sized blocks keep malloc, and so do the blocks of a caller that
  * keeps every batch (toArrow): finding ever more fresh 2 MB pages costs the kernel more than the
- * faults it saves (1.16x CPU there). Whether a block is huge follows from its size and that wish,
- * which its finalizer gets back in the low bit of its size (sizes are multiples of 8).
+ * faults it saves (1.16x CPU there). Whether a block is huge follows from its size and that wish
+ * (`streamed`), which its finalizer gets back in the low bit of its size (sizes are multiples of 8).
  */
 #define HUGE_PAGE ((size_t)2 << 20)
 static int huge_pages = 0; /* set once by js_load, before any block exists */
@@ -546,8 +546,8 @@ static size_t huge_span(size_t size, int wanted) {
   return span - size <= size / 4 ? span : 0;
 }
 
-static void *block_alloc(size_t size, int huge) {
-  size_t span = huge_span(size, huge);
+static void *block_alloc(size_t size, int streamed) {
+  size_t span = huge_span(size, streamed);
   if (!span) return malloc(size);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   /* a huge page must start on a 2 MB boundary: map 2 MB more and give back the ends */
@@ -564,9 +564,9 @@ static void *block_alloc(size_t size, int huge) {
 #endif
 }
 
-static void block_free(void *block, size_t size, int huge) {
+static void block_free(void *block, size_t size, int streamed) {
   if (!block) return;
-  size_t span = huge_span(size, huge);
+  size_t span = huge_span(size, streamed);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   if (span) {
     munmap(block, span);
@@ -580,7 +580,7 @@ static void block_free(void *block, size_t size, int huge) {
  * memory or over what int32 offsets reach. */
 static uint8_t *start_block(const converter *c, size_t total, size_t rows) {
   if (total > INT32_MAX) return NULL;
-  uint8_t *out = block_alloc(total, c->huge);
+  uint8_t *out = block_alloc(total, c->streamed);
   if (!out) return NULL;
   int32_t *meta = (int32_t *)out;
   meta[HEADER_BATCHES] = 1;
@@ -861,8 +861,9 @@ static void convert_execute(napi_env env, void *data) {
 static void free_block(napi_env env, void *data, void *hint) {
   int64_t ignored;
   size_t size = (size_t)(uintptr_t)hint & ~(size_t)1;
-  block_free(data, size, (int)((uintptr_t)hint & 1));
-  napi_adjust_external_memory(env, -(int64_t)size, &ignored);
+  int streamed = (int)((uintptr_t)hint & 1);
+  block_free(data, size, streamed);
+  if (streamed) napi_adjust_external_memory(env, -(int64_t)size, &ignored);
 }
 
 /* Main thread: the settled value of a job (a chunk handle, a packed block, or null). */
@@ -881,11 +882,14 @@ static napi_value job_value(napi_env env, job *j) {
     }
   } else if (j->block) {
     /* zero-copy where the runtime allows external buffers; V8 counts them either way */
-    void *hint = (void *)(uintptr_t)(j->block_size | (size_t)(j->conv->huge != 0));
+    int streamed = j->conv->streamed != 0;
+    void *hint = (void *)(uintptr_t)(j->block_size | (size_t)streamed);
     if (napi_create_external_arraybuffer(env, j->block, j->block_size, free_block, hint, &value) == napi_ok) {
-      /* V8 cannot see malloc'ed memory: told, it collects dead blocks before they pile up in RSS */
+      /* V8 counts an ArrayBuffer's bytes once; counted twice, a stream's dead blocks are collected
+       * twice as often (half the memory they hold). Blocks a caller keeps (toArrow) are all alive:
+       * collections they would trigger free nothing. */
       int64_t ignored;
-      napi_adjust_external_memory(env, (int64_t)j->block_size, &ignored);
+      if (streamed) napi_adjust_external_memory(env, (int64_t)j->block_size, &ignored);
       j->block = NULL;
       return value;
     }
@@ -915,7 +919,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, j->deferred, value);
   }
   if (j->fetched) chunk_group_finalize(env, j->fetched, NULL);
-  block_free(j->block, j->block_size, j->conv->huge);
+  block_free(j->block, j->block_size, j->conv->streamed);
   free(j->error);
   for (int i = 0; i < 2; i++) {
     if (j->refs[i]) napi_delete_reference(env, j->refs[i]);

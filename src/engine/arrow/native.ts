@@ -7,7 +7,7 @@ import type duckdb from '@duckdb/node-bindings';
 /** The addon built from native/arrow_chunk.c (see there for the buffer layout). */
 interface Addon {
   load(libduckdbPath: string): boolean;
-  createConverter(connection: unknown, result: unknown, allowDirect: boolean, hugePages: boolean): { converter: unknown; formats: string[]; direct: boolean };
+  createConverter(connection: unknown, result: unknown, allowDirect: boolean, streamed: boolean): { converter: unknown; formats: string[]; direct: boolean };
   fetch(result: unknown): Promise<[group: unknown, last: boolean] | null>;
   convert(converter: unknown, chunk: unknown): Promise<ArrayBuffer>;
   resultError(result: unknown): string | null;
@@ -197,7 +197,7 @@ export function nativeReader(connection: duckdb.Connection, result: duckdb.Resul
   const native = loadAddon();
   if (!native) return undefined;
   // BUNDLEBASE_CONVERSION=appender keeps DuckDB's Arrow appender for every column (tests and benches compare);
-  // a caller that keeps every batch gets blocks from the heap, not huge pages (see block_alloc)
+  // a caller that keeps every batch gets blocks from the heap, not huge pages, reported to V8 once (see block_alloc)
   const { converter, formats, direct } = native.createConverter(connection, result, process.env.BUNDLEBASE_CONVERSION !== 'appender', !keepsAll);
   if (!formatsMatch(schema, formats)) return undefined;
   nativeReads++;
