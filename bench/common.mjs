@@ -3,8 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { create } from '../dist/index.js';
+// after bundlebase: DuckDB's library loads with bundlebase's allocator settings (src/engine/allocator.ts)
+import { DuckDBInstance } from '@duckdb/node-api';
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const dataDir = path.join(here, 'data');

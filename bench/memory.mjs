@@ -11,9 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { create } from '../dist/index.js';
 import { GENERATOR_SQL, here, mb, pad, prepareData, runCase } from './common.mjs';
+// after bundlebase: DuckDB's library loads with bundlebase's allocator settings (src/engine/allocator.ts)
+import { DuckDBInstance } from '@duckdb/node-api';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

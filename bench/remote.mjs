@@ -10,11 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { create } from '../dist/index.js';
 import { dataDir, GENERATOR_SQL, mb, pad, runCase } from './common.mjs';
+// after bundlebase: DuckDB's library loads with bundlebase's allocator settings (src/engine/allocator.ts)
+import { DuckDBInstance } from '@duckdb/node-api';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const i = process.argv.indexOf('--gb');

@@ -7,9 +7,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DuckDBInstance } from '@duckdb/node-api';
 import pg from 'pg';
 import { create } from '../dist/index.js';
+// after bundlebase: DuckDB's library loads with bundlebase's allocator settings (src/engine/allocator.ts)
+import { DuckDBInstance } from '@duckdb/node-api';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const rowsPerClient = Number(process.argv[2] ?? 200000);

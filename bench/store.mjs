@@ -6,8 +6,9 @@
 //    export() (DuckDB only), each the first read of its process (the stored copy is hashed first).
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { dataDir, GENERATOR_SQL, mb, pad, runCase } from './common.mjs';
+// after bundlebase: DuckDB's library loads with bundlebase's allocator settings (src/engine/allocator.ts)
+import { DuckDBInstance } from '@duckdb/node-api';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
