@@ -162,6 +162,33 @@ describe('restore', () => {
   });
 });
 
+describe('editing a bundle whose referenced source is gone', () => {
+  it('names the file and the way out (NOT_FOUND), records nothing, and detach still works', async () => {
+    const { a, b: bSource } = await sources('edit-broken');
+    const bundleDir = path.join(dir, 'edit-broken-bundle');
+    const made = await create(bundleDir).attach(a, REF).attach(bSource, REF);
+    await made.commit('two sources');
+    await made.close();
+    await rm(bSource);
+    const b = await open(bundleDir);
+    const edit = await b.extend();
+    // DuckDB would report the missing file as a path outside the sandbox ('…/b.csv/**/*.csv')
+    await expectError(() => edit.filter('id = $1', [1]), 'NOT_FOUND', /b\.csv.*no longer exists.*replace.*detach/);
+    await expectError(() => edit.addColumn('twice', 'amount * 2'), 'NOT_FOUND', /b\.csv.*no longer exists/);
+    assert.equal(edit.status().isEmpty(), true, 'nothing recorded');
+    await edit.detach(bSource);
+    assert.deepEqual(await ids(edit), [1, 2, 3]);
+    // a changed file is refused when read, as before: an edit is recorded, the read names the file
+    await appendFile(a, '4,40\n');
+    await edit.filter('id > $1', [1]);
+    await expectError(() => ids(edit), 'SOURCE_CHANGED', /a\.csv.*changed since it was attached/);
+    await edit.replace(a, a);
+    assert.deepEqual(await ids(edit), [2, 3, 4]);
+    assert.equal(edit.status().changes.length, 3);
+    await b.close();
+  });
+});
+
 /** The CLI's flag for attaching by reference (attach stores data by default). */
 const REF_FLAG = ['--save-as', 'ref'];
 

@@ -41,6 +41,7 @@ import { Chain, forwardCalls } from './chain.js';
 import { fromStaged, initializeBundle, toStaged, writeCommit, type RecordedChange, type StagedChange } from './commit.js';
 import { inspectBlock, type AttachOptions } from './inspect.js';
 import { checkSaveAs, storeDirOf } from './stored.js';
+import { verifySources } from './sources.js';
 import { allCommits, bindRestores, chainSettings, committedOperations, newBundle, requireVersion, type LoadedBundle } from './load.js';
 import type { Change, ProgressListener, Status } from './types.js';
 
@@ -116,6 +117,9 @@ export class BundleBuilder extends BundleBase {
 
   private async validate(operations: Operation[], description: string): Promise<void> {
     await this.database(); // refuses untrusted sources, and fetches remote ones, before compiling
+    // a referenced file that vanished is named as such, not as the path outside the sandbox DuckDB
+    // then reports ('…/b.csv/**/*.csv': it tries a missing file as a directory)
+    await verifySources(operations, true);
     const stmt = await this.compileWithLayouts(this.plan(operations), description);
     if (!stmt) return;
     const { parameterCount } = await this.describe(stmt, description).catch((err) => {

@@ -35,18 +35,21 @@ export function readThreads(operations: readonly Operation[], extraFiles: readon
  * local source that changed or vanished since it was attached (SOURCE_CHANGED / NOT_FOUND), or a
  * stored copy that is missing or damaged (NOT_FOUND / DATA_CORRUPT; hashed once while the file is
  * unchanged on disk, remembered across processes in the cache: cache.ts rememberedHash).
+ * `existence`: only that every referenced file is still there (recording an edit: it should not
+ * hash stored copies, and a changed file is refused when it is read, as before).
  */
-export async function verifySources(operations: readonly Operation[]): Promise<void> {
+export async function verifySources(operations: readonly Operation[], existence = false): Promise<void> {
   const local = attachedBlocks(operations).filter((op) => op.format !== 'function' && schemeOf(op.location) === undefined);
   const checks = local.map(async (op) => {
-    if (op.stored) return verifyStored(op);
-    if (op.fields.version === undefined) return;
-    const stamp = await stampFile(op.location);
-    if (!sameStamp(op.fields.version, stamp.version)) {
-      throw new BundlebaseError(
-        'SOURCE_CHANGED',
-        `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it`,
-      );
+    if (op.stored) return existence ? undefined : verifyStored(op);
+    if (op.fields.version === undefined && !existence) return;
+    const remedy = 'put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it';
+    const stamp = await stampFile(op.location).catch((err: unknown) => {
+      if (err instanceof BundlebaseError && err.code === 'NOT_FOUND') throw notFound(`Source '${op.source}' (${op.location}) no longer exists; ${remedy}`, err);
+      throw err;
+    });
+    if (!existence && op.fields.version !== undefined && !sameStamp(op.fields.version, stamp.version)) {
+      throw new BundlebaseError('SOURCE_CHANGED', `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); ${remedy}`);
     }
   });
   await Promise.all(checks);
