@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #ifdef __linux__
 #include <stdio.h>
 #include <sys/mman.h>
@@ -104,6 +105,7 @@ napi_value bundlebase_push_page(napi_env env, napi_callback_info info);
 napi_value bundlebase_end_source(napi_env env, napi_callback_info info);
 static int function_sources_loaded = 0; /* function_source.c found its symbols too */
 static void detect_huge_pages(void);
+static pthread_once_t huge_pages_detected = PTHREAD_ONCE_INIT;
 /* DuckDB's jemalloc control, optional: only allocatorSetting (tests, benches) reads it */
 static int (*je_mallctl)(const char *, void *, size_t *, void *, size_t);
 
@@ -236,7 +238,7 @@ static napi_value js_load(napi_env env, napi_callback_info info) {
     return throw_error(env, "load(path) needs the path of libduckdb.so");
   }
   loaded = load_symbols(path);
-  detect_huge_pages();
+  pthread_once(&huge_pages_detected, detect_huge_pages); /* once per process, whatever the threads */
   CHECK(napi_get_boolean(env, loaded, &result));
   return result;
 }
@@ -526,7 +528,7 @@ static size_t place_column(uint8_t *out, size_t at, int32_t *m, column_layout l,
  * (`streamed`), which its finalizer gets back in the low bit of its size (sizes are multiples of 8).
  */
 #define HUGE_PAGE ((size_t)2 << 20)
-static int huge_pages = 0; /* set once by js_load, before any block exists */
+static int huge_pages = 0; /* set once per process (pthread_once in js_load) before any block exists: never changes after */
 static size_t huge_blocks = 0;
 
 static void detect_huge_pages(void) {
@@ -919,7 +921,7 @@ static void job_complete(napi_env env, napi_status status, void *data) {
     napi_resolve_deferred(env, j->deferred, value);
   }
   if (j->fetched) chunk_group_finalize(env, j->fetched, NULL);
-  block_free(j->block, j->block_size, j->conv->streamed);
+  if (j->block) block_free(j->block, j->block_size, j->conv->streamed); /* a fetch job has no converter */
   free(j->error);
   for (int i = 0; i < 2; i++) {
     if (j->refs[i]) napi_delete_reference(env, j->refs[i]);
@@ -1016,8 +1018,8 @@ static napi_value js_register_function_source(napi_env env, napi_callback_info i
   return bundlebase_register_function_source(env, info, connection_holder ? *connection_holder : NULL);
 }
 
-/* allocatorSetting(name): a numeric setting or statistic of DuckDB's jemalloc ("opt.narenas",
- * "stats.resident"), or null.
+/* allocatorSetting(name): an integer setting or statistic of DuckDB's jemalloc ("opt.narenas",
+ * "stats.resident"), or null. Only for integer names: a string setting reads as its address.
  * jemalloc wants the exact width of each setting: 8 bytes (ssize_t, size_t) or 4 (unsigned). */
 static napi_value js_allocator_setting(napi_env env, napi_callback_info info) {
   size_t argc = 1, len;

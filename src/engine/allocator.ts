@@ -10,7 +10,9 @@
  * within 250 ms and no lazy stage keep it under 100 MB at no measured cost in time.
  *
  * A user's own `DUCKDB_JE_MALLOC_CONF` wins; so does a DuckDB library loaded before bundlebase.
- * The variable is removed again so that processes started later do not inherit it.
+ * The variable is removed again so that processes started later do not inherit it. In a worker
+ * thread `process.env` is the thread's own copy, which native code cannot see: there DuckDB
+ * keeps its defaults unless the main thread loaded it first (README).
  */
 import { createRequire } from 'node:module';
 import os from 'node:os';

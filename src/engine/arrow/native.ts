@@ -1,3 +1,4 @@
+import '../allocator.js'; // first: DuckDB's library loads with its allocator settings (the addon binds to it)
 import * as arrow from 'apache-arrow';
 import { createRequire } from 'node:module';
 import path from 'node:path';
