@@ -1047,21 +1047,23 @@ static napi_value js_huge_block_count(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+#define METHOD(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
   napi_property_descriptor props[] = {
-    {"load", NULL, js_load, NULL, NULL, NULL, napi_default, NULL},
-    {"createConverter", NULL, js_create_converter, NULL, NULL, NULL, napi_default, NULL},
-    {"fetch", NULL, js_fetch, NULL, NULL, NULL, napi_default, NULL},
-    {"convert", NULL, js_convert, NULL, NULL, NULL, napi_default, NULL},
-    {"resultError", NULL, js_result_error, NULL, NULL, NULL, napi_default, NULL},
-    {"scanCsvChunk", NULL, bundlebase_scan_csv_chunk, NULL, NULL, NULL, napi_default, NULL},
-    {"sortEntries", NULL, bundlebase_sort_entries, NULL, NULL, NULL, napi_default, NULL},
-    {"scanJsonChunk", NULL, bundlebase_scan_json_chunk, NULL, NULL, NULL, napi_default, NULL},
-    {"registerFunctionSource", NULL, js_register_function_source, NULL, NULL, NULL, napi_default, NULL},
-    {"pushPage", NULL, bundlebase_push_page, NULL, NULL, NULL, napi_default, NULL},
-    {"endSource", NULL, bundlebase_end_source, NULL, NULL, NULL, napi_default, NULL},
-    {"allocatorSetting", NULL, js_allocator_setting, NULL, NULL, NULL, napi_default, NULL},
-    {"hugeBlockCount", NULL, js_huge_block_count, NULL, NULL, NULL, napi_default, NULL},
+    METHOD("load", js_load),
+    METHOD("createConverter", js_create_converter),
+    METHOD("fetch", js_fetch),
+    METHOD("convert", js_convert),
+    METHOD("resultError", js_result_error),
+    METHOD("scanCsvChunk", bundlebase_scan_csv_chunk),
+    METHOD("sortEntries", bundlebase_sort_entries),
+    METHOD("scanJsonChunk", bundlebase_scan_json_chunk),
+    METHOD("registerFunctionSource", js_register_function_source),
+    METHOD("pushPage", bundlebase_push_page),
+    METHOD("endSource", bundlebase_end_source),
+    METHOD("allocatorSetting", js_allocator_setting),
+    METHOD("hugeBlockCount", js_huge_block_count),
   };
+#undef METHOD
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
 }
