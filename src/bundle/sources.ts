@@ -42,13 +42,15 @@ export async function verifySources(operations: readonly Operation[], existence 
   const local = attachedBlocks(operations).filter((op) => op.format !== 'function' && schemeOf(op.location) === undefined);
   const checks = local.map(async (op) => {
     if (op.stored) return existence ? undefined : verifyStored(op);
-    if (op.fields.version === undefined && !existence) return;
+    // no recorded stamp (an older manifest, or one the original bundlebase wrote): nothing to compare,
+    // and its location need not be a single file
+    if (op.fields.version === undefined) return;
     const remedy = 'put the original back, replace it with replace(source, url) (command line: bundlebase replace), or detach it';
     const stamp = await stampFile(op.location).catch((err: unknown) => {
       if (err instanceof BundlebaseError && err.code === 'NOT_FOUND') throw notFound(`Source '${op.source}' (${op.location}) no longer exists; ${remedy}`, err);
       throw err;
     });
-    if (!existence && op.fields.version !== undefined && !sameStamp(op.fields.version, stamp.version)) {
+    if (!existence && !sameStamp(op.fields.version, stamp.version)) {
       throw new BundlebaseError('SOURCE_CHANGED', `Source '${op.source}' (${op.location}) changed since it was attached (recorded ${op.fields.version}, now ${stamp.version}); ${remedy}`);
     }
   });
