@@ -5,8 +5,12 @@
  * per chunk, so progress, memory and the index file stay where they were; the pure-JS scanner in
  * scan.ts computes the same entries byte for byte (test/indexing-native.test.ts compares them).
  */
-#define _GNU_SOURCE /* memmem */
+#define _GNU_SOURCE /* memmem, strtod_l */
+#include <float.h>
+#include <locale.h>
+#include <math.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +20,10 @@
     if ((call) != napi_ok) return NULL;                                                                 \
   } while (0)
 
-/* How field values are spelled before hashing, as ValueKind in scan.ts (floats stay in JS). */
-enum { KIND_INTEGER = 0, KIND_STRING = 1 };
+/* How field values are compared before hashing, as KIND_CODES in scan.ts. */
+enum { KIND_INTEGER = 0, KIND_STRING = 1, KIND_FLOAT64 = 2, KIND_FLOAT32 = 3 };
+
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 
 /* FNV-1a, continued from `h` (0x811c9dc5 to start), as hashBytes in scan.ts. */
 static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n) {
@@ -52,24 +58,276 @@ static size_t space_before(const uint8_t *start, const uint8_t *end) {
   return 0;
 }
 
+/* Trims what String.prototype.trim removes from both ends of [*p, *end). */
+static void trim(const uint8_t **p, const uint8_t **end) {
+  size_t n;
+  while ((n = space_at(*p, *end)) > 0) *p += n;
+  while (*end > *p && (n = space_before(*p, *end)) > 0) *end -= n;
+}
+
+/* Whether the underscore at q is one DuckDB reads as a digit separator: between two digits. */
+static int separator_at(const uint8_t *q, const uint8_t *start, const uint8_t *end) {
+  return *q == '_' && q > start && q + 1 < end && IS_DIGIT(q[-1]) && IS_DIGIT(q[1]);
+}
+
+/* Significant digits past which no integer column (HUGEINT at most) holds a value. */
+#define MAX_INTEGER_DIGITS 40
+
+/* FNV-1a of an integer's canonical text: '-' unless zero, then the digits (no leading zeros). */
+static uint32_t digits_hash(int negative, const char *digits, size_t n) {
+  uint32_t h = 0x811c9dc5u;
+  if (n == 0) return fnv(h, (const uint8_t *)"0", 1);
+  if (negative) h = fnv(h, (const uint8_t *)"-", 1);
+  return fnv(h, (const uint8_t *)digits, n);
+}
+
 /*
- * The hash of an integer's canonical text (as BigInt(text).toString() in JS: no '+', no leading
- * zeros, "-0" is "0"), or 0 when the trimmed text is no integer.
+ * The hash of the integer an integer column reads from a decimal [p, end) (sign already taken), as
+ * roundedInteger in scan.ts: rounded half away from zero on the exact digits ("2.5" is 3, "1e3" is
+ * 1000); 0 when it is no decimal or past HUGEINT's digits.
+ */
+static uint32_t rounded_integer_hash(const uint8_t *start, const uint8_t *p, const uint8_t *end, int negative) {
+  char digits[MAX_INTEGER_DIGITS + 2];
+  size_t kept = 0, significant = 0, whole = 0, leading = 0;
+  int any = 0, in_fraction = 0;
+  for (; p < end; p++) {
+    if (*p == '.' && !in_fraction) {
+      in_fraction = 1;
+      continue;
+    }
+    if (separator_at(p, start, end)) continue;
+    if (!IS_DIGIT(*p)) break;
+    any = 1;
+    if (!in_fraction) whole++;
+    if (significant == 0 && *p == '0') {
+      leading++;
+      continue;
+    }
+    if (kept < sizeof digits) digits[kept++] = (char)*p;
+    significant++;
+  }
+  long exponent = 0;
+  if (any && p < end && (*p == 'e' || *p == 'E')) {
+    int exponent_negative = ++p < end && *p == '-';
+    if (p < end && (*p == '+' || *p == '-')) p++;
+    const uint8_t *first = p;
+    for (; p < end && (IS_DIGIT(*p) || separator_at(p, start, end)); p++) {
+      if (*p != '_' && exponent < 100000) exponent = exponent * 10 + (*p - '0');
+    }
+    if (p == first) return 0;
+    if (exponent_negative) exponent = -exponent;
+  }
+  if (!any || p != end) return 0;
+  long point = (long)whole - (long)leading + exponent;
+  if (significant == 0 || point < 0) return digits_hash(0, NULL, 0);
+  if (point > MAX_INTEGER_DIGITS) return 0;
+  char out[MAX_INTEGER_DIGITS + 2];
+  size_t n = (size_t)point;
+  for (size_t i = 0; i < n; i++) out[i] = i < kept ? digits[i] : '0';
+  if (n < kept && digits[n] >= '5') {
+    /* round the magnitude up: carry through trailing nines */
+    size_t i = n;
+    while (i > 0 && out[i - 1] == '9') out[--i] = '0';
+    if (i == 0) {
+      memmove(out + 1, out, n++);
+      out[0] = '1';
+    } else {
+      out[i - 1]++;
+    }
+  }
+  size_t skip = 0;
+  while (skip < n && out[skip] == '0') skip++;
+  return digits_hash(negative, out + skip, n - skip);
+}
+
+/*
+ * The hash of an integer's canonical text (as canonical in scan.ts: no '+', no leading zeros or
+ * digit separators, "-0" is "0"; a decimal rounded as DuckDB does), or 0 when the trimmed text is
+ * no number.
  */
 static uint32_t integer_hash(const uint8_t *p, const uint8_t *end) {
-  size_t n;
-  while ((n = space_at(p, end)) > 0) p += n;
-  while (end > p && (n = space_before(p, end)) > 0) end -= n;
+  trim(&p, &end);
+  const uint8_t *start = p;
   int negative = 0;
   if (p < end && (*p == '+' || *p == '-')) negative = *p++ == '-';
   if (p == end) return 0;
   for (const uint8_t *q = p; q < end; q++) {
-    if (*q < '0' || *q > '9') return 0;
+    if (!IS_DIGIT(*q) && !separator_at(q, p, end)) return rounded_integer_hash(start, p, end, negative);
   }
-  while (p < end - 1 && *p == '0') p++;
+  while (p < end - 1 && (*p == '0' || *p == '_')) p++;
   uint32_t h = 0x811c9dc5u;
   if (negative && !(end - p == 1 && *p == '0')) h = fnv(h, (const uint8_t *)"-", 1);
-  return fnv(h, p, (size_t)(end - p));
+  for (; p < end; p++) {
+    if (*p != '_') h = fnv(h, p, 1);
+  }
+  return h;
+}
+
+/* The hash of a FLOAT / DOUBLE value, as floatHash in scan.ts: its 8 little-endian IEEE bytes. */
+static uint32_t float_hash(double v, int kind) {
+  if (kind == KIND_FLOAT32) v = (double)(float)v;
+  uint64_t bits = 0x7ff8000000000000ull; /* every NaN is one value */
+  if (v == v) {
+    if (v == 0) v = 0; /* -0 is 0 */
+    memcpy(&bits, &v, sizeof bits);
+  }
+  uint8_t bytes[8];
+  for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)(bits >> (8 * i));
+  return fnv(0x811c9dc5u, bytes, 8);
+}
+
+/* Whether [p, end) spells `word` in any case. */
+static int word_is(const uint8_t *p, const uint8_t *end, const char *word) {
+  size_t n = strlen(word);
+  if ((size_t)(end - p) != n) return 0;
+  for (size_t i = 0; i < n; i++) {
+    if ((p[i] | 0x20) != word[i]) return 0;
+  }
+  return 1;
+}
+
+/* A decimal as it is read: its first 19 significant digits, the power of ten they are scaled by. */
+typedef struct {
+  uint64_t mantissa;
+  int digits;
+  int dropped; /* a nonzero digit past the 19th: the mantissa is not exact */
+  long exponent;
+} Decimal;
+
+/*
+ * Reads a digit run (digits with separators) at *p into d, a fraction's digits scaling it down;
+ * returns how many digits it read.
+ */
+static size_t read_digits(const uint8_t **p, const uint8_t *start, const uint8_t *end, Decimal *d, int fraction) {
+  size_t n = 0;
+  const uint8_t *q = *p;
+  for (; q < end; q++) {
+    if (!IS_DIGIT(*q)) {
+      if (separator_at(q, start, end)) continue;
+      break;
+    }
+    n++;
+    if (d->mantissa == 0 && *q == '0') {
+      d->exponent -= fraction;
+    } else if (d->digits < 19) {
+      d->mantissa = d->mantissa * 10 + (uint64_t)(*q - '0');
+      d->digits++;
+      d->exponent -= fraction;
+    } else {
+      d->exponent += !fraction;
+      d->dropped |= *q != '0';
+    }
+  }
+  *p = q;
+  return n;
+}
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static void make_c_locale(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+/* Powers of ten a long double holds exactly (a double up to 1e22). */
+static const long double EXACT_POWERS[] = {1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1e6L, 1e7L, 1e8L, 1e9L, 1e10L, 1e11L, 1e12L, 1e13L,
+                                           1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L};
+
+/*
+ * The correctly rounded value of a decimal read exactly (no dropped digits), when one operation
+ * gives it: Clinger's fast path (digits within 2^53, an exact power of ten: one correctly rounded
+ * double operation); else, with an x87 long double, one operation on 64-bit digits, which rounds
+ * to the double nearest the exact value unless it lands on a midpoint between two doubles.
+ * 0 when neither applies (the caller asks strtod).
+ */
+static int fast_decimal(const Decimal *d, double *out) {
+  if (d->mantissa == 0) {
+    *out = 0;
+    return 1;
+  }
+  if (d->mantissa <= (1ull << 53) && d->exponent >= -22 && d->exponent <= 22) {
+    double v = (double)d->mantissa, power = (double)EXACT_POWERS[d->exponent < 0 ? -d->exponent : d->exponent];
+    *out = d->exponent < 0 ? v / power : v * power;
+    return 1;
+  }
+#if LDBL_MANT_DIG >= 64
+  if (d->exponent >= -27 && d->exponent <= 27) {
+    long double v = (long double)d->mantissa, power = EXACT_POWERS[d->exponent < 0 ? -d->exponent : d->exponent];
+    v = d->exponent < 0 ? v / power : v * power;
+    double rounded = (double)v;
+    long double up = ((long double)rounded + nextafter(rounded, INFINITY)) / 2;
+    long double down = ((long double)rounded + nextafter(rounded, -INFINITY)) / 2;
+    if (v == up || v == down || isinf(rounded)) return 0;
+    *out = rounded;
+    return 1;
+  }
+#endif
+  return 0;
+}
+
+/* strtod in the C locale on [p, end) without its digit separators; 0 when memory ran out. */
+static int strtod_text(const uint8_t *p, const uint8_t *end, double *out) {
+  char local[128], *text = local;
+  size_t size = (size_t)(end - p) + 1, length = 0;
+  if (size > sizeof local && !(text = malloc(size))) return 0;
+  for (; p < end; p++) {
+    if (*p != '_') text[length++] = (char)*p;
+  }
+  text[length] = 0;
+  pthread_once(&c_locale_once, make_c_locale);
+  *out = c_locale ? strtod_l(text, NULL, c_locale) : strtod(text, NULL);
+  if (text != local) free(text);
+  return 1;
+}
+
+/*
+ * Reads a FLOAT / DOUBLE from text as parseFloating in scan.ts: trimmed, a decimal with digit
+ * separators or inf / infinity / nan in any case. 1 and the value in *out, 0 for no number, -1
+ * when memory ran out.
+ */
+static int parse_floating(const uint8_t *p, const uint8_t *end, double *out) {
+  trim(&p, &end);
+  const uint8_t *start = p;
+  int negative = p < end && *p == '-';
+  if (p < end && (*p == '+' || *p == '-')) p++;
+  if (word_is(p, end, "inf") || word_is(p, end, "infinity")) {
+    *out = negative ? -HUGE_VAL : HUGE_VAL;
+    return 1;
+  }
+  if (word_is(p, end, "nan")) {
+    *out = NAN;
+    return 1;
+  }
+  Decimal d = {0, 0, 0, 0};
+  size_t digits = read_digits(&p, start, end, &d, 0);
+  if (p < end && *p == '.') {
+    p++;
+    digits += read_digits(&p, start, end, &d, 1);
+  }
+  if (digits == 0) return 0;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    int exponent_negative = ++p < end && *p == '-';
+    if (p < end && (*p == '+' || *p == '-')) p++;
+    long e = 0;
+    const uint8_t *first = p;
+    for (; p < end && (IS_DIGIT(*p) || separator_at(p, start, end)); p++) {
+      if (*p != '_' && e < 100000) e = e * 10 + (*p - '0');
+    }
+    if (p == first) return 0;
+    d.exponent += exponent_negative ? -e : e;
+  }
+  if (p != end) return 0;
+  double magnitude;
+  if (!d.dropped && fast_decimal(&d, &magnitude)) {
+    *out = negative ? -magnitude : magnitude;
+    return 1;
+  }
+  return strtod_text(start, end, out) ? 1 : -1;
+}
+
+/* The hash of a FLOAT / DOUBLE read from text: 0 for no number, -1 when memory ran out. */
+static int64_t floating_hash(const uint8_t *p, const uint8_t *end, int kind) {
+  double v;
+  int parsed = parse_floating(p, end, &v);
+  if (parsed <= 0) return parsed;
+  return float_hash(v, kind);
 }
 
 typedef struct {
@@ -132,15 +390,16 @@ static int64_t record_hash(Layout *l, const uint8_t *bytes, size_t start, size_t
       value = l->scratch;
       while (next < end && bytes[next] != l->delimiter) next++;
     } else {
-      next = i;
-      while (next < end && bytes[next] != l->delimiter) next++;
+      const uint8_t *delimiter = memchr(bytes + i, l->delimiter, end - i);
+      next = delimiter ? (size_t)(delimiter - bytes) : end;
       value = bytes + i;
       length = next - i;
     }
     if (wanted) {
       if (length == 0) return 0;
       if (l->kind == KIND_STRING) return fnv(0x811c9dc5u, value, length);
-      return integer_hash(value, value + length);
+      if (l->kind == KIND_INTEGER) return integer_hash(value, value + length);
+      return floating_hash(value, value + length, l->kind);
     }
     field++;
     i = next + 1;
@@ -203,7 +462,7 @@ napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info) {
       !typed_array(env, argv[8], napi_uint32_array, (void **)&hashes, &capacity) ||
       !typed_array(env, argv[9], napi_float64_array, (void **)&offsets, &capacity_offsets) ||
       !typed_array(env, argv[10], napi_uint32_array, (void **)&lengths, &capacity_lengths) ||
-      napi_get_value_uint32(env, argv[11], &count) != napi_ok || (kind != KIND_INTEGER && kind != KIND_STRING)) {
+      napi_get_value_uint32(env, argv[11], &count) != napi_ok || kind < KIND_INTEGER || kind > KIND_FLOAT32) {
     return throw_error(env, "scanCsvChunk expects bytes, an offset, a CSV layout, a kind, skip, final and three entry arrays");
   }
   if (capacity_offsets < capacity) capacity = capacity_offsets;
@@ -337,6 +596,27 @@ static int json_ended(const uint8_t *p, const uint8_t *end) {
   return p == end || *p == ',' || *p == '}' || json_space(p, end);
 }
 
+/* The end of the JSON number at p (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?), or NULL when none is there. */
+static const uint8_t *json_number_end(const uint8_t *p, const uint8_t *end) {
+  if (p < end && *p == '-') p++;
+  if (p == end || !IS_DIGIT(*p)) return NULL;
+  if (*p == '0') {
+    p++;
+  } else {
+    while (p < end && IS_DIGIT(*p)) p++;
+  }
+  if (p < end && *p == '.') {
+    if (++p == end || !IS_DIGIT(*p)) return NULL;
+    while (p < end && IS_DIGIT(*p)) p++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    if (++p < end && (*p == '+' || *p == '-')) p++;
+    if (p == end || !IS_DIGIT(*p)) return NULL;
+    while (p < end && IS_DIGIT(*p)) p++;
+  }
+  return p;
+}
+
 /*
  * The hash of `key`'s value in one JSON line, as jsonFieldHash in src/indexing/scan.ts (plain
  * strings, short integers, null, a missing key); -1 when JS must parse the line.
@@ -358,7 +638,12 @@ static int64_t json_hash(const uint8_t *line, const uint8_t *end, const uint8_t 
     }
     if (p == end) return -1;
     /* an empty string is a value in JSON (the hash of ""), unlike an empty CSV field */
-    return kind == KIND_STRING ? fnv(0x811c9dc5u, from, (size_t)(p - from)) : integer_hash(from, p);
+    if (kind == KIND_STRING) return fnv(0x811c9dc5u, from, (size_t)(p - from));
+    return kind == KIND_INTEGER ? integer_hash(from, p) : floating_hash(from, p, kind);
+  }
+  if (kind == KIND_FLOAT64 || kind == KIND_FLOAT32) {
+    const uint8_t *number_end = json_number_end(p, end);
+    if (number_end && json_ended(number_end, end)) return floating_hash(p, number_end, kind);
   }
   /* an integer exact in a double: JS spells String(JSON.parse(token)) the same ("-0" is "0") */
   const uint8_t *digits = p < end && *p == '-' ? p + 1 : p, *q = digits;
@@ -395,7 +680,7 @@ napi_value bundlebase_scan_json_chunk(napi_env env, napi_callback_info info) {
       !typed_array(env, argv[7], napi_uint32_array, (void **)&lengths, &capacity_lengths) ||
       napi_get_value_uint32(env, argv[8], &count) != napi_ok ||
       !typed_array(env, argv[9], napi_uint32_array, (void **)&deferred, &capacity_deferred) ||
-      (kind != KIND_INTEGER && kind != KIND_STRING)) {
+      kind < KIND_INTEGER || kind > KIND_FLOAT32) {
     return throw_error(env, "scanJsonChunk expects bytes, an offset, a key, a kind, final, three entry arrays, a count and a deferred array");
   }
   if (capacity_offsets < capacity) capacity = capacity_offsets;

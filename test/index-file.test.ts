@@ -4,7 +4,7 @@ import path from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { lookupIndexFile, readIndexHeader, writeIndexFile, type SectionInfo } from '../src/indexing/file.js';
-import { canonical, hashText, type RecordEntries, type ValueKind } from '../src/indexing/scan.js';
+import { canonical, hashText, textHash, type RecordEntries } from '../src/indexing/scan.js';
 import { expectError, tempDir } from './helpers.js';
 
 let dir: string;
@@ -16,9 +16,9 @@ let files = 0;
 const fresh = () => path.join(dir, `idx_test_${files++}.idx`);
 
 /** Entries as the scanner makes them: record i holds values[i] at offset 100·i, 10 + i bytes long. */
-function entriesOf(values: string[], kind: ValueKind): RecordEntries {
+function entriesOf(values: string[], kind: 'integer' | 'string' | 'float64', hash = (v: string) => textHash(v, kind)): RecordEntries {
   return {
-    hashes: Uint32Array.from(values, (v) => hashText(canonical(v, kind)!)),
+    hashes: Uint32Array.from(values, hash),
     offsets: Float64Array.from(values, (_, i) => 100 * i),
     lengths: Uint32Array.from(values, (_, i) => 10 + i),
     count: values.length,
@@ -26,7 +26,7 @@ function entriesOf(values: string[], kind: ValueKind): RecordEntries {
 }
 
 /** The byte ranges of the records holding one of `wanted` (by canonical text): what a lookup must return at least. */
-function rangesOf(values: string[], kind: ValueKind, wanted: string[]): [number, number][] {
+function rangesOf(values: string[], kind: 'integer' | 'string', wanted: string[]): [number, number][] {
   const keys = new Set(wanted.map((w) => canonical(w, kind)));
   return values.flatMap((v, i) => (keys.has(canonical(v, kind)) ? [[100 * i, 10 + i] as [number, number]] : []));
 }
@@ -126,6 +126,31 @@ describe('index file round trip', () => {
     assert.equal((await lookupIndexFile(file, [5])).has('block-t'), false);
     // one such value among others is enough to read the block in full
     assert.equal((await lookupIndexFile(file, [5, 5.5])).has('block-n'), false);
+  });
+
+  it('matches DOUBLE columns by value (numbers, bigints, text), and reads files written before that by text', async () => {
+    const DOUBLES = ['4.5', '4.50', '45e-1', '-0', '0', '1_000.25', 'nan', '1e400', '9007199254740993'];
+    const doubles: SectionInfo = { id: 'block-d', version: '1', kind: 'float64', columns: [['x', 'DOUBLE']] };
+    // a section as files written before this change hold it: floats hashed by the text String(Number(text))
+    const legacy = { id: 'block-f', version: '1', kind: 'float', columns: [['x', 'DOUBLE']] } as unknown as SectionInfo;
+    const file = fresh();
+    await writeIndexFile(file, 'x', [
+      { ...doubles, entries: entriesOf(DOUBLES, 'float64') },
+      { ...legacy, entries: entriesOf(['4.5', '4.50', '2'], 'float64', (v) => hashText(String(Number(v)))) },
+    ]);
+    const offsets = async (values: unknown[], block = 'block-d') => (await lookupIndexFile(file, values)).get(block)?.ranges.map((r) => r[0] / 100);
+    assert.deepEqual(await offsets([4.5]), [0, 1, 2]);
+    assert.deepEqual(await offsets(['4.5e0']), [0, 1, 2], 'text is read as DuckDB casts it');
+    assert.deepEqual(await offsets([0]), [3, 4], '-0 equals 0');
+    assert.deepEqual(await offsets([-0]), [3, 4]);
+    assert.deepEqual(await offsets([1000.25, NaN, Infinity]), [5, 6, 7]);
+    assert.deepEqual(await offsets([9007199254740993n]), [8], 'a bigint as DuckDB casts it to DOUBLE');
+    assert.deepEqual(await offsets([9007199254740992]), [8], 'the same double');
+    assert.equal(await offsets(['four']), undefined, 'no number: read in full');
+    assert.equal(await offsets([true]), undefined);
+    assert.deepEqual(await offsets([4.5], 'block-f'), [0, 1]);
+    assert.deepEqual(await offsets(['2.0'], 'block-f'), [2]);
+    assert.equal(await offsets(['two'], 'block-f'), undefined);
   });
 
   it('ignores null and undefined values and repeated values', async () => {

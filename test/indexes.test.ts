@@ -3,7 +3,7 @@ import YAML from 'yaml';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { appendFile, readdir, readFile, utimes } from 'node:fs/promises';
+import { appendFile, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { create, open, type BundleBuilder } from '../src/index.js';
 import { duck, expectError, tempDir, writeFixture } from './helpers.js';
@@ -25,6 +25,9 @@ before(async () => {
   json = await writeFixture(path.join(dir, 'people.json'), PEOPLE(500, 20_000));
   parquet = await writeFixture(path.join(dir, 'people.parquet'), PEOPLE(1000, 30_000));
 });
+
+/** The rows DuckDB's plan expects its CSV scan to read. */
+const scanEstimate = (plan: string) => Number(/READ_CSV[\s\S]*?~([\d,]+) rows/.exec(plan)![1]!.replaceAll(',', ''));
 
 /** The same query on an unindexed bundle: the expected rows. */
 async function expected(where: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
@@ -124,12 +127,32 @@ describe('indexes', () => {
     }
   });
 
+  it('finds numbers by value however the file spells them: 4.50, 45e-1, 1_000, 2.5 in an integer column, long integers', async () => {
+    // the sniffer types `n` BIGINT and `x` DOUBLE from the first 30,000 rows; the spellings after
+    // them are read by DuckDB as the same numbers (an integer column rounds 2.5 to 3)
+    const file = path.join(dir, 'spellings.csv');
+    const lines = Array.from({ length: 30_000 }, (_, i) => `${i % 1000},${(i % 8) / 2}`);
+    lines.push('2.5,4.50', '1_000,45e-1', '12345678901234567,0.45E1', '12345678901234568, 4.5 ', '0003,1e400');
+    await writeFile(file, `n,x\n${lines.join('\n')}\n`);
+    for (const [where, params] of [['n = 3', []], ['n = 1000', []], ['n = 12345678901234567', []], ['n = $1', [12345678901234567n]], ['x = 4.5', []], ["x = '4.5'", []], ['x IN (4.5, 3.5)', []]] as const) {
+      const plain = await create().attach(file, REF).filter(where, params as never);
+      const b = await create().attach(file, REF).createIndex(where.split(' ')[0]!).filter(where, params as never);
+      const want = await plain.numRows();
+      assert.ok(want > 0, where);
+      assert.equal(await b.numRows(), want, where);
+      assert.deepEqual(await b.toObjects(), await plain.toObjects(), where);
+      assert.ok(scanEstimate(await b.explain()) * 100 < scanEstimate(await plain.explain()), `${where}: read through the index`);
+      await Promise.all([plain.close(), b.close()]);
+    }
+    const types = (await create().attach(file, REF).schema()).fields.map((f) => String(f.type));
+    assert.deepEqual(types, ['Int64', 'Float64'], 'the sniffer typed the columns from the first rows');
+  });
+
   it('reads only candidate records: explain shows the narrowed CSV scan', async () => {
     const plain = await create().attach(csv, REF).filter('id = 42');
     const b = await create().attach(csv, REF).createIndex('id').filter('id = 42');
-    const estimate = (plan: string) => Number(/READ_CSV[\s\S]*?~([\d,]+) rows/.exec(plan)![1]!.replaceAll(',', ''));
-    const full = estimate(await plain.explain());
-    const narrowed = estimate(await b.explain());
+    const full = scanEstimate(await plain.explain());
+    const narrowed = scanEstimate(await b.explain());
     assert.ok(full > 1000, `unindexed scan estimate ${full}`);
     assert.ok(narrowed * 100 < full, `indexed scan estimate ${narrowed} vs ${full}`);
     assert.equal(await b.numRows(), 1);

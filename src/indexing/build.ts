@@ -15,7 +15,7 @@ const KINDS: Record<string, ValueKind> = {
   TINYINT: 'integer', SMALLINT: 'integer', INTEGER: 'integer', BIGINT: 'integer',
   UTINYINT: 'integer', USMALLINT: 'integer', UINTEGER: 'integer', UBIGINT: 'integer',
   // DECIMAL is left out: DuckDB rounds values to the scale on read, which text cannot follow
-  HUGEINT: 'integer', FLOAT: 'float', DOUBLE: 'float',
+  HUGEINT: 'integer', FLOAT: 'float32', DOUBLE: 'float64',
   VARCHAR: 'string',
 };
 

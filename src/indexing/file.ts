@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { entrySorter } from '../engine/arrow/native.js';
 import { ioError } from '../errors.js';
-import { canonical, hashText, type RecordEntries, type ValueKind } from './scan.js';
+import { canonical, floatHash, hashText, parseFloating, type RecordEntries, type ValueKind } from './scan.js';
 
 /**
  * Index file layout (`idx_<indexId>_<uuid>.idx`): "BBIDX001", a u32 header length, a JSON header
@@ -10,11 +10,17 @@ import { canonical, hashText, type RecordEntries, type ValueKind } from './scan.
  */
 const MAGIC = 'BBIDX001';
 
+/**
+ * A section's kind: what the scanner wrote, or `float`, which files written before FLOAT and DOUBLE
+ * columns were hashed by value hold (their values hashed as the text String(Number(text))).
+ */
+type SectionKind = ValueKind | 'float';
+
 interface BlockSection {
   id: string;
   version: string;
   /** How the block's values were canonicalised before hashing. */
-  kind: ValueKind;
+  kind: SectionKind;
   /** The block's columns and DuckDB types, so a slice of it reads with the same types. */
   columns: [string, string][];
   /** CSV dialect the records were split with. */
@@ -124,14 +130,24 @@ export async function writeIndexFile(file: string, column: string, blocks: (Sect
 }
 
 /**
- * The canonical text a filter value is looked up by, or undefined when the index cannot serve it:
- * a number against a text column (DuckDB would cast the column, so '05' = 5), or text that is no
- * number of the column's kind (e.g. 5.0 against integers).
+ * The hash a filter value is looked up by, or undefined when the index cannot serve it: a number
+ * against a text column (DuckDB would cast the column, so '05' = 5), or a value that is no number
+ * of the column's kind (e.g. 5.5 against integers, true against anything).
  */
-function lookupText(value: unknown, kind: ValueKind): string | undefined {
-  if (kind === 'string') return typeof value === 'string' ? value : undefined;
-  if (typeof value === 'number' && kind === 'integer' && !Number.isInteger(value)) return undefined;
-  return canonical(String(value), kind);
+function lookupHash(value: unknown, kind: SectionKind): number | undefined {
+  if (kind === 'string') return typeof value === 'string' ? hashText(value) : undefined;
+  if (typeof value !== 'number' && typeof value !== 'bigint' && typeof value !== 'string') return undefined;
+  if (kind === 'float32' || kind === 'float64') {
+    const number = typeof value === 'string' ? parseFloating(value) : Number(value);
+    return number === undefined ? undefined : floatHash(number, kind);
+  }
+  if (kind === 'float') {
+    const number = Number(String(value).trim());
+    return Number.isNaN(number) || String(value).trim() === '' ? undefined : hashText(String(number));
+  }
+  if (typeof value === 'number' && !Number.isInteger(value)) return undefined;
+  const text = canonical(String(value), kind);
+  return text === undefined ? undefined : hashText(text);
 }
 
 /** The header of an index file: its column and block sections. */
@@ -185,12 +201,11 @@ export async function lookupIndexFile(file: string, values: readonly unknown[]):
     const { header, base } = await readHeader(handle, file);
     const result = new Map<string, SectionInfo & { ranges: [number, number][] }>();
     for (const section of header.blocks) {
-      const texts = values.filter((v) => v !== null && v !== undefined).map((v) => lookupText(v, section.kind));
-      // a value this block's values cannot be compared with by text: read the block in full
-      if (texts.some((t) => t === undefined)) continue;
+      const hashes = values.filter((v) => v !== null && v !== undefined).map((v) => lookupHash(v, section.kind));
+      // a value this block's values cannot be compared with by hash: read the block in full
+      if (hashes.some((h) => h === undefined)) continue;
       const ranges: [number, number][] = [];
-      const hashes = (texts as string[]).map(hashText);
-      for (const hash of new Set(hashes)) {
+      for (const hash of new Set(hashes as number[])) {
         const [lo, hi] = await equalRange(handle, base + section.hashesAt, section.count, hash);
         if (hi <= lo) continue;
         const offsets = Buffer.alloc((hi - lo) * 8);

@@ -9,8 +9,14 @@ export interface RecordEntries {
   count: number;
 }
 
-/** How values of a column are spelled canonically, so a filter value and a file value compare. */
-export type ValueKind = 'integer' | 'float' | 'string';
+/**
+ * How values of a column are compared, so a filter value and a file value meet: integers and
+ * strings by canonical text, FLOAT (`float32`) and DOUBLE (`float64`) by their parsed value.
+ */
+export type ValueKind = 'integer' | 'float32' | 'float64' | 'string';
+
+/** The kind codes the addon's scanners take (native/index_scan.c). */
+const KIND_CODES: Record<ValueKind, number> = { integer: 0, string: 1, float64: 2, float32: 3 };
 
 const CHUNK = 1 << 22;
 
@@ -31,21 +37,85 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
+// digit runs as DuckDB reads numbers: an underscore only between two digits ("1_000")
+const DIGITS = String.raw`\d+(?:_\d+)*`;
+const INTEGER = new RegExp(`^[+-]?${DIGITS}$`);
+const DECIMAL = new RegExp(`^[+-]?(?:${DIGITS}(?:\\.(?:${DIGITS})?)?|\\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`);
+const DECIMAL_PARTS = new RegExp(`^([+-]?)(${DIGITS})?(?:\\.(${DIGITS})?)?(?:[eE]([+-]?${DIGITS}))?$`);
+const SPECIAL = /^([+-]?)(inf|infinity|nan)$/i;
+
+/** Significant digits past which no integer column (HUGEINT at most) holds a value. */
+const MAX_INTEGER_DIGITS = 40;
+
 /**
- * The canonical text of a value as DuckDB would compare it for this kind of column: integers
- * without sign noise or leading zeros, floats by their parsed value, strings as they are.
- * Returns undefined for text that cannot be such a value (it can never match a filter).
+ * The canonical text of an integer or a string as DuckDB would compare it: integers without sign
+ * noise, leading zeros or digit separators, strings as they are. Undefined for text that cannot
+ * be such a value (it can never match a filter).
  */
-export function canonical(text: string, kind: ValueKind): string | undefined {
+export function canonical(text: string, kind: 'integer' | 'string'): string | undefined {
   if (kind === 'string') return text;
   const trimmed = text.trim();
-  if (trimmed === '') return undefined;
-  if (kind === 'integer') {
-    if (!/^[+-]?\d+$/.test(trimmed)) return undefined;
-    return BigInt(trimmed).toString();
+  return INTEGER.test(trimmed) ? BigInt(trimmed.replaceAll('_', '')).toString() : roundedInteger(trimmed);
+}
+
+/**
+ * The integer an integer column reads from a decimal, as DuckDB does: rounded half away from zero
+ * on the exact digits ("2.5" is 3, "-0.5" is -1, "1e3" is 1000). rounded_integer_hash in
+ * native/index_scan.c computes the same.
+ */
+function roundedInteger(trimmed: string): string | undefined {
+  if (!DECIMAL.test(trimmed)) return undefined;
+  const [, sign, whole = '', fraction = '', exponent = '0'] = DECIMAL_PARTS.exec(trimmed)!;
+  const all = (whole + fraction).replaceAll('_', '');
+  const digits = all.replace(/^0+/, '');
+  // where the point falls among the significant digits
+  const point = whole.replaceAll('_', '').length - (all.length - digits.length) + Number(exponent.replaceAll('_', ''));
+  if (digits === '' || point < 0) return '0';
+  if (point > MAX_INTEGER_DIGITS) return undefined;
+  const magnitude = BigInt(digits.slice(0, point).padEnd(point, '0') || '0') + (Number(digits[point] ?? '0') >= 5 ? 1n : 0n);
+  return (sign === '-' ? -magnitude : magnitude).toString();
+}
+
+/**
+ * The number DuckDB reads from text for a DOUBLE column (decimal notation, digit separators,
+ * inf / infinity / nan in any case), or undefined. Both parses round correctly, so they agree.
+ */
+export function parseFloating(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (DECIMAL.test(trimmed)) return Number(trimmed.replaceAll('_', ''));
+  const special = SPECIAL.exec(trimmed);
+  if (!special) return undefined;
+  if (special[2]!.toLowerCase() === 'nan') return NaN;
+  return special[1] === '-' ? -Infinity : Infinity;
+}
+
+const floatBytes = new DataView(new ArrayBuffer(8));
+const floatByteView = new Uint8Array(floatBytes.buffer);
+
+/**
+ * The hash of a FLOAT / DOUBLE value: FNV-1a over its 8 little-endian IEEE bytes, a FLOAT rounded
+ * to single precision first (as DuckDB compares it with a literal), -0 as 0 and every NaN as one
+ * (DuckDB's NaN equals NaN). float_hash in native/index_scan.c computes the same.
+ */
+export function floatHash(value: number, kind: 'float32' | 'float64'): number {
+  const v = kind === 'float32' ? Math.fround(value) : value;
+  if (Number.isNaN(v)) {
+    floatBytes.setUint32(0, 0, true);
+    floatBytes.setUint32(4, 0x7ff80000, true);
+  } else {
+    floatBytes.setFloat64(0, v === 0 ? 0 : v, true);
   }
-  const n = Number(trimmed);
-  return Number.isNaN(n) ? undefined : String(n);
+  return hashBytes(floatByteView, 0, 8);
+}
+
+/** The hash an index keeps for a value's text: 0 when it is no value of the kind. */
+export function textHash(text: string, kind: ValueKind): number {
+  if (kind === 'float32' || kind === 'float64') {
+    const value = parseFloating(text);
+    return value === undefined ? 0 : floatHash(value, kind);
+  }
+  const value = canonical(text, kind);
+  return value === undefined ? 0 : hashText(value);
 }
 
 class Growable {
@@ -209,17 +279,18 @@ function fieldHash(field: Uint8Array | undefined, kind: ValueKind): number {
     const hash = integerHash(field);
     if (hash !== undefined) return hash;
   }
-  const value = canonical(decoder.decode(field), kind);
-  return value === undefined ? 0 : hashText(value);
+  return textHash(decoder.decode(field), kind);
 }
 
 const isAsciiSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
+const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 const MINUS = 0x2d;
+const UNDERSCORE = 0x5f;
 
 /**
- * hashText(canonical(text, 'integer')) read from the bytes, as integer_hash in native/index_scan.c
- * (0 for no integer); undefined when the text starts or ends with a non-ASCII character (perhaps
- * a Unicode space that trim() removes): the caller decodes it then.
+ * textHash(text, 'integer') read from the bytes for plain integers, as integer_hash in
+ * native/index_scan.c; undefined for other text (a decimal DuckDB rounds, a Unicode space that
+ * trim() removes, no number): the caller decodes it then.
  */
 function integerHash(field: Uint8Array): number | undefined {
   let start = 0;
@@ -231,13 +302,17 @@ function integerHash(field: Uint8Array): number | undefined {
   if (negative || field[start] === 0x2b) start++;
   if (start === end) return 0;
   for (let i = start; i < end; i++) {
-    if (field[i]! < 0x30 || field[i]! > 0x39) return 0;
+    // an underscore only between two digits (the first and last byte are digits then too)
+    // anything else (a decimal, an exponent, no number): the caller decodes it
+    if (field[i] === UNDERSCORE ? !isDigit(field[i - 1]) || !isDigit(field[i + 1]) : !isDigit(field[i])) return undefined;
   }
-  while (start < end - 1 && field[start] === 0x30) start++;
+  while (start < end - 1 && (field[start] === 0x30 || field[start] === UNDERSCORE)) start++;
   const zero = end - start === 1 && field[start] === 0x30;
   let h = 0x811c9dc5;
   if (negative && !zero) h = Math.imul(h ^ MINUS, 0x01000193);
-  for (let i = start; i < end; i++) h = Math.imul(h ^ field[i]!, 0x01000193);
+  for (let i = start; i < end; i++) {
+    if (field[i] !== UNDERSCORE) h = Math.imul(h ^ field[i]!, 0x01000193);
+  }
   return h >>> 0;
 }
 
@@ -256,21 +331,21 @@ interface ScanOptions {
 }
 
 /**
- * Scans a CSV file: one entry per data record, its byte range and the hash of its field. Integer
- * and text columns are scanned by the addon when it is loaded (native/index_scan.c), else in JS.
+ * Scans a CSV file: one entry per data record, its byte range and the hash of its field; by the
+ * addon when it is loaded (native/index_scan.c), else in JS.
  */
 export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind, onProgress?: ScanProgress, options: ScanOptions = {}): Promise<RecordEntries> {
   const entries = new Growable();
   const delimiter = layout.delimiter.charCodeAt(0);
   const quote = layout.quote === '' ? undefined : layout.quote.charCodeAt(0);
   const chunkSize = options.chunkSize ?? CHUNK;
-  const native = kind === 'float' || options.engine === 'js' ? undefined : csvChunkScanner();
+  const native = options.engine === 'js' ? undefined : csvChunkScanner();
   let skip = layout.header ? 1 : 0;
   if (native) {
     await readChunks(file, chunkSize, (bytes, fileOffset, final) => {
       // a record takes at least 2 bytes (a character and its newline), bar the last one
       entries.reserve(entries.count + (bytes.length >> 1) + 1);
-      const [consumed, count, left] = native(bytes, fileOffset, delimiter, quote ?? -1, layout.column, kind === 'integer' ? 0 : 1, skip, final, entries.hashes, entries.offsets, entries.lengths, entries.count);
+      const [consumed, count, left] = native(bytes, fileOffset, delimiter, quote ?? -1, layout.column, KIND_CODES[kind], skip, final, entries.hashes, entries.offsets, entries.lengths, entries.count);
       entries.count = count;
       skip = left;
       return consumed;
@@ -289,21 +364,21 @@ export async function scanCsv(file: string, layout: CsvLayout, kind: ValueKind, 
 }
 
 /**
- * Scans newline-delimited JSON: one entry per line, with the hash of `key`'s value. Integer and
- * text keys are scanned by the addon when it is loaded, lines it cannot read alone parsed here.
+ * Scans newline-delimited JSON: one entry per line, with the hash of `key`'s value; by the addon
+ * when it is loaded, lines it cannot read alone parsed here.
  */
 export async function scanNdjson(file: string, key: string, kind: ValueKind, onProgress?: ScanProgress, options: ScanOptions = {}): Promise<RecordEntries> {
   const entries = new Growable();
   const needle = JSON.stringify(key);
   const needleBytes = Buffer.from(needle);
-  const native = kind === 'float' || options.engine === 'js' ? undefined : jsonChunkScanner();
+  const native = options.engine === 'js' ? undefined : jsonChunkScanner();
   if (native) {
     let deferred = new Uint32Array(0);
     await readChunks(file, options.chunkSize ?? CHUNK, (bytes, fileOffset, final) => {
       const most = (bytes.length >> 1) + 1; // a line takes at least 2 bytes, bar the last one
       entries.reserve(entries.count + most);
       if (deferred.length < most) deferred = new Uint32Array(most);
-      const [consumed, count, left] = native(bytes, fileOffset, needleBytes, kind === 'integer' ? 0 : 1, final, entries.hashes, entries.offsets, entries.lengths, entries.count, deferred);
+      const [consumed, count, left] = native(bytes, fileOffset, needleBytes, KIND_CODES[kind], final, entries.hashes, entries.offsets, entries.lengths, entries.count, deferred);
       entries.count = count;
       for (let i = 0; i < left; i++) {
         const entry = deferred[i]!;
@@ -325,13 +400,11 @@ export async function scanNdjson(file: string, key: string, kind: ValueKind, onP
 /** The hash of `needle`'s value in a JSON line, parsed: 0 for a missing key, null or no value of the kind. */
 function parsedHash(line: string, needle: string, kind: ValueKind): number {
   const value = jsonValue(line, needle);
-  const text = value === undefined || value === null ? undefined : canonical(String(value), kind);
-  return text === undefined ? 0 : hashText(text);
+  return value === undefined || value === null ? 0 : textHash(String(value), kind);
 }
 
 const QUOTE = 0x22;
 const isJsonSpace = (c: number | undefined) => c === 32 || c === 9 || c === 10 || c === 13;
-const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 
 /**
  * What parsedHash gives for `key`'s value in one line, read from the bytes for the common shapes
@@ -341,7 +414,7 @@ const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 
 function jsonFieldHash(line: Buffer, needle: Buffer, kind: ValueKind): number | undefined {
   const at = line.indexOf(needle);
   if (at < 0) return 0;
-  if (kind === 'float' || line.indexOf(needle, at + needle.length) >= 0) return undefined;
+  if (kind === 'float32' || kind === 'float64' || line.indexOf(needle, at + needle.length) >= 0) return undefined;
   let p = at + needle.length;
   while (isJsonSpace(line[p])) p++;
   if (line[p] !== 0x3a) return undefined;
@@ -370,6 +443,9 @@ function jsonFieldHash(line: Buffer, needle: Buffer, kind: ValueKind): number | 
   return undefined;
 }
 
+/** A JSON integer too long to be sure to be exact in a double: kept as its digits, as DuckDB reads it. */
+const LONG_INTEGER = /^-?[1-9]\d{15,}$/;
+
 /**
  * The value of a top-level key in a JSON object line. The token after the key is parsed alone
  * when the key occurs once; otherwise (nested objects with the same key) the whole line is.
@@ -380,7 +456,7 @@ function jsonValue(line: string, needle: string): unknown {
   try {
     if (line.indexOf(needle, at + needle.length) < 0) {
       const token = /^\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\s]+)/.exec(line.slice(at + needle.length));
-      if (token) return JSON.parse(token[1]!);
+      if (token) return LONG_INTEGER.test(token[1]!) ? token[1] : JSON.parse(token[1]!);
     }
     return (JSON.parse(line) as Record<string, unknown>)[JSON.parse(needle) as string];
   } catch {

@@ -45,11 +45,15 @@ function identifier(text: string): string {
   return text.startsWith('"') ? text.slice(1, -1).replaceAll('""', '"') : text;
 }
 
-/** A literal as its SQL type sees it: quoted text stays a string, numbers become numbers. */
+/**
+ * A literal as its SQL type sees it: quoted text stays a string, numbers become numbers (an
+ * integer past 2^53 a bigint, exact as DuckDB reads it).
+ */
 function literal(text: string, params: readonly ParamValue[]): ParamValue {
   if (text.startsWith('$')) return params[Number(text.slice(1)) - 1] ?? null;
   if (text.startsWith("'")) return text.slice(1, -1).replaceAll("''", "'");
-  return Number(text);
+  const number = Number(text);
+  return Number.isSafeInteger(number) || !/^[+-]?\d+$/.test(text) ? number : BigInt(text);
 }
 
 /**
