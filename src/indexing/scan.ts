@@ -154,7 +154,8 @@ export type ScanProgress = (done: number, total: number) => void;
 /**
  * Reads `file` sequentially in chunks of `chunkSize` bytes. `onChunk` gets bytes starting at a record
  * start, their offset in the file and whether the file ends with them; it returns how many bytes it
- * consumed (whole records), the rest is carried into the next call.
+ * consumed (whole records), the rest is carried into the next call. The next chunk is read while
+ * `onChunk` scans the current one.
  */
 async function readChunks(
   file: string,
@@ -164,29 +165,45 @@ async function readChunks(
 ): Promise<void> {
   const handle = await open(file, 'r');
   const total = onProgress ? (await handle.stat()).size : 0;
-  let done = 0;
+  // two buffers, one read into while the other is scanned; each keeps `chunkSize` bytes in front
+  // of its chunk for the record begun in the previous one (a longer record is joined in a copy)
+  const buffers = [new Uint8Array(2 * chunkSize), new Uint8Array(2 * chunkSize)] as const;
+  let position = 0;
+  const readInto = async (buffer: Uint8Array) => {
+    const { bytesRead } = await handle.read(buffer, chunkSize, chunkSize, position);
+    position += bytesRead;
+    onProgress?.(position, total);
+    return bytesRead;
+  };
+  let pending = Promise.resolve(0);
   try {
-    // bytes of a record begun in the previous read are moved to the front and read on from there
-    let buffer = new Uint8Array(chunkSize);
-    let carried = 0;
+    pending = readInto(buffers[0]);
+    let which = 0;
+    let carried: Uint8Array = new Uint8Array(0);
     let carryOffset = 0;
     for (;;) {
-      if (buffer.length - carried < Math.max(1, chunkSize >> 1)) {
-        const grown = new Uint8Array(buffer.length * 2);
-        grown.set(buffer.subarray(0, carried));
-        buffer = grown;
+      const bytesRead = await pending;
+      const buffer = buffers[which]!;
+      let data: Uint8Array;
+      if (carried.length <= chunkSize) {
+        buffer.set(carried, chunkSize - carried.length);
+        data = buffer.subarray(chunkSize - carried.length, chunkSize + bytesRead);
+      } else {
+        data = new Uint8Array(carried.length + bytesRead);
+        data.set(carried);
+        data.set(buffer.subarray(chunkSize, chunkSize + bytesRead), carried.length);
       }
-      const { bytesRead } = await handle.read(buffer, carried, buffer.length - carried, null);
-      done += bytesRead;
-      onProgress?.(done, total);
-      const data = buffer.subarray(0, carried + bytesRead);
+      // the carried bytes are copied out of the other buffer: it takes the next chunk
+      which ^= 1;
+      if (bytesRead > 0) pending = readInto(buffers[which]!);
       const consumed = onChunk(data, carryOffset, bytesRead === 0);
       if (bytesRead === 0) return;
-      buffer.copyWithin(0, consumed, data.length);
-      carried = data.length - consumed;
+      carried = data.subarray(consumed);
       carryOffset += consumed;
     }
   } finally {
+    // a read still under way when onChunk threw: let it end before the handle closes
+    await pending.catch(() => 0);
     await handle.close();
   }
 }
