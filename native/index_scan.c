@@ -233,8 +233,9 @@ static const long double EXACT_POWERS[] = {1e0L, 1e1L, 1e2L, 1e3L, 1e4L, 1e5L, 1
 /*
  * The correctly rounded value of a decimal read exactly (no dropped digits), when one operation
  * gives it: Clinger's fast path (digits within 2^53, an exact power of ten: one correctly rounded
- * double operation); else, with an x87 long double, one operation on 64-bit digits, which rounds
- * to the double nearest the exact value unless it lands on a midpoint between two doubles.
+ * double operation); else, with an x87 long double, one operation on 64-bit digits, which is
+ * within half a 64-bit unit of the exact value, so rounding it to a double gives the double nearest
+ * the exact value unless it lands exactly on a midpoint between two doubles.
  * 0 when neither applies (the caller asks strtod).
  */
 static int fast_decimal(const Decimal *d, double *out) {
@@ -247,15 +248,16 @@ static int fast_decimal(const Decimal *d, double *out) {
     *out = d->exponent < 0 ? v / power : v * power;
     return 1;
   }
-#if LDBL_MANT_DIG >= 64
+#if LDBL_MANT_DIG == 64 && defined(__x86_64__)
   if (d->exponent >= -27 && d->exponent <= 27) {
     long double v = (long double)d->mantissa, power = EXACT_POWERS[d->exponent < 0 ? -d->exponent : d->exponent];
     v = d->exponent < 0 ? v / power : v * power;
-    double rounded = (double)v;
-    long double up = ((long double)rounded + nextafter(rounded, INFINITY)) / 2;
-    long double down = ((long double)rounded + nextafter(rounded, -INFINITY)) / 2;
-    if (v == up || v == down || isinf(rounded)) return 0;
-    *out = rounded;
+    /* x87's 64-bit significand comes first; a double keeps its top 53 bits (the value is normal
+     * here): the low 11 bits at exactly half are a midpoint, which strtod settles */
+    uint64_t significand;
+    memcpy(&significand, &v, sizeof significand);
+    if ((significand & 0x7ff) == 0x400) return 0;
+    *out = (double)v;
     return 1;
   }
 #endif
@@ -360,6 +362,7 @@ static int append(Layout *l, size_t *length, const uint8_t *from, const uint8_t 
  * Returns -1 when memory ran out.
  */
 static int64_t record_hash(Layout *l, const uint8_t *bytes, size_t start, size_t end) {
+  const int delimiter = l->delimiter;
   uint32_t field = 0;
   size_t i = start;
   while (i <= end) {
@@ -388,10 +391,10 @@ static int64_t record_hash(Layout *l, const uint8_t *bytes, size_t start, size_t
         j++;
       }
       value = l->scratch;
-      while (next < end && bytes[next] != l->delimiter) next++;
+      while (next < end && bytes[next] != delimiter) next++;
     } else {
-      const uint8_t *delimiter = memchr(bytes + i, l->delimiter, end - i);
-      next = delimiter ? (size_t)(delimiter - bytes) : end;
+      const uint8_t *found = memchr(bytes + i, delimiter, end - i);
+      next = found ? (size_t)(found - bytes) : end;
       value = bytes + i;
       length = next - i;
     }
