@@ -14,6 +14,7 @@ const sizes = option('rows', '1000000,10000000').split(',').map(Number);
 const formats = option('formats', 'parquet,csv,json').split(',');
 const paths = option('paths', 'stream,stream-js,export,numRows,toArrow').split(',');
 const lookupFormats = option('lookup-formats', 'csv,parquet').split(',').filter(Boolean);
+const buildFormats = option('build-formats', 'csv,json,parquet').split(',').filter(Boolean);
 
 console.log(`bundlebase bench — ${new Date().toISOString()} — node ${process.version}`);
 console.log(pad('rows', 10) + pad('format', 8) + pad('path', 10) + pad('ours', 10) + pad('raw', 10) + pad('ratio', 8) + pad('ours RSS', 11) + pad('raw RSS', 10) + 'rows/s (ours)');
@@ -95,7 +96,7 @@ for (const rows of sizes) {
 console.log('\nindex build beside a plain scan (raw DuckDB SELECT count(column) over the file), goal ≤ 1.5×');
 console.log('rows      format  column   index build (wall, CPU)  plain scan (wall, CPU)  ratio wall  ratio CPU  build RSS');
 for (const rows of sizes) {
-  for (const format of lookupFormats) {
+  for (const format of buildFormats) {
     const { file } = await prepareData(rows, format);
     for (const column of format === 'parquet' ? ['id'] : ['id', 'balance', 'email']) {
       const build = runCase('index-build', [path.join(dataDir, `bundle-ix-build-${rows}-${format}`), file, format, column]);

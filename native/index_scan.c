@@ -410,23 +410,37 @@ static int64_t record_hash(Layout *l, const uint8_t *bytes, size_t start, size_t
   return 0;
 }
 
-/* Records hashed by one thread: entries [from, to) of the chunk's arrays. */
+static int64_t json_hash(const uint8_t *line, const uint8_t *end, const uint8_t *needle, size_t needle_length, int kind);
+
+/*
+ * Records hashed by one thread: entries [from, to) of the chunk's arrays, by the CSV layout or the
+ * JSON key. A JSON line it cannot read alone gets hash 0 and its entry in `deferred` (for JS).
+ */
 typedef struct {
-  Layout layout;
+  Layout layout;                  /* CSV; layout.kind is the kind for both */
+  const uint8_t *needle;          /* JSON: the key's JSON spelling; NULL for CSV */
+  size_t needle_length;
   const uint8_t *bytes;
   double file_offset;
   const double *offsets;
   const uint32_t *lengths;
   uint32_t *hashes;
   uint32_t from, to;
+  uint32_t *deferred;
+  size_t deferred_count;
   int failed; /* memory ran out */
 } HashJob;
 
 static void *hash_records(void *arg) {
   HashJob *job = arg;
   for (uint32_t k = job->from; k < job->to && !job->failed; k++) {
-    size_t start = (size_t)(job->offsets[k] - job->file_offset);
-    int64_t hash = record_hash(&job->layout, job->bytes, start, start + job->lengths[k]);
+    const uint8_t *record = job->bytes + (size_t)(job->offsets[k] - job->file_offset);
+    int64_t hash = job->needle ? json_hash(record, record + job->lengths[k], job->needle, job->needle_length, job->layout.kind)
+                               : record_hash(&job->layout, record, 0, job->lengths[k]);
+    if (hash < 0 && job->needle) {
+      job->deferred[job->deferred_count++] = k;
+      hash = 0;
+    }
     if (hash < 0) job->failed = 1;
     else job->hashes[k] = (uint32_t)hash;
   }
@@ -438,25 +452,34 @@ static void *hash_records(void *arg) {
 #define PARALLEL_RECORDS 4096
 
 /*
- * Hashes the chunk's records [from, to) found by the split: the split must run in order (quotes
- * carry from one record to the next), the hashing need not, so a second thread takes the second
- * half of a large chunk (a plain scan by DuckDB uses two threads as well). 0 when memory ran out.
+ * Hashes the chunk's records [from, to) that the split found, as `job` says: the split must run
+ * in order (CSV quotes carry from one record to the next), the hashing need not, so a second
+ * thread takes the second half of a large chunk (a plain scan by DuckDB uses two threads too).
+ * Returns 0 when memory ran out; the deferred entries end up first in `job->deferred`, counted.
  */
-static int hash_all(const Layout *layout, const uint8_t *bytes, double file_offset, const double *offsets, const uint32_t *lengths,
-                    uint32_t *hashes, uint32_t from, uint32_t to) {
-  HashJob jobs[2];
+static int hash_all(HashJob *job, uint32_t from, uint32_t to) {
+  HashJob halves[2];
   uint32_t middle = to - from >= PARALLEL_RECORDS ? from + (to - from) / 2 : to;
   for (int j = 0; j < 2; j++) {
-    jobs[j] = (HashJob){*layout, bytes, file_offset, offsets, lengths, hashes, j ? middle : from, j ? to : middle, 0};
-    jobs[j].layout.scratch = NULL;
-    jobs[j].layout.scratch_size = 0;
+    halves[j] = *job;
+    halves[j].layout.scratch = NULL;
+    halves[j].layout.scratch_size = 0;
+    halves[j].from = j ? middle : from;
+    halves[j].to = j ? to : middle;
+    /* each half has room for its own deferred entries: as many as its records */
+    halves[j].deferred = job->deferred ? job->deferred + (j ? middle - from : 0) : NULL;
+    halves[j].deferred_count = 0;
   }
   pthread_t helper;
-  int helped = middle < to && pthread_create(&helper, NULL, hash_records, &jobs[1]) == 0;
-  hash_records(&jobs[0]);
+  int helped = middle < to && pthread_create(&helper, NULL, hash_records, &halves[1]) == 0;
+  hash_records(&halves[0]);
   if (helped) pthread_join(helper, NULL);
-  else hash_records(&jobs[1]);
-  return !jobs[0].failed && !jobs[1].failed;
+  else hash_records(&halves[1]);
+  if (job->deferred) {
+    memmove(job->deferred + halves[0].deferred_count, halves[1].deferred, halves[1].deferred_count * sizeof *job->deferred);
+    job->deferred_count = halves[0].deferred_count + halves[1].deferred_count;
+  }
+  return !halves[0].failed && !halves[1].failed;
 }
 
 static napi_value throw_error(napi_env env, const char *message) {
@@ -558,7 +581,8 @@ napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info) {
     }
     start = ++i;
   }
-  if (!failure && !hash_all(&layout, bytes, file_offset, offsets, lengths, hashes, first, count)) failure = "out of memory";
+  HashJob job = {.layout = layout, .bytes = bytes, .file_offset = file_offset, .offsets = offsets, .lengths = lengths, .hashes = hashes};
+  if (!failure && !hash_all(&job, first, count)) failure = "out of memory";
   if (failure) return throw_error(env, failure);
   return chunk_result(env, start > size ? size : start, count, skip);
 }
@@ -732,7 +756,8 @@ napi_value bundlebase_scan_json_chunk(napi_env env, napi_callback_info info) {
   }
   if (capacity_offsets < capacity) capacity = capacity_offsets;
   if (capacity_lengths < capacity) capacity = capacity_lengths;
-  size_t start = 0, deferred_count = 0;
+  const uint32_t first = count;
+  size_t start = 0;
   for (;;) {
     const uint8_t *newline = start < size ? memchr(bytes + start, '\n', size - start) : NULL;
     size_t stop, end;
@@ -746,18 +771,15 @@ napi_value bundlebase_scan_json_chunk(napi_env env, napi_callback_info info) {
       break;
     }
     if (end > start) {
-      if (count >= capacity || deferred_count >= capacity_deferred) return throw_error(env, "scanJsonChunk: the entry arrays are full");
-      int64_t hash = json_hash(bytes + start, bytes + end, needle, needle_length, kind);
-      if (hash < 0) {
-        deferred[deferred_count++] = count;
-        hash = 0;
-      }
-      hashes[count] = (uint32_t)hash;
+      if (count >= capacity || count - first >= capacity_deferred) return throw_error(env, "scanJsonChunk: the entry arrays are full");
       offsets[count] = file_offset + (double)start;
       lengths[count] = (uint32_t)(end - start);
       count++;
     }
     start = stop + 1;
   }
-  return chunk_result(env, start > size ? size : start, count, (uint32_t)deferred_count);
+  HashJob job = {.layout = {.kind = kind}, .needle = needle, .needle_length = needle_length, .bytes = bytes, .file_offset = file_offset,
+                 .offsets = offsets, .lengths = lengths, .hashes = hashes, .deferred = deferred};
+  hash_all(&job, first, count); /* JSON hashing allocates nothing: it cannot fail */
+  return chunk_result(env, start > size ? size : start, count, (uint32_t)job.deferred_count);
 }

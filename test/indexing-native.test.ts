@@ -188,6 +188,17 @@ describe('NDJSON index scan (addon and JS): what is read from the bytes is what 
       }
     }
   });
+
+  it('a chunk of thousands of lines (hashed on two threads, deferred lines from both halves): the same as JS', async () => {
+    const file = path.join(dir, 'many.json');
+    await writeFile(file, `${Array.from({ length: 400 }, () => LINES.join('\n')).join('\n')}\n`);
+    for (const kind of ['integer', 'string', 'float64'] as const) {
+      const js = plain(await scanNdjson(file, 'id', kind, undefined, { engine: 'js' }));
+      const native = plain(await scanNdjson(file, 'id', kind));
+      assert.equal(native.hashes.length, 400 * LINES.length);
+      assert.deepEqual(native, js, kind);
+    }
+  });
 });
 
 describe('index files built through the addon and in JS are the same', () => {
