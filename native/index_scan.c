@@ -21,7 +21,10 @@
   } while (0)
 
 /* How field values are compared before hashing, as KIND_CODES in scan.ts. */
-enum { KIND_INTEGER = 0, KIND_STRING = 1, KIND_FLOAT64 = 2, KIND_FLOAT32 = 3 };
+enum { KIND_INTEGER = 0, KIND_STRING = 1, KIND_FLOAT64 = 2 };
+
+/* The hash of a record whose value the index does not read (UNREAD_HASH in scan.ts): every lookup reads it. */
+#define UNREAD_HASH 1
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
 
@@ -65,107 +68,26 @@ static void trim(const uint8_t **p, const uint8_t **end) {
   while (*end > *p && (n = space_before(*p, *end)) > 0) *end -= n;
 }
 
-/* Whether the underscore at q is one DuckDB reads as a digit separator: between two digits. */
-static int separator_at(const uint8_t *q, const uint8_t *start, const uint8_t *end) {
-  return *q == '_' && q > start && q + 1 < end && IS_DIGIT(q[-1]) && IS_DIGIT(q[1]);
-}
-
-/* Significant digits past which no integer column (HUGEINT at most) holds a value. */
-#define MAX_INTEGER_DIGITS 40
-
-/* FNV-1a of an integer's canonical text: '-' unless zero, then the digits (no leading zeros). */
-static uint32_t digits_hash(int negative, const char *digits, size_t n) {
-  uint32_t h = 0x811c9dc5u;
-  if (n == 0) return fnv(h, (const uint8_t *)"0", 1);
-  if (negative) h = fnv(h, (const uint8_t *)"-", 1);
-  return fnv(h, (const uint8_t *)digits, n);
-}
-
 /*
- * The hash of the integer an integer column reads from a decimal [p, end) (sign already taken), as
- * roundedInteger in scan.ts: rounded half away from zero on the exact digits ("2.5" is 3, "1e3" is
- * 1000); 0 when it is no decimal or past HUGEINT's digits.
- */
-static uint32_t rounded_integer_hash(const uint8_t *start, const uint8_t *p, const uint8_t *end, int negative) {
-  char digits[MAX_INTEGER_DIGITS + 2];
-  size_t kept = 0, significant = 0, whole = 0, leading = 0;
-  int any = 0, in_fraction = 0;
-  for (; p < end; p++) {
-    if (*p == '.' && !in_fraction) {
-      in_fraction = 1;
-      continue;
-    }
-    if (separator_at(p, start, end)) continue;
-    if (!IS_DIGIT(*p)) break;
-    any = 1;
-    if (!in_fraction) whole++;
-    if (significant == 0 && *p == '0') {
-      leading++;
-      continue;
-    }
-    if (kept < sizeof digits) digits[kept++] = (char)*p;
-    significant++;
-  }
-  long exponent = 0;
-  if (any && p < end && (*p == 'e' || *p == 'E')) {
-    int exponent_negative = ++p < end && *p == '-';
-    if (p < end && (*p == '+' || *p == '-')) p++;
-    const uint8_t *first = p;
-    for (; p < end && (IS_DIGIT(*p) || separator_at(p, start, end)); p++) {
-      if (*p != '_' && exponent < 100000) exponent = exponent * 10 + (*p - '0');
-    }
-    if (p == first) return 0;
-    if (exponent_negative) exponent = -exponent;
-  }
-  if (!any || p != end) return 0;
-  long point = (long)whole - (long)leading + exponent;
-  if (significant == 0 || point < 0) return digits_hash(0, NULL, 0);
-  if (point > MAX_INTEGER_DIGITS) return 0;
-  char out[MAX_INTEGER_DIGITS + 2];
-  size_t n = (size_t)point;
-  for (size_t i = 0; i < n; i++) out[i] = i < kept ? digits[i] : '0';
-  if (n < kept && digits[n] >= '5') {
-    /* round the magnitude up: carry through trailing nines */
-    size_t i = n;
-    while (i > 0 && out[i - 1] == '9') out[--i] = '0';
-    if (i == 0) {
-      memmove(out + 1, out, n++);
-      out[0] = '1';
-    } else {
-      out[i - 1]++;
-    }
-  }
-  size_t skip = 0;
-  while (skip < n && out[skip] == '0') skip++;
-  return digits_hash(negative, out + skip, n - skip);
-}
-
-/*
- * The hash of an integer's canonical text (as canonical in scan.ts: no '+', no leading zeros or
- * digit separators, "-0" is "0"; a decimal rounded as DuckDB does), or 0 when the trimmed text is
- * no number.
+ * The hash of an integer's canonical text (as canonical in scan.ts: trimmed, an optional sign and
+ * digits, no '+' or leading zeros kept, "-0" is "0"); UNREAD_HASH for any other text.
  */
 static uint32_t integer_hash(const uint8_t *p, const uint8_t *end) {
   trim(&p, &end);
-  const uint8_t *start = p;
   int negative = 0;
   if (p < end && (*p == '+' || *p == '-')) negative = *p++ == '-';
-  if (p == end) return 0;
+  if (p == end) return UNREAD_HASH;
   for (const uint8_t *q = p; q < end; q++) {
-    if (!IS_DIGIT(*q) && !separator_at(q, p, end)) return rounded_integer_hash(start, p, end, negative);
+    if (!IS_DIGIT(*q)) return UNREAD_HASH;
   }
-  while (p < end - 1 && (*p == '0' || *p == '_')) p++;
+  while (p < end - 1 && *p == '0') p++;
   uint32_t h = 0x811c9dc5u;
   if (negative && !(end - p == 1 && *p == '0')) h = fnv(h, (const uint8_t *)"-", 1);
-  for (; p < end; p++) {
-    if (*p != '_') h = fnv(h, p, 1);
-  }
-  return h;
+  return fnv(h, p, (size_t)(end - p));
 }
 
-/* The hash of a FLOAT / DOUBLE value, as floatHash in scan.ts: its 8 little-endian IEEE bytes. */
-static uint32_t float_hash(double v, int kind) {
-  if (kind == KIND_FLOAT32) v = (double)(float)v;
+/* The hash of a DOUBLE value, as floatHash in scan.ts: its 8 little-endian IEEE bytes. */
+static uint32_t float_hash(double v) {
   uint64_t bits = 0x7ff8000000000000ull; /* every NaN is one value */
   if (v == v) {
     if (v == 0) v = 0; /* -0 is 0 */
@@ -190,22 +112,15 @@ static int word_is(const uint8_t *p, const uint8_t *end, const char *word) {
 typedef struct {
   uint64_t mantissa;
   int digits;
-  int dropped; /* a nonzero digit past the 19th: the mantissa is not exact */
+  int dropped; /* a nonzero digit past the 19th, or a huge exponent: not exact, strtod reads it */
   long exponent;
 } Decimal;
 
-/*
- * Reads a digit run (digits with separators) at *p into d, a fraction's digits scaling it down;
- * returns how many digits it read.
- */
-static size_t read_digits(const uint8_t **p, const uint8_t *start, const uint8_t *end, Decimal *d, int fraction) {
+/* Reads the digits at *p into d, a fraction's digits scaling it down; returns how many it read. */
+static size_t read_digits(const uint8_t **p, const uint8_t *end, Decimal *d, int fraction) {
   size_t n = 0;
   const uint8_t *q = *p;
-  for (; q < end; q++) {
-    if (!IS_DIGIT(*q)) {
-      if (separator_at(q, start, end)) continue;
-      break;
-    }
+  for (; q < end && IS_DIGIT(*q); q++) {
     n++;
     if (d->mantissa == 0 && *q == '0') {
       d->exponent -= fraction;
@@ -264,14 +179,12 @@ static int fast_decimal(const Decimal *d, double *out) {
   return 0;
 }
 
-/* strtod in the C locale on [p, end) without its digit separators; 0 when memory ran out. */
+/* strtod in the C locale on [p, end); 0 when memory ran out. */
 static int strtod_text(const uint8_t *p, const uint8_t *end, double *out) {
   char local[128], *text = local;
-  size_t size = (size_t)(end - p) + 1, length = 0;
-  if (size > sizeof local && !(text = malloc(size))) return 0;
-  for (; p < end; p++) {
-    if (*p != '_') text[length++] = (char)*p;
-  }
+  size_t length = (size_t)(end - p);
+  if (length + 1 > sizeof local && !(text = malloc(length + 1))) return 0;
+  memcpy(text, p, length);
   text[length] = 0;
   pthread_once(&c_locale_once, make_c_locale);
   *out = c_locale ? strtod_l(text, NULL, c_locale) : strtod(text, NULL);
@@ -280,9 +193,8 @@ static int strtod_text(const uint8_t *p, const uint8_t *end, double *out) {
 }
 
 /*
- * Reads a FLOAT / DOUBLE from text as parseFloating in scan.ts: trimmed, a decimal with digit
- * separators or inf / infinity / nan in any case. 1 and the value in *out, 0 for no number, -1
- * when memory ran out.
+ * Reads a DOUBLE from text as parseFloating in scan.ts: trimmed, a plain decimal or inf / infinity
+ * / nan in any case. 1 and the value in *out, 0 for other text, -1 when memory ran out.
  */
 static int parse_floating(const uint8_t *p, const uint8_t *end, double *out) {
   trim(&p, &end);
@@ -298,10 +210,10 @@ static int parse_floating(const uint8_t *p, const uint8_t *end, double *out) {
     return 1;
   }
   Decimal d = {0, 0, 0, 0};
-  size_t digits = read_digits(&p, start, end, &d, 0);
+  size_t digits = read_digits(&p, end, &d, 0);
   if (p < end && *p == '.') {
     p++;
-    digits += read_digits(&p, start, end, &d, 1);
+    digits += read_digits(&p, end, &d, 1);
   }
   if (digits == 0) return 0;
   if (p < end && (*p == 'e' || *p == 'E')) {
@@ -309,8 +221,9 @@ static int parse_floating(const uint8_t *p, const uint8_t *end, double *out) {
     if (p < end && (*p == '+' || *p == '-')) p++;
     long e = 0;
     const uint8_t *first = p;
-    for (; p < end && (IS_DIGIT(*p) || separator_at(p, start, end)); p++) {
-      if (*p != '_' && e < 100000) e = e * 10 + (*p - '0');
+    for (; p < end && IS_DIGIT(*p); p++) {
+      if (e < 100000) e = e * 10 + (*p - '0');
+      else d.dropped = 1; /* an exponent this long: strtod reads it */
     }
     if (p == first) return 0;
     d.exponent += exponent_negative ? -e : e;
@@ -324,12 +237,12 @@ static int parse_floating(const uint8_t *p, const uint8_t *end, double *out) {
   return strtod_text(start, end, out) ? 1 : -1;
 }
 
-/* The hash of a FLOAT / DOUBLE read from text: 0 for no number, -1 when memory ran out. */
-static int64_t floating_hash(const uint8_t *p, const uint8_t *end, int kind) {
+/* The hash of a DOUBLE read from text: UNREAD_HASH for other text, -1 when memory ran out. */
+static int64_t floating_hash(const uint8_t *p, const uint8_t *end) {
   double v;
   int parsed = parse_floating(p, end, &v);
-  if (parsed <= 0) return parsed;
-  return float_hash(v, kind);
+  if (parsed < 0) return -1;
+  return parsed ? float_hash(v) : UNREAD_HASH;
 }
 
 typedef struct {
@@ -343,6 +256,7 @@ typedef struct {
 /* Appends [from, to) to the scratch field; 0 when memory ran out. */
 static int append(Layout *l, size_t *length, const uint8_t *from, const uint8_t *to) {
   size_t n = (size_t)(to - from);
+  if (n == 0) return 1;
   if (*length + n > l->scratch_size) {
     size_t size = l->scratch_size ? l->scratch_size : 256;
     while (size < *length + n) size *= 2;
@@ -357,9 +271,9 @@ static int append(Layout *l, size_t *length, const uint8_t *from, const uint8_t 
 }
 
 /*
- * The hash of the wanted field of record [start, end), as csvField + canonical + hashText in
- * scan.ts: 0 for a missing or empty field and for text that is no value of the column's kind.
- * Returns -1 when memory ran out.
+ * The hash of the wanted field of record [start, end), as csvField + fieldHash in scan.ts: 0 for
+ * a missing or empty field, UNREAD_HASH for text the index does not read as a value of the
+ * column's kind. Returns -1 when memory ran out.
  */
 static int64_t record_hash(Layout *l, const uint8_t *bytes, size_t start, size_t end) {
   const int delimiter = l->delimiter;
@@ -402,7 +316,7 @@ static int64_t record_hash(Layout *l, const uint8_t *bytes, size_t start, size_t
       if (length == 0) return 0;
       if (l->kind == KIND_STRING) return fnv(0x811c9dc5u, value, length);
       if (l->kind == KIND_INTEGER) return integer_hash(value, value + length);
-      return floating_hash(value, value + length, l->kind);
+      return floating_hash(value, value + length);
     }
     field++;
     i = next + 1;
@@ -537,7 +451,7 @@ napi_value bundlebase_scan_csv_chunk(napi_env env, napi_callback_info info) {
       !typed_array(env, argv[8], napi_uint32_array, (void **)&hashes, &capacity) ||
       !typed_array(env, argv[9], napi_float64_array, (void **)&offsets, &capacity_offsets) ||
       !typed_array(env, argv[10], napi_uint32_array, (void **)&lengths, &capacity_lengths) ||
-      napi_get_value_uint32(env, argv[11], &count) != napi_ok || kind < KIND_INTEGER || kind > KIND_FLOAT32) {
+      napi_get_value_uint32(env, argv[11], &count) != napi_ok || kind < KIND_INTEGER || kind > KIND_FLOAT64) {
     return throw_error(env, "scanCsvChunk expects bytes, an offset, a CSV layout, a kind, skip, final and three entry arrays");
   }
   if (capacity_offsets < capacity) capacity = capacity_offsets;
@@ -689,8 +603,9 @@ static const uint8_t *json_number_end(const uint8_t *p, const uint8_t *end) {
 }
 
 /*
- * The hash of `key`'s value in one JSON line, as jsonFieldHash in src/indexing/scan.ts (plain
- * strings, short integers, null, a missing key); -1 when JS must parse the line.
+ * The hash of `key`'s value in one JSON line, as parsedHash in src/indexing/scan.ts gives it, for
+ * the shapes read here (plain strings, short integers, numbers for a DOUBLE column, null, a missing
+ * key); -1 when JS must parse the line.
  */
 static int64_t json_hash(const uint8_t *line, const uint8_t *end, const uint8_t *needle, size_t needle_length, int kind) {
   const uint8_t *at = memmem(line, (size_t)(end - line), needle, needle_length);
@@ -710,18 +625,19 @@ static int64_t json_hash(const uint8_t *line, const uint8_t *end, const uint8_t 
     if (p == end) return -1;
     /* an empty string is a value in JSON (the hash of ""), unlike an empty CSV field */
     if (kind == KIND_STRING) return fnv(0x811c9dc5u, from, (size_t)(p - from));
-    return kind == KIND_INTEGER ? integer_hash(from, p) : floating_hash(from, p, kind);
+    return kind == KIND_INTEGER ? integer_hash(from, p) : floating_hash(from, p);
   }
-  if (kind == KIND_FLOAT64 || kind == KIND_FLOAT32) {
-    const uint8_t *number_end = json_number_end(p, end);
-    if (number_end && json_ended(number_end, end)) return floating_hash(p, number_end, kind);
-  }
-  /* an integer exact in a double: JS spells String(JSON.parse(token)) the same ("-0" is "0") */
-  const uint8_t *digits = p < end && *p == '-' ? p + 1 : p, *q = digits;
-  while (q < end && *q >= '0' && *q <= '9') q++;
-  size_t n = (size_t)(q - digits);
-  if (n > 0 && n <= 15 && json_ended(q, end) && (*digits != '0' || n == 1)) return integer_hash(p, q);
   if (end - p >= 4 && memcmp(p, "null", 4) == 0 && json_ended(p + 4, end)) return 0;
+  if (kind == KIND_FLOAT64) {
+    const uint8_t *number_end = json_number_end(p, end);
+    if (number_end && json_ended(number_end, end)) return floating_hash(p, number_end);
+  } else if (kind == KIND_INTEGER) {
+    /* an integer exact in a double: its digits are the canonical text ("-0" is "0") */
+    const uint8_t *digits = p < end && *p == '-' ? p + 1 : p, *q = digits;
+    while (q < end && *q >= '0' && *q <= '9') q++;
+    size_t n = (size_t)(q - digits);
+    if (n > 0 && n <= 15 && json_ended(q, end) && (*digits != '0' || n == 1)) return integer_hash(p, q);
+  }
   return -1;
 }
 
@@ -751,7 +667,7 @@ napi_value bundlebase_scan_json_chunk(napi_env env, napi_callback_info info) {
       !typed_array(env, argv[7], napi_uint32_array, (void **)&lengths, &capacity_lengths) ||
       napi_get_value_uint32(env, argv[8], &count) != napi_ok ||
       !typed_array(env, argv[9], napi_uint32_array, (void **)&deferred, &capacity_deferred) ||
-      kind < KIND_INTEGER || kind > KIND_FLOAT32) {
+      kind < KIND_INTEGER || kind > KIND_FLOAT64) {
     return throw_error(env, "scanJsonChunk expects bytes, an offset, a key, a kind, final, three entry arrays, a count and a deferred array");
   }
   if (capacity_offsets < capacity) capacity = capacity_offsets;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { lookupIndexFile, readIndexHeader, writeIndexFile, type SectionInfo } from '../src/indexing/file.js';
+import { NumericLiteral } from '../src/plan/equalities.js';
 import { canonical, hashText, textHash, type RecordEntries } from '../src/indexing/scan.js';
 import { expectError, tempDir } from './helpers.js';
 
@@ -96,6 +97,13 @@ describe('index file round trip', () => {
     assert.deepEqual((await lookupIndexFile(file, [42n])).get('block-n')!.ranges, [[100, 11], [300, 13]]);
     assert.deepEqual((await lookupIndexFile(file, [-3])).get('block-n')!.ranges, [[400, 14]]);
     assert.deepEqual((await lookupIndexFile(file, ['+7'])).get('block-n')!.ranges, [[200, 12], [500, 15]]);
+    // SQL literals: an integer exactly, a decimal with a zero fraction as its integer (DuckDB compares
+    // BIGINT with DECIMAL exactly), any other decimal equals no integer (read in full)
+    assert.deepEqual((await lookupIndexFile(file, [new NumericLiteral('0042')])).get('block-n')!.ranges, rangesOf(NUMBERS, 'integer', ['42']));
+    assert.deepEqual((await lookupIndexFile(file, [new NumericLiteral('42.000')])).get('block-n')!.ranges, rangesOf(NUMBERS, 'integer', ['42']));
+    assert.equal((await lookupIndexFile(file, [new NumericLiteral('42.5')])).has('block-n'), false);
+    // a double past 2^53 equals several integers once DuckDB converts them: read in full
+    assert.equal((await lookupIndexFile(file, [2 ** 60])).has('block-n'), false);
   });
 
   it('looks text up exactly: quotes, commas, unicode and the empty string', async () => {
@@ -128,7 +136,8 @@ describe('index file round trip', () => {
     assert.equal((await lookupIndexFile(file, [5, 5.5])).has('block-n'), false);
   });
 
-  it('matches DOUBLE columns by value (numbers, bigints, text), and reads files written before that by text', async () => {
+  it('matches DOUBLE columns by value (numbers, bigints, text, SQL literals) with the unread records, and files written before by text', async () => {
+    // record 5 is text the index leaves unread: every lookup reads it too (the filters decide)
     const DOUBLES = ['4.5', '4.50', '45e-1', '-0', '0', '1_000.25', 'nan', '1e400', '9007199254740993'];
     const doubles: SectionInfo = { id: 'block-d', version: '1', kind: 'float64', columns: [['x', 'DOUBLE']] };
     // a section as files written before this change hold it: floats hashed by the text String(Number(text))
@@ -139,15 +148,22 @@ describe('index file round trip', () => {
       { ...legacy, entries: entriesOf(['4.5', '4.50', '2'], 'float64', (v) => hashText(String(Number(v)))) },
     ]);
     const offsets = async (values: unknown[], block = 'block-d') => (await lookupIndexFile(file, values)).get(block)?.ranges.map((r) => r[0] / 100);
-    assert.deepEqual(await offsets([4.5]), [0, 1, 2]);
-    assert.deepEqual(await offsets(['4.5e0']), [0, 1, 2], 'text is read as DuckDB casts it');
-    assert.deepEqual(await offsets([0]), [3, 4], '-0 equals 0');
-    assert.deepEqual(await offsets([-0]), [3, 4]);
-    assert.deepEqual(await offsets([1000.25, NaN, Infinity]), [5, 6, 7]);
-    assert.deepEqual(await offsets([9007199254740993n]), [8], 'a bigint as DuckDB casts it to DOUBLE');
-    assert.deepEqual(await offsets([9007199254740992]), [8], 'the same double');
+    assert.deepEqual(await offsets([4.5]), [0, 1, 2, 5]);
+    assert.deepEqual(await offsets(['4.5e0']), [0, 1, 2, 5], 'text is read as DuckDB casts it');
+    assert.deepEqual(await offsets([0]), [3, 4, 5], '-0 equals 0');
+    assert.deepEqual(await offsets([-0]), [3, 4, 5]);
+    assert.deepEqual(await offsets([NaN, Infinity]), [5, 6, 7]);
+    assert.deepEqual(await offsets([9007199254740993n]), [5, 8], 'a bigint as DuckDB casts it to DOUBLE');
+    assert.deepEqual(await offsets([9007199254740992]), [5, 8], 'the same double');
+    assert.deepEqual(await offsets([null]), [], 'no value: nothing, not even the unread records');
     assert.equal(await offsets(['four']), undefined, 'no number: read in full');
     assert.equal(await offsets([true]), undefined);
+    // numbers written in the SQL: DuckDB converts a DECIMAL to DOUBLE exactly rounded only when its
+    // digits fit 2^53 (DuckDB 1.5 reads 3.6714364922384532 as 3.6714364922384535): else read in full
+    assert.deepEqual(await offsets([new NumericLiteral('4.50')]), [0, 1, 2, 5]);
+    assert.deepEqual(await offsets([new NumericLiteral('9007199254740993')]), [5, 8], 'a BIGINT literal');
+    assert.equal(await offsets([new NumericLiteral('3.6714364922384532')]), undefined);
+    assert.equal(await offsets([new NumericLiteral('170141183460469231731687303715884105727')]), undefined, 'a HUGEINT literal');
     assert.deepEqual(await offsets([4.5], 'block-f'), [0, 1]);
     assert.deepEqual(await offsets(['2.0'], 'block-f'), [2]);
     assert.equal(await offsets(['two'], 'block-f'), undefined);

@@ -14,16 +14,20 @@ import { scanCsv, scanNdjson, type RecordEntries, type ValueKind } from './scan.
 const KINDS: Record<string, ValueKind> = {
   TINYINT: 'integer', SMALLINT: 'integer', INTEGER: 'integer', BIGINT: 'integer',
   UTINYINT: 'integer', USMALLINT: 'integer', UINTEGER: 'integer', UBIGINT: 'integer',
-  // DECIMAL is left out: DuckDB rounds values to the scale on read, which text cannot follow
-  HUGEINT: 'integer', FLOAT: 'float32', DOUBLE: 'float64',
+  // DECIMAL is left out: DuckDB rounds values to the scale on read, which text cannot follow; FLOAT
+  // too: DuckDB rounds its text straight to single precision (the sniffers never choose it)
+  HUGEINT: 'integer', DOUBLE: 'float64',
   VARCHAR: 'string',
 };
 
 function kindOf(column: string, type: SqlType): ValueKind {
   const kind = Object.hasOwn(KINDS, type.name) ? KINDS[type.name] : undefined;
-  if (!kind) throw invalidArgument(`Cannot index column '${column}' of type ${type.name}: indexes hold integer, floating-point and text columns`);
+  if (!kind) throw invalidArgument(`Cannot index column '${column}' of type ${type.name}: indexes hold integer, DOUBLE and text columns`);
   return kind;
 }
+
+/** An ASCII character, or '' (no quoting). */
+const singleByte = (c: string) => c.length <= 1 && (c === '' || c.charCodeAt(0) < 0x80);
 
 /**
  * Builds one index file for `column` over the CSV / newline-delimited JSON blocks given: each
@@ -58,6 +62,8 @@ export async function buildIndex(
     let entries: RecordEntries;
     if (format === 'csv') {
       const { dialect, readOptions } = await csvDialect(connection, block);
+      // the scanners split on single bytes: a block in another dialect stays unindexed (read in full)
+      if (![dialect.delimiter, dialect.quote].every(singleByte)) continue;
       info.csv = dialect;
       info.readOptions = readOptions;
       entries = await scanCsv(block.location, { ...dialect, column: position }, kind, report);

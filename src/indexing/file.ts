@@ -1,7 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { entrySorter } from '../engine/arrow/native.js';
 import { ioError } from '../errors.js';
-import { canonical, floatHash, hashText, parseFloating, type RecordEntries, type ValueKind } from './scan.js';
+import { NumericLiteral } from '../plan/equalities.js';
+import { canonical, floatHash, hashText, parseFloating, UNREAD_HASH, type RecordEntries, type ValueKind } from './scan.js';
 
 /**
  * Index file layout (`idx_<indexId>_<uuid>.idx`): "BBIDX001", a u32 header length, a JSON header
@@ -11,8 +12,8 @@ import { canonical, floatHash, hashText, parseFloating, type RecordEntries, type
 const MAGIC = 'BBIDX001';
 
 /**
- * A section's kind: what the scanner wrote, or `float`, which files written before FLOAT and DOUBLE
- * columns were hashed by value hold (their values hashed as the text String(Number(text))).
+ * A section's kind: what the scanner wrote, or `float`, which files written before DOUBLE columns
+ * were hashed by value hold (their values hashed as the text String(Number(text))).
  */
 type SectionKind = ValueKind | 'float';
 
@@ -21,6 +22,11 @@ interface BlockSection {
   version: string;
   /** How the block's values were canonicalised before hashing. */
   kind: SectionKind;
+  /**
+   * The hash of the records whose value the index did not read (UNREAD_HASH), which every lookup
+   * reads too; absent in files written before, where such records hashed as no value.
+   */
+  unread?: number;
   /** The block's columns and DuckDB types, so a slice of it reads with the same types. */
   columns: [string, string][];
   /** CSV dialect the records were split with. */
@@ -87,9 +93,10 @@ function sortByHash(entries: RecordEntries): void {
   // four passes: the sorted entries are back in the caller's arrays
 }
 
-/** Writes one index file covering `blocks`; returns the number of distinct hashes overall. */
+/** What a section says about its block (the rest is where its arrays are). */
 export type SectionInfo = Pick<BlockSection, 'id' | 'version' | 'kind' | 'columns' | 'csv' | 'readOptions'>;
 
+/** Writes one index file covering `blocks`; returns the number of distinct hashes overall. */
 export async function writeIndexFile(file: string, column: string, blocks: (SectionInfo & { entries: RecordEntries })[]): Promise<number> {
   const sections: BlockSection[] = [];
   const arrays: Uint8Array[] = [];
@@ -107,7 +114,7 @@ export async function writeIndexFile(file: string, column: string, blocks: (Sect
     // offsets need 8-byte alignment relative to the data start
     const pad = (n * 4) % 8 === 0 ? 0 : 4;
     const tail = (8 - ((n * 4) % 8)) % 8;
-    sections.push({ ...info, count: n, distinct, hashesAt: at, offsetsAt: at + n * 4 + pad, lengthsAt: at + n * 4 + pad + n * 8 });
+    sections.push({ ...info, unread: UNREAD_HASH, count: n, distinct, hashesAt: at, offsetsAt: at + n * 4 + pad, lengthsAt: at + n * 4 + pad + n * 8 });
     const bytes = (a: Uint32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, n * a.BYTES_PER_ELEMENT);
     arrays.push(bytes(hashes), new Uint8Array(pad), bytes(entries.offsets), bytes(entries.lengths), new Uint8Array(tail));
     at += n * 4 + pad + n * 8 + n * 4 + tail;
@@ -129,25 +136,54 @@ export async function writeIndexFile(file: string, column: string, blocks: (Sect
   return distinctTotal;
 }
 
+/** Integers a BIGINT holds: DuckDB converts them to DOUBLE exactly rounded (a HUGEINT, not always). */
+const BIGINT_RANGE = [-(2n ** 63n), 2n ** 63n - 1n] as const;
+const inBigint = (n: bigint) => n >= BIGINT_RANGE[0] && n <= BIGINT_RANGE[1];
+
 /**
- * The hash a filter value is looked up by, or undefined when the index cannot serve it: a number
- * against a text column (DuckDB would cast the column, so '05' = 5), or a value that is no number
- * of the column's kind (e.g. 5.5 against integers, true against anything).
+ * The hash a filter value is looked up by, or undefined when the index cannot serve it (the block
+ * is then read in full): a number against a text column (DuckDB casts the column, so '05' = 5), a
+ * value that is no number of the column's kind, or one whose conversion DuckDB may round another
+ * way than here (a double past 2^53 against integers; long decimals and HUGEINTs against DOUBLE).
  */
 function lookupHash(value: unknown, kind: SectionKind): number | undefined {
+  if (value instanceof NumericLiteral) return literalHash(value.text, kind);
   if (kind === 'string') return typeof value === 'string' ? hashText(value) : undefined;
-  if (typeof value !== 'number' && typeof value !== 'bigint' && typeof value !== 'string') return undefined;
-  if (kind === 'float32' || kind === 'float64') {
-    const number = typeof value === 'string' ? parseFloating(value) : Number(value);
-    return number === undefined ? undefined : floatHash(number, kind);
+  if (kind === 'float') return legacyFloatHash(value);
+  if (kind === 'float64') {
+    if (typeof value === 'number') return floatHash(value);
+    if (typeof value === 'bigint') return inBigint(value) ? floatHash(Number(value)) : undefined;
+    const number = typeof value === 'string' ? parseFloating(value) : undefined;
+    return number === undefined ? undefined : floatHash(number);
   }
-  if (kind === 'float') {
-    const number = Number(String(value).trim());
-    return Number.isNaN(number) || String(value).trim() === '' ? undefined : hashText(String(number));
-  }
-  if (typeof value === 'number' && !Number.isInteger(value)) return undefined;
-  const text = canonical(String(value), kind);
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? hashText(String(value)) : undefined;
+  if (typeof value === 'bigint') return hashText(value.toString());
+  const text = typeof value === 'string' ? canonical(value, 'integer') : undefined;
   return text === undefined ? undefined : hashText(text);
+}
+
+/**
+ * The hash of a number written in the filter's SQL: DuckDB reads `42` as an integer type and `4.50`
+ * as a DECIMAL, compares an integer column with either exactly and a DOUBLE one by converting the
+ * literal, which is correctly rounded when its digits fit 2^53 and its scale an exact power of ten.
+ */
+function literalHash(text: string, kind: SectionKind): number | undefined {
+  const [whole = '', fraction = ''] = text.split('.');
+  if (kind === 'string') return undefined;
+  if (kind === 'float') return legacyFloatHash(text);
+  if (kind === 'integer') return /^0*$/.test(fraction) ? lookupHash(BigInt(whole), kind) : undefined;
+  const digits = BigInt(whole + fraction);
+  if (fraction === '') return inBigint(digits) ? floatHash(Number(digits)) : undefined;
+  const magnitude = digits < 0n ? -digits : digits;
+  return magnitude <= 2n ** 53n && fraction.length <= 22 ? floatHash(Number(text)) : undefined;
+}
+
+/** Sections written before DOUBLE columns were hashed by value: String(Number(text)). */
+function legacyFloatHash(value: unknown): number | undefined {
+  if (typeof value !== 'number' && typeof value !== 'bigint' && typeof value !== 'string') return undefined;
+  const trimmed = String(value).trim();
+  const number = Number(trimmed);
+  return Number.isNaN(number) || trimmed === '' ? undefined : hashText(String(number));
 }
 
 /** The header of an index file: its column and block sections. */
@@ -204,8 +240,10 @@ export async function lookupIndexFile(file: string, values: readonly unknown[]):
       const hashes = values.filter((v) => v !== null && v !== undefined).map((v) => lookupHash(v, section.kind));
       // a value this block's values cannot be compared with by hash: read the block in full
       if (hashes.some((h) => h === undefined)) continue;
+      const wanted = new Set(hashes as number[]);
+      if (wanted.size > 0 && section.unread !== undefined) wanted.add(section.unread);
       const ranges: [number, number][] = [];
-      for (const hash of new Set(hashes as number[])) {
+      for (const hash of wanted) {
         const [lo, hi] = await equalRange(handle, base + section.hashesAt, section.count, hash);
         if (hi <= lo) continue;
         const offsets = Buffer.alloc((hi - lo) * 8);

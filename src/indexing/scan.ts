@@ -11,12 +11,19 @@ export interface RecordEntries {
 
 /**
  * How values of a column are compared, so a filter value and a file value meet: integers and
- * strings by canonical text, FLOAT (`float32`) and DOUBLE (`float64`) by their parsed value.
+ * strings by canonical text, DOUBLE (`float64`) by the parsed value.
  */
-export type ValueKind = 'integer' | 'float32' | 'float64' | 'string';
+export type ValueKind = 'integer' | 'float64' | 'string';
 
 /** The kind codes the addon's scanners take (native/index_scan.c). */
-const KIND_CODES: Record<ValueKind, number> = { integer: 0, string: 1, float64: 2, float32: 3 };
+const KIND_CODES: Record<ValueKind, number> = { integer: 0, string: 1, float64: 2 };
+
+/**
+ * The hash of a record whose value the index does not read (text DuckDB may still read as a value
+ * of the column in its own ways: "1_000", "0x1F", "2.5" in an integer column…): every lookup reads
+ * these records too, and the filters decide. 0 is a record with no value (NULL).
+ */
+export const UNREAD_HASH = 1;
 
 const CHUNK = 1 << 22;
 
@@ -37,52 +44,28 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-// digit runs as DuckDB reads numbers: an underscore only between two digits ("1_000")
-const DIGITS = String.raw`\d+(?:_\d+)*`;
-const INTEGER = new RegExp(`^[+-]?${DIGITS}$`);
-const DECIMAL = new RegExp(`^[+-]?(?:${DIGITS}(?:\\.(?:${DIGITS})?)?|\\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`);
-const DECIMAL_PARTS = new RegExp(`^([+-]?)(${DIGITS})?(?:\\.(${DIGITS})?)?(?:[eE]([+-]?${DIGITS}))?$`);
+const INTEGER = /^[+-]?\d+$/;
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const SPECIAL = /^([+-]?)(inf|infinity|nan)$/i;
 
-/** Significant digits past which no integer column (HUGEINT at most) holds a value. */
-const MAX_INTEGER_DIGITS = 40;
-
 /**
- * The canonical text of an integer or a string as DuckDB would compare it: integers without sign
- * noise, leading zeros or digit separators, strings as they are. Undefined for text that cannot
- * be such a value (it can never match a filter).
+ * The canonical text of an integer or a string as DuckDB compares it: an integer (optional sign
+ * and digits, trimmed) without sign noise or leading zeros, a string as it is. Undefined for text
+ * the index does not read as an integer.
  */
 export function canonical(text: string, kind: 'integer' | 'string'): string | undefined {
   if (kind === 'string') return text;
   const trimmed = text.trim();
-  return INTEGER.test(trimmed) ? BigInt(trimmed.replaceAll('_', '')).toString() : roundedInteger(trimmed);
+  return INTEGER.test(trimmed) ? BigInt(trimmed).toString() : undefined;
 }
 
 /**
- * The integer an integer column reads from a decimal, as DuckDB does: rounded half away from zero
- * on the exact digits ("2.5" is 3, "-0.5" is -1, "1e3" is 1000). rounded_integer_hash in
- * native/index_scan.c computes the same.
- */
-function roundedInteger(trimmed: string): string | undefined {
-  if (!DECIMAL.test(trimmed)) return undefined;
-  const [, sign, whole = '', fraction = '', exponent = '0'] = DECIMAL_PARTS.exec(trimmed)!;
-  const all = (whole + fraction).replaceAll('_', '');
-  const digits = all.replace(/^0+/, '');
-  // where the point falls among the significant digits
-  const point = whole.replaceAll('_', '').length - (all.length - digits.length) + Number(exponent.replaceAll('_', ''));
-  if (digits === '' || point < 0) return '0';
-  if (point > MAX_INTEGER_DIGITS) return undefined;
-  const magnitude = BigInt(digits.slice(0, point).padEnd(point, '0') || '0') + (Number(digits[point] ?? '0') >= 5 ? 1n : 0n);
-  return (sign === '-' ? -magnitude : magnitude).toString();
-}
-
-/**
- * The number DuckDB reads from text for a DOUBLE column (decimal notation, digit separators,
- * inf / infinity / nan in any case), or undefined. Both parses round correctly, so they agree.
+ * The number DuckDB reads from text for a DOUBLE column, for plain decimal notation and inf /
+ * infinity / nan in any case (trimmed); undefined for other text. Both parses round correctly.
  */
 export function parseFloating(text: string): number | undefined {
   const trimmed = text.trim();
-  if (DECIMAL.test(trimmed)) return Number(trimmed.replaceAll('_', ''));
+  if (DECIMAL.test(trimmed)) return Number(trimmed);
   const special = SPECIAL.exec(trimmed);
   if (!special) return undefined;
   if (special[2]!.toLowerCase() === 'nan') return NaN;
@@ -93,29 +76,27 @@ const floatBytes = new DataView(new ArrayBuffer(8));
 const floatByteView = new Uint8Array(floatBytes.buffer);
 
 /**
- * The hash of a FLOAT / DOUBLE value: FNV-1a over its 8 little-endian IEEE bytes, a FLOAT rounded
- * to single precision first (as DuckDB compares it with a literal), -0 as 0 and every NaN as one
- * (DuckDB's NaN equals NaN). float_hash in native/index_scan.c computes the same.
+ * The hash of a DOUBLE value: FNV-1a over its 8 little-endian IEEE bytes, -0 as 0 and every NaN as
+ * one (DuckDB's NaN equals NaN). float_hash in native/index_scan.c computes the same.
  */
-export function floatHash(value: number, kind: 'float32' | 'float64'): number {
-  const v = kind === 'float32' ? Math.fround(value) : value;
-  if (Number.isNaN(v)) {
+export function floatHash(value: number): number {
+  if (Number.isNaN(value)) {
     floatBytes.setUint32(0, 0, true);
     floatBytes.setUint32(4, 0x7ff80000, true);
   } else {
-    floatBytes.setFloat64(0, v === 0 ? 0 : v, true);
+    floatBytes.setFloat64(0, value === 0 ? 0 : value, true);
   }
   return hashBytes(floatByteView, 0, 8);
 }
 
-/** The hash an index keeps for a value's text: 0 when it is no value of the kind. */
+/** The hash an index keeps for a value's text: UNREAD_HASH for text it does not read as a value of the kind. */
 export function textHash(text: string, kind: ValueKind): number {
-  if (kind === 'float32' || kind === 'float64') {
+  if (kind === 'float64') {
     const value = parseFloating(text);
-    return value === undefined ? 0 : floatHash(value, kind);
+    return value === undefined ? UNREAD_HASH : floatHash(value);
   }
   const value = canonical(text, kind);
-  return value === undefined ? 0 : hashText(value);
+  return value === undefined ? UNREAD_HASH : hashText(value);
 }
 
 class Growable {
@@ -164,7 +145,7 @@ async function readChunks(
   onProgress?: ScanProgress,
 ): Promise<void> {
   const handle = await open(file, 'r');
-  const total = onProgress ? (await handle.stat()).size : 0;
+  const total = onProgress ? await handle.stat().then((s) => s.size, () => 0) : 0;
   // two buffers, one read into while the other is scanned; each keeps `chunkSize` bytes in front
   // of its chunk for the record begun in the previous one (a longer record is joined in a copy)
   const buffers = [new Uint8Array(2 * chunkSize), new Uint8Array(2 * chunkSize)] as const;
@@ -287,7 +268,7 @@ function csvField(bytes: Uint8Array, start: number, end: number, delimiter: numb
   return undefined;
 }
 
-/** The hash an index keeps for a field's bytes: 0 for no value, else the hash of its canonical text. */
+/** The hash an index keeps for a field's bytes: 0 for no value, else as textHash. */
 function fieldHash(field: Uint8Array | undefined, kind: ValueKind): number {
   if (field === undefined || field.length === 0) return 0;
   // text is hashed as its bytes: the same as hashText of the decoded string for valid UTF-8
@@ -302,12 +283,11 @@ function fieldHash(field: Uint8Array | undefined, kind: ValueKind): number {
 const isAsciiSpace = (c: number) => c === 32 || (c >= 9 && c <= 13);
 const isDigit = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39;
 const MINUS = 0x2d;
-const UNDERSCORE = 0x5f;
 
 /**
- * textHash(text, 'integer') read from the bytes for plain integers, as integer_hash in
- * native/index_scan.c; undefined for other text (a decimal DuckDB rounds, a Unicode space that
- * trim() removes, no number): the caller decodes it then.
+ * textHash(text, 'integer') read from the bytes, as integer_hash in native/index_scan.c;
+ * undefined when the text starts or ends with a non-ASCII character (perhaps a Unicode space that
+ * trim() removes): the caller decodes it then.
  */
 function integerHash(field: Uint8Array): number | undefined {
   let start = 0;
@@ -317,19 +297,15 @@ function integerHash(field: Uint8Array): number | undefined {
   if (start < end && (field[start]! >= 0x80 || field[end - 1]! >= 0x80)) return undefined;
   const negative = field[start] === MINUS;
   if (negative || field[start] === 0x2b) start++;
-  if (start === end) return 0;
+  if (start === end) return UNREAD_HASH;
   for (let i = start; i < end; i++) {
-    // an underscore only between two digits (the first and last byte are digits then too)
-    // anything else (a decimal, an exponent, no number): the caller decodes it
-    if (field[i] === UNDERSCORE ? !isDigit(field[i - 1]) || !isDigit(field[i + 1]) : !isDigit(field[i])) return undefined;
+    if (!isDigit(field[i])) return UNREAD_HASH;
   }
-  while (start < end - 1 && (field[start] === 0x30 || field[start] === UNDERSCORE)) start++;
+  while (start < end - 1 && field[start] === 0x30) start++;
   const zero = end - start === 1 && field[start] === 0x30;
   let h = 0x811c9dc5;
   if (negative && !zero) h = Math.imul(h ^ MINUS, 0x01000193);
-  for (let i = start; i < end; i++) {
-    if (field[i] !== UNDERSCORE) h = Math.imul(h ^ field[i]!, 0x01000193);
-  }
+  for (let i = start; i < end; i++) h = Math.imul(h ^ field[i]!, 0x01000193);
   return h >>> 0;
 }
 
@@ -414,10 +390,19 @@ export async function scanNdjson(file: string, key: string, kind: ValueKind, onP
   return entries;
 }
 
-/** The hash of `needle`'s value in a JSON line, parsed: 0 for a missing key, null or no value of the kind. */
+/**
+ * The hash of `needle`'s value in a JSON line, parsed: 0 for a missing key or null; a string as
+ * textHash; an exact integer for an integer column, any number for a DOUBLE one; UNREAD_HASH for
+ * anything else (2.5 in an integer column, which DuckDB rounds half to even; an integer a double
+ * rounded; booleans, objects, numbers in a text column).
+ */
 function parsedHash(line: string, needle: string, kind: ValueKind): number {
   const value = jsonValue(line, needle);
-  return value === undefined || value === null ? 0 : textHash(String(value), kind);
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'string') return textHash(value, kind);
+  if (kind === 'integer' && (typeof value === 'bigint' || Number.isSafeInteger(value))) return hashText(BigInt(value as number | bigint).toString());
+  if (kind === 'float64' && (typeof value === 'number' || typeof value === 'bigint')) return floatHash(Number(value));
+  return UNREAD_HASH;
 }
 
 const QUOTE = 0x22;
@@ -431,7 +416,7 @@ const isJsonSpace = (c: number | undefined) => c === 32 || c === 9 || c === 10 |
 function jsonFieldHash(line: Buffer, needle: Buffer, kind: ValueKind): number | undefined {
   const at = line.indexOf(needle);
   if (at < 0) return 0;
-  if (kind === 'float32' || kind === 'float64' || line.indexOf(needle, at + needle.length) >= 0) return undefined;
+  if (kind === 'float64' || line.indexOf(needle, at + needle.length) >= 0) return undefined;
   let p = at + needle.length;
   while (isJsonSpace(line[p])) p++;
   if (line[p] !== 0x3a) return undefined;
@@ -449,18 +434,19 @@ function jsonFieldHash(line: Buffer, needle: Buffer, kind: ValueKind): number | 
     // an empty string is a value here (hashText('')), unlike an empty CSV field
     return kind === 'string' ? hashBytes(line, from, q) : integerHash(line.subarray(from, q));
   }
-  // a JSON integer exact in a double: String(JSON.parse(token)) spells it the same ("-0" is "0")
+  if (line.subarray(p, p + 4).toString('latin1') === 'null' && (p + 4 === line.length || line[p + 4] === 0x2c || line[p + 4] === 0x7d || isJsonSpace(line[p + 4]))) return 0;
+  if (kind === 'string') return undefined;
+  // a JSON integer exact in a double: its digits are the canonical text ("-0" is "0")
   let q = c === 0x2d ? p + 1 : p;
   const digits = q;
   while (isDigit(line[q])) q++;
   const n = q - digits;
   const ended = q === line.length || line[q] === 0x2c || line[q] === 0x7d || isJsonSpace(line[q]);
   if (n > 0 && n <= 15 && ended && (line[digits] !== 0x30 || n === 1)) return integerHash(line.subarray(p, q));
-  if (line.subarray(p, p + 4).toString('latin1') === 'null' && (p + 4 === line.length || line[p + 4] === 0x2c || line[p + 4] === 0x7d || isJsonSpace(line[p + 4]))) return 0;
   return undefined;
 }
 
-/** A JSON integer too long to be sure to be exact in a double: kept as its digits, as DuckDB reads it. */
+/** A JSON integer too long to be sure to be exact in a double: read as a bigint, exact as DuckDB reads it. */
 const LONG_INTEGER = /^-?[1-9]\d{15,}$/;
 
 /**
@@ -473,7 +459,7 @@ function jsonValue(line: string, needle: string): unknown {
   try {
     if (line.indexOf(needle, at + needle.length) < 0) {
       const token = /^\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\s]+)/.exec(line.slice(at + needle.length));
-      if (token) return LONG_INTEGER.test(token[1]!) ? token[1] : JSON.parse(token[1]!);
+      if (token) return LONG_INTEGER.test(token[1]!) ? BigInt(token[1]!) : JSON.parse(token[1]!);
     }
     return (JSON.parse(line) as Record<string, unknown>)[JSON.parse(needle) as string];
   } catch {

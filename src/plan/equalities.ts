@@ -15,8 +15,8 @@ const IN_LIST = new RegExp(String.raw`^\s*${IDENT}\s+IN\s*\(\s*(${ITEM}(?:\s*,\s
  * of columns; a delete only drops rows, so filters after it still count). An index on such a column
  * may narrow what is read; the filters still run, so narrowing never changes a result.
  */
-export function leadingEqualities(state: PlanState): Map<string, ParamValue[]> {
-  const found = new Map<string, ParamValue[]>();
+export function leadingEqualities(state: PlanState): Map<string, EqualityValue[]> {
+  const found = new Map<string, EqualityValue[]>();
   for (const step of state.steps) {
     if (step.kind === 'deleteRows') continue;
     if (step.kind !== 'filter') break;
@@ -28,7 +28,7 @@ export function leadingEqualities(state: PlanState): Map<string, ParamValue[]> {
   return found;
 }
 
-function matchTerm(term: string, params: readonly ParamValue[]): { column: string; values: ParamValue[] } | undefined {
+function matchTerm(term: string, params: readonly ParamValue[]): { column: string; values: EqualityValue[] } | undefined {
   let m = EQUALS.exec(term);
   if (m) return { column: identifier(m[1]!), values: [literal(m[2]!, params)] };
   m = EQUALS_REVERSED.exec(term);
@@ -46,14 +46,21 @@ function identifier(text: string): string {
 }
 
 /**
- * A literal as its SQL type sees it: quoted text stays a string, numbers become numbers (an
- * integer past 2^53 a bigint, exact as DuckDB reads it).
+ * A number written in the SQL (`42`, `-4.50`), kept as its text: DuckDB types it INTEGER, BIGINT,
+ * HUGEINT or DECIMAL, and how it then meets a column's type is for whoever compares it to say.
  */
-function literal(text: string, params: readonly ParamValue[]): ParamValue {
+export class NumericLiteral {
+  constructor(readonly text: string) {}
+}
+
+/** A value an equality compares a column with: a parameter's value, quoted text or a number literal. */
+export type EqualityValue = ParamValue | NumericLiteral;
+
+/** A literal as its SQL type sees it: a parameter's value, quoted text as a string, a number as its text. */
+function literal(text: string, params: readonly ParamValue[]): EqualityValue {
   if (text.startsWith('$')) return params[Number(text.slice(1)) - 1] ?? null;
   if (text.startsWith("'")) return text.slice(1, -1).replaceAll("''", "'");
-  const number = Number(text);
-  return Number.isSafeInteger(number) || !/^[+-]?\d+$/.test(text) ? number : BigInt(text);
+  return new NumericLiteral(text);
 }
 
 /**
