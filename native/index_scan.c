@@ -305,12 +305,17 @@ static int64_t record_hash(Layout *l, const uint8_t *bytes, size_t start, size_t
         j++;
       }
       value = l->scratch;
+      size_t closed = next;
       while (next < end && bytes[next] != delimiter) next++;
+      /* characters after the closing quote: DuckDB reads such a field its own way */
+      if (wanted && next > closed) return UNREAD_HASH;
     } else {
       const uint8_t *found = memchr(bytes + i, delimiter, end - i);
       next = found ? (size_t)(found - bytes) : end;
       value = bytes + i;
       length = next - i;
+      /* a quote after other characters (` "sp"`): DuckDB reads such a field its own way */
+      if (wanted && l->quote >= 0 && memchr(value, l->quote, length)) return UNREAD_HASH;
     }
     if (wanted) {
       if (length == 0) return 0;
@@ -609,7 +614,8 @@ static const uint8_t *json_number_end(const uint8_t *p, const uint8_t *end) {
  */
 static int64_t json_hash(const uint8_t *line, const uint8_t *end, const uint8_t *needle, size_t needle_length, int kind) {
   const uint8_t *at = memmem(line, (size_t)(end - line), needle, needle_length);
-  if (!at) return 0;
+  /* the key may be there written with escapes ("\u0069d"): JS parses the line then */
+  if (!at) return memchr(line, '\\', (size_t)(end - line)) ? -1 : 0;
   const uint8_t *p = at + needle_length;
   if (memmem(p, (size_t)(end - p), needle, needle_length)) return -1;
   while (json_space(p, end)) p++;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { EngineConnection, ProgressListener, SqlType } from '../engine/engine.js';
 import { invalidArgument } from '../errors.js';
@@ -61,13 +62,16 @@ export async function buildIndex(
     const info: SectionInfo = { id: block.fields.id, version: block.fields.version ?? '', kind, columns: columns.map((c) => [c.name, c.type.name]) };
     let entries: RecordEntries;
     if (format === 'csv') {
-      const { dialect, readOptions } = await csvDialect(connection, block);
-      // the scanners split on single bytes: a block in another dialect stays unindexed (read in full)
-      if (![dialect.delimiter, dialect.quote].every(singleByte)) continue;
+      const { dialect, readOptions, escape } = await csvDialect(connection, block);
+      // the scanners split on single bytes and undo doubled quotes only: a block in another
+      // dialect (a backslash escape, a multi-byte delimiter) stays unindexed, read in full
+      if (![dialect.delimiter, dialect.quote].every(singleByte) || (escape !== '' && escape !== dialect.quote)) continue;
       info.csv = dialect;
       info.readOptions = readOptions;
       entries = await scanCsv(block.location, { ...dialect, column: position }, kind, report);
     } else {
+      // one JSON array over many lines: its lines are no documents of their own, nothing to slice
+      if (await startsWithArray(block.location)) continue;
       entries = await scanNdjson(block.location, column, kind, report);
     }
     if (entries.count !== block.fields.numRows) continue;
@@ -91,11 +95,24 @@ async function csvDialect(connection: EngineConnection, block: AttachBlock) {
   const given = block.fields.csv ?? {};
   // the sniffer spells "no quoting" as "(empty)"
   const sniffedQuote = sniffed.q === undefined || sniffed.q === '(empty)' ? '' : String(sniffed.q);
+  const escape = sniffed.e === undefined || sniffed.e === null || sniffed.e === '(empty)' ? '' : String(sniffed.e);
   const dialect = {
     delimiter: given.delimiter ?? String(sniffed.d ?? ','),
     quote: given.quote ?? sniffedQuote,
     header: given.header ?? Boolean(sniffed.h),
   };
   const options = block.fields.csv ? undefined : /^FROM read_csv\('(?:[^']|'')*',\s*([\s\S]*)\);?\s*$/.exec(String(sniffed.p ?? ''))?.[1];
-  return { dialect, readOptions: options };
+  return { dialect, readOptions: options, escape };
+}
+
+/** Whether a JSON file's first character (past spaces and a byte-order mark) opens an array. */
+async function startsWithArray(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return /^(?:\uFEFF)?\s*\[/.test(head.subarray(0, bytesRead).toString('utf8'));
+  } finally {
+    await handle.close();
+  }
 }

@@ -24,7 +24,8 @@ interface BlockSection {
   kind: SectionKind;
   /**
    * The hash of the records whose value the index did not read (UNREAD_HASH), which every lookup
-   * reads too; absent in files written before, where such records hashed as no value.
+   * reads too; absent in files written before, where such records hashed as no value (0), which
+   * lookups then read instead.
    */
   unread?: number;
   /** The block's columns and DuckDB types, so a slice of it reads with the same types. */
@@ -136,7 +137,7 @@ export async function writeIndexFile(file: string, column: string, blocks: (Sect
   return distinctTotal;
 }
 
-/** Integers a BIGINT holds: DuckDB converts them to DOUBLE exactly rounded (a HUGEINT, not always). */
+/** Integers a BIGINT holds: DuckDB converts a BIGINT literal to DOUBLE correctly rounded (a HUGEINT, not always). */
 const BIGINT_RANGE = [-(2n ** 63n), 2n ** 63n - 1n] as const;
 const inBigint = (n: bigint) => n >= BIGINT_RANGE[0] && n <= BIGINT_RANGE[1];
 
@@ -152,7 +153,9 @@ function lookupHash(value: unknown, kind: SectionKind): number | undefined {
   if (kind === 'float') return legacyFloatHash(value);
   if (kind === 'float64') {
     if (typeof value === 'number') return floatHash(value);
-    if (typeof value === 'bigint') return inBigint(value) ? floatHash(Number(value)) : undefined;
+    // a bigint parameter is bound as a HUGEINT, which DuckDB converts to DOUBLE its own way: only
+    // integers a double holds exactly convert the same everywhere
+    if (typeof value === 'bigint') return value >= -(2n ** 53n) && value <= 2n ** 53n ? floatHash(Number(value)) : undefined;
     const number = typeof value === 'string' ? parseFloating(value) : undefined;
     return number === undefined ? undefined : floatHash(number);
   }
@@ -241,7 +244,8 @@ export async function lookupIndexFile(file: string, values: readonly unknown[]):
       // a value this block's values cannot be compared with by hash: read the block in full
       if (hashes.some((h) => h === undefined)) continue;
       const wanted = new Set(hashes as number[]);
-      if (wanted.size > 0 && section.unread !== undefined) wanted.add(section.unread);
+      // files written before unread records kept text they did not read as no value (0): read those
+      if (wanted.size > 0) wanted.add(section.unread ?? 0);
       const ranges: [number, number][] = [];
       for (const hash of wanted) {
         const [lo, hi] = await equalRange(handle, base + section.hashesAt, section.count, hash);

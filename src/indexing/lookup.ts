@@ -25,7 +25,7 @@ export async function narrowByIndexes(state: PlanState): Promise<Narrowing> {
   const blocks = state.baseBlocks();
   for (const index of state.indexes.values()) {
     const values = wanted.get(index.column);
-    if (!values) continue;
+    if (!values || !oneTypeFamily(blocks, index.column)) continue;
     for (const { file, blocks: covered } of index.files) {
       for (const [blockId, section] of await lookupIndexFile(file, values)) {
         // only blocks the replayed index still covers (a detached or replaced block is forgotten)
@@ -42,17 +42,39 @@ export async function narrowByIndexes(state: PlanState): Promise<Narrowing> {
   return { used, cleanup: async () => (dir ? rm(dir, { recursive: true, force: true }) : undefined) };
 }
 
+/** What kind of values an Arrow type holds, as far as comparing them goes. */
+const typeFamily = (arrowType: string) => (/^U?Int\d+$/.test(arrowType) ? 'integer' : /^(?:Large)?Utf8$/.test(arrowType) ? 'text' : arrowType);
+
+/**
+ * Whether every block with `column` holds it in one family of types (known from attach). Blocks
+ * of different types are read as one column of a wider type (BIGINT beside DOUBLE compares as
+ * DOUBLE, where 9007199254740993 equals 9007199254740992), which an index of one block's values
+ * does not follow: such reads go in full.
+ */
+function oneTypeFamily(blocks: readonly SourceBlock[], column: string): boolean {
+  const families = new Set<string>();
+  for (const block of blocks) {
+    if (!block.columnTypes) return false;
+    const type = block.columnTypes[column];
+    if (type !== undefined) families.add(typeFamily(type));
+  }
+  return families.size <= 1;
+}
+
 /** Writes a block's candidate records (after its header line, for CSV) to `target`. */
 async function sliceBlock(block: SourceBlock, section: SectionInfo & { ranges: [number, number][] }, target: string): Promise<SourceBlock> {
   const source = await open(block.location, 'r');
   const out = await open(target, 'wx');
   try {
     if (section.csv?.header) await out.write(await firstLine(source));
+    // records end as the file's lines do ("\r\n" or "\n"): the sniffed read options name one of them
+    let ending: Buffer | undefined;
     for (const [offset, length] of section.ranges) {
-      const bytes = Buffer.alloc(length + 1);
-      await source.read(bytes, 0, length, offset);
-      bytes[length] = 10;
-      await out.write(bytes);
+      const bytes = Buffer.alloc(length + 2);
+      const { bytesRead } = await source.read(bytes, 0, length + 2, offset);
+      ending ??= bytesRead > length && bytes[length] === 13 ? Buffer.from('\r\n') : Buffer.from('\n');
+      ending.copy(bytes, length);
+      await out.write(bytes.subarray(0, length + ending.length));
     }
   } finally {
     await Promise.all([source.close(), out.close()]);

@@ -226,8 +226,12 @@ function recordSplitter(
 
 const decoder = new TextDecoder();
 
-/** One CSV field's raw bytes (quotes removed, doubled quotes unescaped), or undefined when the record has fewer fields. */
-function csvField(bytes: Uint8Array, start: number, end: number, delimiter: number, quote: number, wanted: number): Uint8Array | undefined {
+/**
+ * One CSV field's raw bytes (quotes removed, doubled quotes unescaped); undefined when the record
+ * has fewer fields, null for a field the index does not read (a quote after other characters, or
+ * characters after the closing quote: DuckDB reads those its own ways, e.g. ` "sp"` as `sp`).
+ */
+function csvField(bytes: Uint8Array, start: number, end: number, delimiter: number, quote: number, wanted: number): Uint8Array | undefined | null {
   let field = 0;
   let i = start;
   while (i <= end) {
@@ -255,12 +259,13 @@ function csvField(bytes: Uint8Array, start: number, end: number, delimiter: numb
         }
         j++;
       }
-      if (field === wanted) return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      const closed = next;
       while (next < end && bytes[next] !== delimiter) next++;
+      if (field === wanted) return next > closed ? null : parts.length === 1 ? parts[0] : Buffer.concat(parts);
     } else {
       next = i;
       while (next < end && bytes[next] !== delimiter) next++;
-      if (field === wanted) return bytes.subarray(i, next);
+      if (field === wanted) return quote >= 0 && bytes.subarray(i, next).includes(quote) ? null : bytes.subarray(i, next);
     }
     field++;
     i = next + 1;
@@ -269,7 +274,8 @@ function csvField(bytes: Uint8Array, start: number, end: number, delimiter: numb
 }
 
 /** The hash an index keeps for a field's bytes: 0 for no value, else as textHash. */
-function fieldHash(field: Uint8Array | undefined, kind: ValueKind): number {
+function fieldHash(field: Uint8Array | undefined | null, kind: ValueKind): number {
+  if (field === null) return UNREAD_HASH;
   if (field === undefined || field.length === 0) return 0;
   // text is hashed as its bytes: the same as hashText of the decoded string for valid UTF-8
   if (kind === 'string') return hashBytes(field, 0, field.length);
@@ -398,6 +404,7 @@ export async function scanNdjson(file: string, key: string, kind: ValueKind, onP
  */
 function parsedHash(line: string, needle: string, kind: ValueKind): number {
   const value = jsonValue(line, needle);
+  if (value === UNPARSED) return UNREAD_HASH;
   if (value === undefined || value === null) return 0;
   if (typeof value === 'string') return textHash(value, kind);
   if (kind === 'integer' && (typeof value === 'bigint' || Number.isSafeInteger(value))) return hashText(BigInt(value as number | bigint).toString());
@@ -406,6 +413,7 @@ function parsedHash(line: string, needle: string, kind: ValueKind): number {
 }
 
 const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 const isJsonSpace = (c: number | undefined) => c === 32 || c === 9 || c === 10 || c === 13;
 
 /**
@@ -415,7 +423,8 @@ const isJsonSpace = (c: number | undefined) => c === 32 || c === 9 || c === 10 |
  */
 function jsonFieldHash(line: Buffer, needle: Buffer, kind: ValueKind): number | undefined {
   const at = line.indexOf(needle);
-  if (at < 0) return 0;
+  // the key may be there written with escapes ("\u0069d"): the line is parsed then
+  if (at < 0) return line.includes(BACKSLASH) ? undefined : 0;
   if (kind === 'float64' || line.indexOf(needle, at + needle.length) >= 0) return undefined;
   let p = at + needle.length;
   while (isJsonSpace(line[p])) p++;
@@ -449,20 +458,26 @@ function jsonFieldHash(line: Buffer, needle: Buffer, kind: ValueKind): number | 
 /** A JSON integer too long to be sure to be exact in a double: read as a bigint, exact as DuckDB reads it. */
 const LONG_INTEGER = /^-?[1-9]\d{15,}$/;
 
+/** A value jsonValue could not read (an object, an array, NaN, a line JSON.parse refuses). */
+const UNPARSED = Symbol('unparsed');
+
 /**
- * The value of a top-level key in a JSON object line. The token after the key is parsed alone
- * when the key occurs once; otherwise (nested objects with the same key) the whole line is.
+ * The value of a top-level key in a JSON object line (undefined when the key is missing). The
+ * token after the key is parsed alone when the key occurs once as written; otherwise (nested
+ * objects with the same key, a key written with escapes) the whole line is.
  */
 function jsonValue(line: string, needle: string): unknown {
   const at = line.indexOf(needle);
-  if (at < 0) return undefined;
+  if (at < 0 && !line.includes('\\')) return undefined;
   try {
-    if (line.indexOf(needle, at + needle.length) < 0) {
+    if (at >= 0 && line.indexOf(needle, at + needle.length) < 0) {
       const token = /^\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\s]+)/.exec(line.slice(at + needle.length));
+      if (token && /^[[{]/.test(token[1]!)) return UNPARSED;
       if (token) return LONG_INTEGER.test(token[1]!) ? BigInt(token[1]!) : JSON.parse(token[1]!);
     }
-    return (JSON.parse(line) as Record<string, unknown>)[JSON.parse(needle) as string];
+    const value = (JSON.parse(line) as Record<string, unknown>)[JSON.parse(needle) as string];
+    return typeof value === 'object' && value !== null ? UNPARSED : value;
   } catch {
-    return undefined;
+    return UNPARSED;
   }
 }

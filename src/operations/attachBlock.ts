@@ -181,6 +181,7 @@ export class AttachBlock implements Operation {
       csv: this.fields.csv,
       numRows: this.fields.numRows,
       version: this.fields.version,
+      columnTypes: this.fields.schema && Object.fromEntries(this.fields.schema.fields.map((f) => [f.name, f.data_type])),
     };
   }
 }

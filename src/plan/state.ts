@@ -26,6 +26,8 @@ export interface SourceBlock {
   readOptions?: string;
   /** Set when an index lookup replaced the block by its candidate records. */
   narrowed?: boolean;
+  /** Each column's Arrow type as attach recorded it (absent when the manifest has no schema). */
+  columnTypes?: Readonly<Record<string, string>>;
 }
 
 /** Join kinds, as the manifest spells them. */

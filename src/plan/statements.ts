@@ -59,9 +59,9 @@ export function sourceRowCount(block: SourceBlock): Statement {
   return { sql, params: [] };
 }
 
-/** DuckDB's CSV sniffer on a file: delimiter `d`, quote `q`, header `h` and its read_csv prompt `p`. */
+/** DuckDB's CSV sniffer on a file: delimiter `d`, quote `q`, escape `e`, header `h` and its read_csv prompt `p`. */
 export function sniffCsv(location: string): Statement {
-  return { sql: `SELECT Delimiter AS d, Quote AS q, HasHeader AS h, Prompt AS p FROM sniff_csv(${quoteLiteral(location)})`, params: [] };
+  return { sql: `SELECT Delimiter AS d, Quote AS q, Escape AS e, HasHeader AS h, Prompt AS p FROM sniff_csv(${quoteLiteral(location)})`, params: [] };
 }
 
 /** The columns of a relation's statement, for describing it. */
