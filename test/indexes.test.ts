@@ -208,6 +208,15 @@ describe('indexes', () => {
     await sameAsUnindexed(file, 'id = 3', [], false);
   });
 
+  it('filters whose AND is no conjunction keep every row: OR next to parentheses, BETWEEN, E-strings, dollar quotes', async () => {
+    const file = path.join(dir, 'terms.csv');
+    await writeFile(file, `x,y,s\n${Array.from({ length: 40 }, (_, i) => `${i % 10},${i % 4},s${i % 3}`).join('\n')}\n`);
+    for (const where of ['x = 5 AND y = 1 OR(x = 7)', 'x = 5 AND (y = 1)OR x = 7', "x = 5 AND s = E'it\\'s' OR x = 7", "x = 5 AND s = $$it's$$ OR x = 7",
+      "x = 5 AND s = $t$it's$t$ OR x = 7", 'y BETWEEN 0 AND x = 1', 'x = 5 AND(y = 1)']) {
+      await sameAsUnindexed(file, where, [], false);
+    }
+  });
+
   it('a CSV whose delimiter is not one byte is left unindexed (read in full, still right)', async () => {
     const file = path.join(dir, 'arrows.csv');
     await writeFile(file, `code→n\n${Array.from({ length: 50 }, (_, i) => `c${i % 10}→${i}`).join('\n')}\n`);

@@ -64,11 +64,23 @@ function literal(text: string, params: readonly ParamValue[]): EqualityValue {
 }
 
 /**
+ * Quoting the mask does not know (E'…' escapes, $$…$$ or $tag$…$tag$ dollar quotes): a quote
+ * inside such a string could hide an OR, so a predicate using them gives no terms.
+ */
+const OTHER_QUOTING = /(?:^|[^\w$])[eE]'|\$(?:[A-Za-z_]\w*)?\$/;
+
+/** Whether `masked[i]` starts a word (what precedes it is no identifier character). */
+const wordStart = (masked: string, i: number) => i === 0 || !/[\w$]/.test(masked[i - 1]!);
+
+/**
  * Splits a predicate on AND at the top level (outside parentheses, literals and comments). A
- * top-level OR makes the whole predicate one term, which then matches no equality.
+ * top-level OR makes the whole predicate one term, which then matches no equality; so do BETWEEN
+ * (whose AND joins no terms: `y BETWEEN 0 AND x = 1` is `(y BETWEEN 0 AND x) = 1`) and quoting
+ * the mask does not know.
  */
 function topLevelAndTerms(predicate: string): string[] {
   const masked = maskQuoted(predicate).toUpperCase();
+  if (/\bBETWEEN\b/.test(masked) || OTHER_QUOTING.test(predicate)) return [predicate];
   const terms: string[] = [];
   let depth = 0;
   let start = 0;
@@ -76,12 +88,12 @@ function topLevelAndTerms(predicate: string): string[] {
     const c = masked[i]!;
     if (c === '(') depth++;
     else if (c === ')') depth--;
-    else if (depth === 0 && /\s/.test(c)) {
-      const word = /^(AND|OR)\s/.exec(masked.slice(i + 1));
+    else if (depth === 0 && wordStart(masked, i)) {
+      const word = /^(AND|OR)\b/.exec(masked.slice(i, i + 4));
       if (word?.[1] === 'OR') return [predicate];
       if (word?.[1] === 'AND') {
         terms.push(predicate.slice(start, i));
-        start = i + 4;
+        start = i + 3;
       }
     }
   }
