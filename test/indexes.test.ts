@@ -217,6 +217,32 @@ describe('indexes', () => {
     }
   });
 
+  // a fourth review's cases
+  it('a CSV attached with its options indexes with them (the bare sniffer fails on it)', async () => {
+    const file = path.join(dir, 'told.csv');
+    const lines = ['k;v;d', ...Array.from({ length: 3000 }, (_, i) => `k${i % 50};${i};2020-01-0${(i % 9) + 1}`), 'kx;abc;2020-01-01', 'ky;|q;r|;2020-01-01'];
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const told = { format: 'csv', delimiter: ';', quote: '|', header: true, ...REF } as const;
+    for (const where of ["k = 'k3'", "k = 'ky'", "k IN ('kx', 'k4')"]) {
+      const plain = await create().attach(file, told).filter(where);
+      const b = await create().attach(file, told).createIndex('k').filter(where);
+      assert.ok((await plain.numRows()) > 0, where);
+      assert.deepEqual(await b.toObjects(), await plain.toObjects(), where);
+      await Promise.all([plain.close(), b.close()]);
+    }
+  });
+
+  it('rebuildIndex and reindex refuse a source changed since attach, as a read does', async () => {
+    const file = path.join(dir, 'changing.csv');
+    await writeFile(file, `k,v\n${Array.from({ length: 100 }, (_, i) => `a${i % 10},${i}`).join('\n')}\n`);
+    const b = await create().attach(file, REF).createIndex('k');
+    await appendFile(file, 'b1,1000\n');
+    await expectError(() => b.rebuildIndex('k'), 'SOURCE_CHANGED', /changing\.csv/);
+    await expectError(() => b.reindex(), 'SOURCE_CHANGED', /changing\.csv/);
+    assert.deepEqual(b.status().changes.map((c) => c.description).filter((d) => /index/i.test(d)), ['Create index on k'], 'nothing recorded');
+    await b.close();
+  });
+
   it('a CSV whose delimiter is not one byte is left unindexed (read in full, still right)', async () => {
     const file = path.join(dir, 'arrows.csv');
     await writeFile(file, `code→n\n${Array.from({ length: 50 }, (_, i) => `c${i % 10}→${i}`).join('\n')}\n`);

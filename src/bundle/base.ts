@@ -313,10 +313,11 @@ export abstract class BundleBase implements AsyncDisposable {
     const read = await this.readStatement();
     if (!read) return;
     const { stmt, narrowing } = read;
-    const connection = await (await this.database()).connect();
-    const abort = () => connection.interrupt();
-    options.signal?.addEventListener('abort', abort);
+    let connection: EngineConnection | undefined;
+    const abort = () => connection?.interrupt();
     try {
+      connection = await (await this.database()).connect();
+      options.signal?.addEventListener('abort', abort);
       // the schema comes with the result: no separate describe (for CSV/JSON that is a second sniff)
       const batches = connection.streamArrow(stmt, `Reading ${this.url}`, { keepsAll });
       for await (const group of batches) {
@@ -327,7 +328,7 @@ export abstract class BundleBase implements AsyncDisposable {
       }
     } finally {
       options.signal?.removeEventListener('abort', abort);
-      connection.close();
+      connection?.close();
       await narrowing.cleanup();
     }
   }

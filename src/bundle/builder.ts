@@ -301,6 +301,8 @@ export class BundleBuilder extends BundleBase {
   rebuildIndex(column: string): BuilderChain {
     return this.record(async () => {
       const id = this.requireIndex(column);
+      // an index is labelled with each source's recorded version: a changed source is refused, as a read refuses it
+      await verifySources(this.effectiveOperations());
       const built = await this.buildIndexFor(id, column, this.attachedBlocks());
       return [new RebuildIndex(id, column), ...(built ? [built] : [])];
     });
@@ -309,6 +311,7 @@ export class BundleBuilder extends BundleBase {
   /** Indexes the blocks attached (or changed) since each index was built. */
   reindex(): BuilderChain {
     return this.recordAs('Reindex', async () => {
+      await verifySources(this.effectiveOperations());
       const ops: Operation[] = [];
       for (const { id, column, blocks } of unindexedBlocks(this.plan(), this.attachedBlocks())) {
         const built = await this.buildIndexFor(id, column, blocks);

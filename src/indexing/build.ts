@@ -62,7 +62,10 @@ export async function buildIndex(
     const info: SectionInfo = { id: block.fields.id, version: block.fields.version ?? '', kind, columns: columns.map((c) => [c.name, c.type.name]) };
     let entries: RecordEntries;
     if (format === 'csv') {
-      const { dialect, readOptions, escape } = await csvDialect(connection, block);
+      // a file DuckDB's sniffer cannot read as told stays unindexed (read in full), not a failed createIndex
+      const sniffed = await csvDialect(connection, block).catch(() => undefined);
+      if (!sniffed) continue;
+      const { dialect, readOptions, escape } = sniffed;
       // the scanners split on single bytes and undo doubled quotes only: a block in another
       // dialect (a backslash escape, a multi-byte delimiter) stays unindexed, read in full
       if (![dialect.delimiter, dialect.quote].every(singleByte) || (escape !== '' && escape !== dialect.quote)) continue;
@@ -90,7 +93,7 @@ export async function buildIndex(
  * file version can then pass those options instead of sniffing a large file again.
  */
 async function csvDialect(connection: EngineConnection, block: AttachBlock) {
-  const rows = await connection.queryRows(sniffCsv(block.location), `Indexing ${block.source}`);
+  const rows = await connection.queryRows(sniffCsv(block.location, block.fields.csv), `Indexing ${block.source}`);
   const sniffed = rows[0] ?? {};
   const given = block.fields.csv ?? {};
   // the sniffer spells "no quoting" as "(empty)"

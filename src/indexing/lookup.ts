@@ -23,23 +23,29 @@ export async function narrowByIndexes(state: PlanState): Promise<Narrowing> {
   const used: Narrowing['used'] = [];
   let dir: string | undefined;
   const blocks = state.baseBlocks();
-  for (const index of state.indexes.values()) {
-    const values = wanted.get(index.column);
-    if (!values || !oneTypeFamily(blocks, index.column)) continue;
-    for (const { file, blocks: covered } of index.files) {
-      for (const [blockId, section] of await lookupIndexFile(file, values)) {
-        // only blocks the replayed index still covers (a detached or replaced block is forgotten)
-        if (!covered.some((c) => c.id === blockId && c.version === section.version)) continue;
-        const at = blocks.findIndex((b) => b.id === blockId && !b.narrowed);
-        const block = blocks[at];
-        if (!block || block.version !== section.version) continue;
-        dir ??= await mkdtemp(path.join(privateTempDir(), 'lookup-'));
-        blocks[at] = await sliceBlock(block, section, path.join(dir, `${blockId}.${block.format}`));
-        used.push({ blockId, column: index.column, records: section.ranges.length });
+  const cleanup = async () => (dir ? rm(dir, { recursive: true, force: true }) : undefined);
+  try {
+    for (const index of state.indexes.values()) {
+      const values = wanted.get(index.column);
+      if (!values || !oneTypeFamily(blocks, index.column)) continue;
+      for (const { file, blocks: covered } of index.files) {
+        for (const [blockId, section] of await lookupIndexFile(file, values)) {
+          // only blocks the replayed index still covers (a detached or replaced block is forgotten)
+          if (!covered.some((c) => c.id === blockId && c.version === section.version)) continue;
+          const at = blocks.findIndex((b) => b.id === blockId && !b.narrowed);
+          const block = blocks[at];
+          if (!block || block.version !== section.version) continue;
+          dir ??= await mkdtemp(path.join(privateTempDir(), 'lookup-'));
+          blocks[at] = await sliceBlock(block, section, path.join(dir, `${blockId}.${block.format}`));
+          used.push({ blockId, column: index.column, records: section.ranges.length });
+        }
       }
     }
+  } catch (err) {
+    await cleanup();
+    throw err;
   }
-  return { used, cleanup: async () => (dir ? rm(dir, { recursive: true, force: true }) : undefined) };
+  return { used, cleanup };
 }
 
 /** What kind of values an Arrow type holds, as far as comparing them goes. */

@@ -1,5 +1,5 @@
 import { quoteLiteral } from './sql.js';
-import type { SourceBlock } from './state.js';
+import type { CsvOptions, SourceBlock } from './state.js';
 
 /**
  * DuckDB's CSV reader keeps a buffer per thread of 16 × max_line_size (32 MB) by default; 4 MB
@@ -20,14 +20,18 @@ export function sourceSql(block: SourceBlock): string {
       return `${block.location}()`;
     case 'csv': {
       if (block.readOptions !== undefined) return `read_csv(${path}, ${block.readOptions}, ${CSV_BUFFER})`;
-      const opts: string[] = [];
-      const csv = block.csv ?? {};
-      if (csv.delimiter !== undefined) opts.push(`delim = ${quoteLiteral(csv.delimiter)}`);
-      if (csv.header !== undefined) opts.push(`header = ${csv.header}`);
-      if (csv.quote !== undefined) opts.push(`quote = ${quoteLiteral(csv.quote)}`);
-      return `read_csv(${[path, ...opts, ...columnsOption(block), CSV_BUFFER].join(', ')})`;
+      return `read_csv(${[path, ...csvOptions(block.csv), ...columnsOption(block), CSV_BUFFER].join(', ')})`;
     }
   }
+}
+
+/** The read_csv / sniff_csv options for what attach was told of a CSV's dialect. */
+export function csvOptions(csv: CsvOptions = {}): string[] {
+  const opts: string[] = [];
+  if (csv.delimiter !== undefined) opts.push(`delim = ${quoteLiteral(csv.delimiter)}`);
+  if (csv.header !== undefined) opts.push(`header = ${csv.header}`);
+  if (csv.quote !== undefined) opts.push(`quote = ${quoteLiteral(csv.quote)}`);
+  return opts;
 }
 
 function columnsOption(block: SourceBlock): string[] {

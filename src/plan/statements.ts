@@ -1,9 +1,9 @@
 import type { Statement } from '../engine/engine.js';
 import type { ParamValue } from '../engine/params.js';
 import { wrap } from './compile.js';
-import { sourceSql } from './sources.js';
+import { csvOptions, sourceSql } from './sources.js';
 import { quoteIdent, quoteLiteral, renumberParams } from './sql.js';
-import type { SourceBlock } from './state.js';
+import type { CsvOptions, SourceBlock } from './state.js';
 
 /**
  * Every statement the library and servers send besides the pipeline itself (compile.ts): counts,
@@ -59,9 +59,13 @@ export function sourceRowCount(block: SourceBlock): Statement {
   return { sql, params: [] };
 }
 
-/** DuckDB's CSV sniffer on a file: delimiter `d`, quote `q`, escape `e`, header `h` and its read_csv prompt `p`. */
-export function sniffCsv(location: string): Statement {
-  return { sql: `SELECT Delimiter AS d, Quote AS q, Escape AS e, HasHeader AS h, Prompt AS p FROM sniff_csv(${quoteLiteral(location)})`, params: [] };
+/**
+ * DuckDB's CSV sniffer on a file, told what attach was told: delimiter `d`, quote `q`, escape `e`,
+ * header `h` and its read_csv prompt `p`.
+ */
+export function sniffCsv(location: string, csv?: CsvOptions): Statement {
+  const args = [quoteLiteral(location), ...csvOptions(csv)].join(', ');
+  return { sql: `SELECT Delimiter AS d, Quote AS q, Escape AS e, HasHeader AS h, Prompt AS p FROM sniff_csv(${args})`, params: [] };
 }
 
 /** The columns of a relation's statement, for describing it. */
